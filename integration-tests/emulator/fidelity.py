@@ -1,0 +1,328 @@
+"""The emulator fidelity layer: patches to moto's ECS backend, applied in-process before serving.
+
+moto's ECS model misses behaviour that the real API has and that a discoverer depends on. Each
+patch below names the real behaviour it reproduces; `integration-tests/test_fidelity.py` has a
+test for each one. moto is pinned in `requirements.txt`, so a moto upgrade that changes the
+patched internals fails those tests instead of silently changing behaviour.
+
+Patches (P-numbers are used in the tests and the README):
+  P1  every container of a multi-container task is described, not only the first.
+  P2  containers get `networkBindings`: bridge mode uses the mapped hostPort or assigns one from
+      the ephemeral range (32768-60999) for `hostPort: 0`/absent; host mode binds the
+      containerPort; awsvpc containers get `networkInterfaces` instead.
+  P3  `hostPort: 0` is not a reserved port, so several dynamic-port tasks fit on one instance;
+      the dynamic ports ECS assigned are reserved until the task stops.
+  P4  awsvpc and host port mappings registered without `hostPort` get hostPort = containerPort.
+  P5  awsvpc task ENIs take a private IP from the task's subnet (moto picks a random 10.x
+      address outside it), and the task has its `availabilityZone`.
+  P6  ListTasks: exact cluster match (moto matches the cluster name as a substring of the
+      ARN), the `serviceName` filter (tasks whose group is `service:<name>`), `desiredStatus`
+      defaulting to RUNNING, and `maxResults`/`nextToken` pagination. ListClusters,
+      ListServices and ListContainerInstances paginate too.
+  P7  DescribeTasks returns only tasks of the named cluster, and unknown ARNs as failures with
+      reason MISSING (moto matches ids across every cluster).
+  P8  a test hook, `POST /_fidelity/ecs/task-status`, sets a task's lastStatus (e.g. PENDING),
+      because moto starts every task RUNNING.
+
+Not patched here, and worked around by the harness instead (see `harness.py`): moto advances a
+task's state on every DescribeTasks; the harness sets a manual transition for `ecs::task`
+through `/moto-api/state-manager/set-transition`, which also works against an external moto.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from moto.ec2 import ec2_backends
+from moto.ecs import models as ecs_models
+from moto.ecs import responses as ecs_responses
+from moto.ecs.exceptions import InvalidParameterException
+
+EPHEMERAL_PORTS = range(32768, 61000)
+
+# Real ECS page sizes: the default maxResults when the caller gives none, and the maximum.
+PAGE_SIZES = {
+    "list_tasks": (100, 100),
+    "list_clusters": (100, 100),
+    "list_services": (10, 100),
+    "list_container_instances": (100, 100),
+}
+
+_original = {
+    "task_init": ecs_models.Task.__init__,
+    "calc_requirements": ecs_models.EC2ContainerServiceBackend._calculate_task_resource_requirements,
+    "register_task_definition": ecs_models.EC2ContainerServiceBackend.register_task_definition,
+    "stop_task": ecs_models.EC2ContainerServiceBackend.stop_task,
+    "list_clusters": ecs_responses.EC2ContainerServiceResponse.list_clusters,
+    "list_services": ecs_responses.EC2ContainerServiceResponse.list_services,
+    "list_container_instances": ecs_responses.EC2ContainerServiceResponse.list_container_instances,
+}
+
+
+def _dynamic_ports(backend: Any) -> dict[str, set[int]]:
+    """Host ports that P3 has handed out, per container instance ARN."""
+    if not hasattr(backend, "_fidelity_dynamic_ports"):
+        backend._fidelity_dynamic_ports = {}
+    return backend._fidelity_dynamic_ports
+
+
+def _reserved_static_ports(backend: Any, container_instance_arn: str) -> set[int]:
+    for instances in backend.container_instances.values():
+        for instance in instances.values():
+            if instance.container_instance_arn == container_instance_arn:
+                for resource in instance.remaining_resources:
+                    if resource.get("name") == "PORTS":
+                        return {int(p) for p in resource.get("stringSetValue", [])}
+    return set()
+
+
+def _allocate_host_port(backend: Any, container_instance_arn: str) -> int:
+    taken = _dynamic_ports(backend).setdefault(container_instance_arn, set())
+    reserved = taken | _reserved_static_ports(backend, container_instance_arn)
+    for port in EPHEMERAL_PORTS:
+        if port not in reserved:
+            taken.add(port)
+            return port
+    raise InvalidParameterException("no free host port left in the ephemeral range")
+
+
+def _container_instance_az(backend: Any, cluster_name: str, arn: str | None) -> str | None:
+    if not arn:
+        return None
+    instance = backend.container_instances.get(cluster_name, {}).get(arn.split("/")[-1])
+    return instance.attributes.get("ecs.availability-zone") if instance else None
+
+
+def _network_bindings(
+    task: Any, container_def: dict[str, Any], network_mode: str
+) -> list[dict[str, Any]]:
+    """P2: the bindings ECS reports for one container on EC2 (bridge or host mode)."""
+    bindings = []
+    for mapping in container_def.get("portMappings", []):
+        container_port = mapping.get("containerPort")
+        if container_port is None:
+            continue
+        if network_mode == "host":
+            host_port = mapping.get("hostPort") or container_port
+        else:
+            host_port = mapping.get("hostPort") or 0
+            if host_port == 0:
+                host_port = _allocate_host_port(task._backend, task.container_instance_arn)
+        bindings.append(
+            {
+                "bindIP": "0.0.0.0",
+                "containerPort": container_port,
+                "hostPort": host_port,
+                "protocol": mapping.get("protocol", "tcp"),
+            }
+        )
+    return bindings
+
+
+def _fix_eni(task: Any) -> tuple[str | None, str | None]:
+    """P5: give the task ENI an address of its subnet. Returns (attachment id, private IP)."""
+    for attachment in task.attachments:
+        if attachment.get("type") != "ElasticNetworkInterface":
+            continue
+        details = {d["name"]: d for d in attachment["details"]}
+        ec2 = ec2_backends[task._account_id][task.region_name]
+        subnet = ec2.get_subnet(details["subnetId"]["value"])
+        eni = ec2.get_network_interface(details["networkInterfaceId"]["value"])
+        address = subnet.get_available_subnet_ip(eni)
+        eni.private_ip_address = address
+        eni.private_ip_addresses = [{"Primary": True, "PrivateIpAddress": address}]
+        details["privateIPv4Address"]["value"] = address
+        details["privateDnsName"]["value"] = f"ip-{address.replace('.', '-')}.ec2.internal"
+        task.availability_zone = subnet.availability_zone
+        return attachment["id"], address
+    return None, None
+
+
+def _task_init(self: Any, cluster: Any, task_definition: Any, *args: Any, **kwargs: Any) -> None:
+    _original["task_init"](self, cluster, task_definition, *args, **kwargs)
+    network_mode = task_definition.network_mode or "bridge"
+    self.availability_zone = _container_instance_az(
+        self._backend, cluster.name, self.container_instance_arn
+    )
+    attachment_id, eni_ip = _fix_eni(self) if network_mode == "awsvpc" else (None, None)
+    on_ec2 = self.container_instance_arn is not None
+
+    containers = []
+    for container_def in task_definition.container_definitions:
+        container = ecs_models.Container(task_definition)
+        # P1: moto copies container_definitions[0] into every task; copy each one instead.
+        container.name = container_def.get("name")
+        container.image = container_def.get("image")
+        container.cpu = container_def.get("cpu", 0)
+        container.memory = container_def.get("memory")
+        container.environment = container_def.get("environment")
+        container.command = container_def.get("command")
+        container.last_status = "RUNNING"
+        if network_mode == "awsvpc":
+            container.network_interfaces = [
+                {"attachmentId": attachment_id, "privateIpv4Address": eni_ip}
+            ]
+        elif on_ec2:
+            container.network_bindings = _network_bindings(self, container_def, network_mode)
+        containers.append(container)
+    self.containers = containers
+
+
+def _calculate_requirements(task_definition: Any) -> dict[str, Any]:
+    """P3: only fixed host ports are reserved up front; awsvpc tasks have ports of their own ENI."""
+    requirements = _original["calc_requirements"](task_definition)
+    if task_definition.network_mode == "awsvpc":
+        requirements["PORTS"] = []
+    else:
+        requirements["PORTS"] = [p for p in requirements["PORTS"] if p]
+    return requirements
+
+
+def _register_task_definition(
+    self: Any, family: str, container_definitions: list[dict[str, Any]], *args: Any, **kwargs: Any
+) -> Any:
+    """P4: ECS fills hostPort with containerPort in awsvpc and host network modes."""
+    if kwargs.get("network_mode") in ("awsvpc", "host"):
+        for container_def in container_definitions or []:
+            for mapping in container_def.get("portMappings", []):
+                if "containerPort" in mapping and not mapping.get("hostPort"):
+                    mapping["hostPort"] = mapping["containerPort"]
+    return _original["register_task_definition"](
+        self, family, container_definitions, *args, **kwargs
+    )
+
+
+def _stop_task(self: Any, cluster_str: str, task_str: str, reason: str) -> Any:
+    """P3: the dynamic host ports of a stopped task are free again."""
+    task = _original["stop_task"](self, cluster_str, task_str, reason)
+    taken = _dynamic_ports(self).get(task.container_instance_arn or "", set())
+    for container in task.containers:
+        for binding in getattr(container, "network_bindings", []) or []:
+            taken.discard(binding["hostPort"])
+    return task
+
+
+def _page(handler: Any, items: list[str], operation: str) -> tuple[list[str], str | None]:
+    """P6: slice a listing the way ECS does, with an opaque nextToken."""
+    default_size, max_size = PAGE_SIZES[operation]
+    size = handler._get_int_param("maxResults") or default_size
+    if size < 1 or size > max_size:
+        raise InvalidParameterException(f"maxResults must be between 1 and {max_size}")
+    token = handler._get_param("nextToken")
+    start = int(json.loads(base64.b64decode(token))["offset"]) if token else 0
+    end = start + size
+    next_token = None
+    if end < len(items):
+        next_token = base64.b64encode(json.dumps({"offset": end}).encode()).decode()
+    return items[start:end], next_token
+
+
+def _list_tasks_response(self: Any) -> Any:
+    """P6: ListTasks with exact cluster match, serviceName, default RUNNING, pagination."""
+    backend = self.ecs_backend
+    cluster = backend._get_cluster(self._get_param("cluster", "default"))
+    container_instance = self._get_param("containerInstance")
+    family = self._get_param("family")
+    started_by = self._get_param("startedBy")
+    service_name = self._get_param("serviceName")
+    desired_status = self._get_param("desiredStatus") or "RUNNING"
+
+    tasks = list(backend.tasks.get(cluster.name, {}).values())
+    if container_instance:
+        tasks = [t for t in tasks if (t.container_instance_arn or "").endswith(container_instance.split("/")[-1])]
+    if family:
+        tasks = [t for t in tasks if t.task_definition_arn.split("/")[-1].split(":")[0] == family]
+    if started_by:
+        tasks = [t for t in tasks if t.started_by == started_by]
+    if service_name:
+        name = service_name.split("/")[-1]
+        tasks = [t for t in tasks if t.group == f"service:{name}"]
+    tasks = [t for t in tasks if t.desired_status == desired_status]
+
+    arns, next_token = _page(self, [t.task_arn for t in tasks], "list_tasks")
+    result = {"taskArns": arns}
+    if next_token:
+        result["nextToken"] = next_token
+    return ecs_responses.ActionResult(result)
+
+
+def _describe_tasks(self: Any, cluster_str: str, tasks: list[str]) -> list[Any]:
+    """P7: only the named cluster's tasks, without the substring matching of task ids."""
+    cluster = self._get_cluster(cluster_str)
+    if not tasks:
+        raise InvalidParameterException("Tasks cannot be empty.")
+    if len(tasks) > 100:
+        raise InvalidParameterException("Tasks cannot have more than 100 elements.")
+    by_id = {arn.split("/")[-1]: task for arn, task in self.tasks.get(cluster.name, {}).items()}
+    found = []
+    for wanted in tasks:
+        task = by_id.get(wanted.split("/")[-1])
+        if task is not None:
+            task.advance()
+            found.append(task)
+    return found
+
+
+def _describe_tasks_response(self: Any) -> Any:
+    """P7: unknown task ARNs come back as failures with reason MISSING."""
+    cluster = self._get_param("cluster", "default")
+    wanted = self._get_param("tasks", [])
+    tasks = self.ecs_backend.describe_tasks(cluster, wanted)
+    if "TAGS" in self._get_param("include", []):
+        self._include_in_response(ecs_responses.DESCRIBE_TASKS_TAGS)
+    else:
+        self._exclude_from_response(ecs_responses.DESCRIBE_TASKS_TAGS)
+    found_ids = {t.id for t in tasks}
+    failures = [
+        {"arn": arn, "reason": "MISSING"} for arn in wanted if arn.split("/")[-1] not in found_ids
+    ]
+    return ecs_responses.ActionResult({"tasks": tasks, "failures": failures})
+
+
+def _paginated(operation: str, key: str) -> Any:
+    original = _original[operation]
+
+    def handler(self: Any) -> Any:
+        result = original(self)
+        items = result.result[key]
+        page, next_token = _page(self, items, operation)
+        result.result[key] = page
+        if next_token:
+            result.result["nextToken"] = next_token
+        return result
+
+    handler.__doc__ = f"P6: {operation} paginates at maxResults with nextToken."
+    return handler
+
+
+def set_task_status(body: dict[str, Any]) -> dict[str, Any]:
+    """P8: set a task's lastStatus, e.g. to PENDING; `{account?, region?, cluster, task, lastStatus}`."""
+    account = body.get("account", "123456789012")
+    backend = ecs_models.ecs_backends[account][body.get("region", "us-east-1")]
+    cluster = backend._get_cluster(body["cluster"])
+    wanted = body["task"].split("/")[-1]
+    for arn, task in backend.tasks.get(cluster.name, {}).items():
+        if arn.split("/")[-1] == wanted:
+            task.last_status = body["lastStatus"]
+            return {"taskArn": task.task_arn, "lastStatus": task.last_status}
+    raise KeyError(f"no task {body['task']} in cluster {cluster.name}")
+
+
+def apply() -> None:
+    """Install every patch. Idempotent."""
+    backend_cls = ecs_models.EC2ContainerServiceBackend
+    response_cls = ecs_responses.EC2ContainerServiceResponse
+    ecs_models.Task.__init__ = _task_init
+    backend_cls._calculate_task_resource_requirements = staticmethod(_calculate_requirements)
+    backend_cls.register_task_definition = _register_task_definition
+    backend_cls.stop_task = _stop_task
+    backend_cls.describe_tasks = _describe_tasks
+    response_cls.list_tasks = _list_tasks_response
+    response_cls.describe_tasks = _describe_tasks_response
+    response_cls.list_clusters = _paginated("list_clusters", "clusterArns")
+    response_cls.list_services = _paginated("list_services", "serviceArns")
+    response_cls.list_container_instances = _paginated(
+        "list_container_instances", "containerInstanceArns"
+    )

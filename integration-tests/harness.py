@@ -1,0 +1,287 @@
+"""Processes of the test bed: the AWS emulator, Prometheus, node-exporter and the project's binaries.
+
+Each runs on a free loopback port, is bounded in time, and is torn down by `stop()` (which the
+pytest fixtures and the demo always call, also when a test fails). `ManagedProcess` is also a
+context manager, and a finalizer kills the process if its owner forgot.
+
+Set `AWS_ENDPOINT_URL` to use an external emulator (a LocalStack Pro or moto container, say)
+instead of starting the embedded one; the harness then only resets it between tests.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import weakref
+from pathlib import Path
+from typing import Any, Callable
+
+import requests
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TESTS_DIR = Path(__file__).resolve().parent
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+
+# Credentials for the emulator. The metadata endpoint is disabled so that no SDK ever reaches
+# for 169.254.169.254: every network call of the test bed stays on loopback.
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_REGION": REGION,
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+class StartError(RuntimeError):
+    """A process of the test bed did not come up; the message carries its log tail."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
+    """Poll `check` until it returns something truthy; raise TimeoutError naming `what`."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = check()
+            if value:
+                return value
+        except Exception as error:  # noqa: BLE001 - polling: any failure means "not yet"
+            last_error = error
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what} (last error: {last_error})")
+
+
+def http_ok(url: str) -> bool:
+    return requests.get(url, timeout=2).status_code == 200
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+class ManagedProcess:
+    """A child process with a log file, stopped with SIGTERM (then SIGKILL) at teardown."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str] | None = None,
+                 cwd: Path | None = None, log_dir: Path | None = None):
+        self.name = name
+        self.argv = argv
+        log_dir = log_dir or Path(tempfile.mkdtemp(prefix=f"{name}-"))
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = log_dir / f"{name}.log"
+        self._log = open(self.log_path, "wb")
+        full_env = {**os.environ, **(env or {})}
+        self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT,
+                                     env=full_env, cwd=cwd, start_new_session=True)
+        self._finalizer = weakref.finalize(self, _kill, self.proc)
+
+    def log(self, tail: int = 4000) -> str:
+        if not self._log.closed:
+            self._log.flush()
+        return self.log_path.read_bytes()[-tail:].decode(errors="replace")
+
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+    def wait_ready(self, check: Callable[[], Any], timeout: float = 30) -> None:
+        def ready() -> Any:
+            if not self.running():
+                raise StartError(f"{self.name} exited with {self.proc.returncode}:\n{self.log()}")
+            return check()
+        try:
+            wait_until(ready, timeout, f"{self.name} to be ready")
+        except TimeoutError as error:
+            self.stop()
+            raise StartError(f"{error}\n--- {self.name} log ---\n{self.log()}") from error
+        except StartError:
+            self.stop()
+            raise
+
+    def signal(self, sig: int) -> None:
+        if self.running():
+            self.proc.send_signal(sig)
+
+    def stop(self, timeout: float = 10) -> int | None:
+        """SIGTERM, wait, then SIGKILL. Returns the exit code."""
+        if self.running():
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self._log.close()
+        return self.proc.returncode
+
+    def __enter__(self) -> "ManagedProcess":
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.stop()
+
+
+class Emulator:
+    """moto's server with the fidelity layer, or an external endpoint from AWS_ENDPOINT_URL."""
+
+    def __init__(self, log_dir: Path | None = None, endpoint: str | None = None):
+        self.process: ManagedProcess | None = None
+        external = endpoint or os.environ.get("AWS_ENDPOINT_URL")
+        if external:
+            self.endpoint = external.rstrip("/")
+            self.external = True
+        else:
+            port = free_port()
+            self.endpoint = f"http://127.0.0.1:{port}"
+            self.external = False
+            self.process = ManagedProcess(
+                "emulator",
+                [sys.executable, "-m", "emulator.server", "--port", str(port)],
+                env={**AWS_ENV, "PYTHONPATH": str(TESTS_DIR)},
+                cwd=TESTS_DIR, log_dir=log_dir,
+            )
+            self.process.wait_ready(lambda: http_ok(f"{self.endpoint}/moto-api/"), timeout=60)
+        self.reset()
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Environment for a process that should talk to this emulator."""
+        return {**AWS_ENV, "AWS_ENDPOINT_URL": self.endpoint}
+
+    def reset(self) -> None:
+        """Forget every resource, then re-apply the documented workaround for moto's state
+        machine: a task would otherwise advance towards STOPPED on every DescribeTasks."""
+        requests.post(f"{self.endpoint}/moto-api/reset", timeout=30).raise_for_status()
+        requests.post(
+            f"{self.endpoint}/moto-api/state-manager/set-transition",
+            json={"model_name": "ecs::task",
+                  "transition": {"progression": "manual", "times": 1_000_000_000}},
+            timeout=10,
+        ).raise_for_status()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+
+
+def find_binary(*names: str) -> str | None:
+    for name in names:
+        found = shutil.which(name) or (f"/usr/bin/{name}" if Path(f"/usr/bin/{name}").exists() else None)
+        if found:
+            return found
+    return None
+
+
+class Prometheus:
+    """A real Prometheus on a free loopback port, with --web.enable-lifecycle."""
+
+    def __init__(self, config: dict[str, Any] | None = None, config_path: Path | None = None,
+                 workdir: Path | None = None, retention: str = "1h"):
+        binary = find_binary("prometheus")
+        if binary is None:
+            raise StartError("prometheus is not installed: run `make deps` (Debian package prometheus)")
+        self.workdir = workdir or Path(tempfile.mkdtemp(prefix="prometheus-"))
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.config_path = config_path or self.workdir / "prometheus.yml"
+        if config is not None:
+            self.config_path.write_text(yaml.safe_dump(config))
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = ManagedProcess(
+            "prometheus",
+            [binary, f"--config.file={self.config_path}",
+             f"--storage.tsdb.path={self.workdir / 'data'}",
+             f"--storage.tsdb.retention.time={retention}",
+             f"--web.listen-address=127.0.0.1:{self.port}",
+             "--web.enable-lifecycle", "--log.level=info"],
+            log_dir=self.workdir,
+        )
+        self.process.wait_ready(lambda: http_ok(f"{self.url}/-/ready"), timeout=60)
+
+    def api(self, path: str, **params: Any) -> Any:
+        answer = requests.get(f"{self.url}/api/v1/{path}", params=params, timeout=10)
+        answer.raise_for_status()
+        return answer.json()["data"]
+
+    def active_targets(self) -> list[dict[str, Any]]:
+        return self.api("targets", state="active")["activeTargets"]
+
+    def loaded_config(self) -> str:
+        return self.api("status/config")["yaml"]
+
+    def reload(self) -> None:
+        requests.post(f"{self.url}/-/reload", timeout=10).raise_for_status()
+
+    def stop(self) -> None:
+        self.process.stop()
+
+
+class NodeExporter:
+    """prometheus-node-exporter on a loopback address of the seeded estate (127.0.0.0/8)."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int | None = None, log_dir: Path | None = None):
+        binary = find_binary("prometheus-node-exporter", "node_exporter")
+        if binary is None:
+            raise StartError("prometheus-node-exporter is not installed: run `make deps`")
+        self.port = port or free_port(host)
+        self.address = f"{host}:{self.port}"
+        self.process = ManagedProcess(
+            "node-exporter",
+            [binary, f"--web.listen-address={self.address}",
+             "--collector.disable-defaults", "--collector.cpu", "--collector.meminfo",
+             "--collector.filesystem", "--collector.loadavg", "--collector.netdev"],
+            log_dir=log_dir,
+        )
+        self.process.wait_ready(lambda: http_ok(f"http://{self.address}/metrics"), timeout=30)
+
+    def stop(self) -> None:
+        self.process.stop()
+
+
+def cargo_target_dir() -> Path:
+    return Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+
+
+def service_binary(name: str) -> Path:
+    """The project's binary, built by `make build` (the one dev profile for tests and demo)."""
+    path = cargo_target_dir() / "debug" / name
+    if not path.exists():
+        raise StartError(f"{path} is missing: run `make build` first")
+    return path
+
+
+class Service:
+    """One of the project's binaries, run against the emulator."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str], listen_port: int | None,
+                 log_dir: Path | None = None, wait_health: bool = True):
+        self.port = listen_port
+        self.url = f"http://127.0.0.1:{listen_port}" if listen_port else None
+        self.process = ManagedProcess(name, [str(service_binary(name)), *args], env=env, log_dir=log_dir)
+        if wait_health and self.url:
+            self.process.wait_ready(lambda: http_ok(f"{self.url}/health"), timeout=30)
+
+    def get(self, path: str) -> requests.Response:
+        return requests.get(f"{self.url}{path}", timeout=10)
+
+    def metrics(self) -> str:
+        return self.get("/metrics").text
+
+    def stop(self) -> int | None:
+        return self.process.stop()

@@ -1,0 +1,207 @@
+"""Seeding helpers that build realistic estates in the emulator with boto3.
+
+An `Estate` wraps the clients of one emulator endpoint. Its network is a VPC on 127.0.0.0/16, so
+every address the emulator hands out (EC2 private IPs, task ENIs) is a loopback address. Prometheus
+can then scrape what is discovered without a packet leaving the machine, and a real process (say
+node-exporter) listening on such an address is a real target.
+
+The emulator's quirks that a seeder must respect are handled here:
+  - awsvpc RunTask needs a VPC with DNS hostnames enabled;
+  - FARGATE task definitions need `memory` on each container;
+  - Cloud Map's data-plane calls (DiscoverInstances) go to a `data-` prefixed host, which an
+    emulator endpoint can't resolve, so the host prefix is turned off.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import requests
+from botocore.config import Config
+
+from harness import AWS_ENV, REGION
+
+
+def container(name: str, *, image: str = "public.ecr.aws/docker/library/busybox:latest",
+              ports: list[int | tuple[int, int]] | None = None, env: dict[str, str] | None = None,
+              labels: dict[str, str] | None = None, memory: int = 128,
+              essential: bool = True) -> dict[str, Any]:
+    """A container definition. A port is `containerPort` (hostPort left out, i.e. dynamic in
+    bridge mode) or `(containerPort, hostPort)`."""
+    mappings = []
+    for port in ports or []:
+        if isinstance(port, tuple):
+            mappings.append({"containerPort": port[0], "hostPort": port[1], "protocol": "tcp"})
+        else:
+            mappings.append({"containerPort": port, "protocol": "tcp"})
+    definition: dict[str, Any] = {"name": name, "image": image, "memory": memory,
+                                  "essential": essential, "portMappings": mappings}
+    if env:
+        definition["environment"] = [{"name": k, "value": v} for k, v in env.items()]
+    if labels:
+        definition["dockerLabels"] = dict(labels)
+    return definition
+
+
+def tag_list(tags: dict[str, str] | None, key: str = "key", value: str = "value") -> list[dict[str, str]]:
+    return [{key: k, value: v} for k, v in (tags or {}).items()]
+
+
+@dataclass
+class Instance:
+    container_instance_arn: str
+    ec2_instance_id: str
+    private_ip: str
+    availability_zone: str
+
+
+@dataclass
+class Estate:
+    endpoint: str
+    region: str = REGION
+    subnets: list[str] = field(default_factory=list)
+    security_group: str = ""
+    _clients: dict[str, Any] = field(default_factory=dict)
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            config = Config(retries={"max_attempts": 2},
+                            inject_host_prefix=service != "servicediscovery")
+            self._clients[service] = boto3.client(
+                service, endpoint_url=self.endpoint, region_name=self.region,
+                aws_access_key_id=AWS_ENV["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=AWS_ENV["AWS_SECRET_ACCESS_KEY"], config=config)
+        return self._clients[service]
+
+    @property
+    def ecs(self) -> Any:
+        return self.client("ecs")
+
+    @property
+    def ec2(self) -> Any:
+        return self.client("ec2")
+
+    # --- network -------------------------------------------------------------------------
+    def network(self, subnet_count: int = 2) -> None:
+        """A VPC on 127.0.0.0/16 with DNS hostnames and one /20 subnet per availability zone."""
+        vpc = self.ec2.create_vpc(CidrBlock="127.0.0.0/16")["Vpc"]["VpcId"]
+        self.ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+        self.ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsSupport={"Value": True})
+        for index in range(subnet_count):
+            zone = f"{self.region}{'abcdef'[index]}"
+            subnet = self.ec2.create_subnet(VpcId=vpc, CidrBlock=f"127.0.{16 * (index + 1)}.0/20",
+                                            AvailabilityZone=zone)
+            self.subnets.append(subnet["Subnet"]["SubnetId"])
+        group = self.ec2.create_security_group(GroupName="tasks", Description="tasks", VpcId=vpc)
+        self.security_group = group["GroupId"]
+
+    # --- ECS -----------------------------------------------------------------------------
+    def cluster(self, name: str, tags: dict[str, str] | None = None) -> str:
+        kwargs: dict[str, Any] = {"clusterName": name}
+        if tags:
+            kwargs["tags"] = tag_list(tags)
+        return self.ecs.create_cluster(**kwargs)["cluster"]["clusterArn"]
+
+    def container_instance(self, cluster: str, subnet_index: int = 0,
+                           private_ip: str | None = None) -> Instance:
+        """An EC2 instance in one of the estate's subnets, registered with the cluster."""
+        if not self.subnets:
+            self.network()
+        kwargs: dict[str, Any] = {"ImageId": "ami-12c6146b", "MinCount": 1, "MaxCount": 1,
+                                  "InstanceType": "t3.medium", "SubnetId": self.subnets[subnet_index]}
+        if private_ip:
+            kwargs["PrivateIpAddress"] = private_ip
+        ec2_instance = self.ec2.run_instances(**kwargs)["Instances"][0]
+        document = json.dumps({"instanceId": ec2_instance["InstanceId"]})
+        registered = self.ecs.register_container_instance(
+            cluster=cluster, instanceIdentityDocument=document)["containerInstance"]
+        return Instance(registered["containerInstanceArn"], ec2_instance["InstanceId"],
+                        ec2_instance["PrivateIpAddress"], ec2_instance["Placement"]["AvailabilityZone"])
+
+    def task_definition(self, family: str, containers: list[dict[str, Any]],
+                        network_mode: str = "bridge", fargate: bool = False,
+                        tags: dict[str, str] | None = None) -> str:
+        kwargs: dict[str, Any] = {"family": family, "containerDefinitions": containers,
+                                  "networkMode": network_mode}
+        if fargate:
+            kwargs.update(requiresCompatibilities=["FARGATE"], cpu="256", memory="512")
+        if tags:
+            kwargs["tags"] = tag_list(tags)
+        return self.ecs.register_task_definition(**kwargs)["taskDefinition"]["taskDefinitionArn"]
+
+    def service(self, cluster: str, name: str, task_definition: str, desired_count: int = 1,
+                tags: dict[str, str] | None = None, network: bool = False) -> str:
+        kwargs: dict[str, Any] = {"cluster": cluster, "serviceName": name,
+                                  "taskDefinition": task_definition, "desiredCount": desired_count}
+        if tags:
+            kwargs["tags"] = tag_list(tags)
+        if network:
+            kwargs["networkConfiguration"] = self._awsvpc()
+        return self.ecs.create_service(**kwargs)["service"]["serviceArn"]
+
+    def _awsvpc(self, subnet_index: int = 0) -> dict[str, Any]:
+        if not self.subnets:
+            self.network()
+        return {"awsvpcConfiguration": {"subnets": [self.subnets[subnet_index]],
+                                        "securityGroups": [self.security_group],
+                                        "assignPublicIp": "DISABLED"}}
+
+    def run_tasks(self, cluster: str, task_definition: str, count: int = 1, *,
+                  service: str | None = None, fargate: bool = False, awsvpc: bool = False,
+                  subnet_index: int = 0, tags: dict[str, str] | None = None) -> list[str]:
+        """Start tasks. With `service`, they carry the group and startedBy that ECS gives the
+        tasks of that service, so ListTasks(serviceName=...) finds them."""
+        kwargs: dict[str, Any] = {"cluster": cluster, "taskDefinition": task_definition, "count": count,
+                                  "launchType": "FARGATE" if fargate else "EC2"}
+        if service:
+            kwargs.update(group=f"service:{service}", startedBy=f"ecs-svc/{abs(hash(service)) % 10**19}")
+        if fargate or awsvpc:
+            kwargs["networkConfiguration"] = self._awsvpc(subnet_index)
+        if tags:
+            kwargs["tags"] = tag_list(tags)
+            kwargs["enableECSManagedTags"] = False
+        tasks = self.ecs.run_task(**kwargs)["tasks"]
+        if len(tasks) != count:
+            raise RuntimeError(f"the emulator placed {len(tasks)} of {count} tasks of {task_definition}")
+        return [task["taskArn"] for task in tasks]
+
+    def stop_task(self, cluster: str, task: str) -> None:
+        self.ecs.stop_task(cluster=cluster, task=task, reason="stopped by test")
+
+    def set_task_status(self, cluster: str, task: str, status: str) -> None:
+        """Fidelity hook P8: e.g. put a task back to PENDING."""
+        answer = requests.post(f"{self.endpoint}/_fidelity/ecs/task-status", timeout=10,
+                               json={"cluster": cluster, "task": task, "lastStatus": status,
+                                     "region": self.region})
+        answer.raise_for_status()
+
+    # --- Cloud Map -----------------------------------------------------------------------
+    def cloudmap_namespace(self, name: str) -> str:
+        sd = self.client("servicediscovery")
+        operation = sd.create_http_namespace(Name=name)["OperationId"]
+        namespace_id = sd.get_operation(OperationId=operation)["Operation"]["Targets"]["NAMESPACE"]
+        return namespace_id
+
+    def cloudmap_service(self, namespace_id: str, name: str, tags: dict[str, str] | None = None) -> str:
+        kwargs: dict[str, Any] = {"Name": name, "NamespaceId": namespace_id}
+        if tags:
+            kwargs["Tags"] = tag_list(tags, "Key", "Value")
+        return self.client("servicediscovery").create_service(**kwargs)["Service"]["Id"]
+
+    def cloudmap_instance(self, service_id: str, instance_id: str, attributes: dict[str, str]) -> None:
+        self.client("servicediscovery").register_instance(
+            ServiceId=service_id, InstanceId=instance_id, Attributes=attributes)
+
+    # --- config sources ------------------------------------------------------------------
+    def ssm_parameter(self, name: str, value: str, kind: str = "String", tier: str = "Standard") -> None:
+        self.client("ssm").put_parameter(Name=name, Value=value, Type=kind, Tier=tier, Overwrite=True)
+
+    def s3_object(self, bucket: str, key: str, body: str | bytes) -> None:
+        s3 = self.client("s3")
+        existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+        if bucket not in existing:
+            s3.create_bucket(Bucket=bucket)
+        s3.put_object(Bucket=bucket, Key=key, Body=body)

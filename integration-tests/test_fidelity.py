@@ -1,0 +1,152 @@
+"""Each patch of the emulator fidelity layer (emulator/fidelity.py), shown through the public API."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+from botocore.exceptions import ClientError
+
+from seed import Estate, container
+
+
+def describe(estate: Estate, cluster: str, tasks: list[str]) -> list[dict]:
+    return estate.ecs.describe_tasks(cluster=cluster, tasks=tasks)["tasks"]
+
+
+def test_p1_every_container_of_a_multi_container_task_is_described(estate: Estate) -> None:
+    estate.cluster("c1")
+    estate.container_instance("c1")
+    family = estate.task_definition("three", [container("app", ports=[8080]),
+                                              container("sidecar", ports=[9100]),
+                                              container("log-router")])
+    [task] = describe(estate, "c1", estate.run_tasks("c1", family))
+    assert [c["name"] for c in task["containers"]] == ["app", "sidecar", "log-router"]
+
+
+def test_p2_bridge_task_with_two_dynamic_ports_gets_two_distinct_host_ports(estate: Estate) -> None:
+    estate.cluster("c1")
+    estate.container_instance("c1")
+    family = estate.task_definition("dyn", [container("app", ports=[8080, 9090])])
+    [task] = describe(estate, "c1", estate.run_tasks("c1", family))
+    bindings = task["containers"][0]["networkBindings"]
+    assert sorted(b["containerPort"] for b in bindings) == [8080, 9090]
+    host_ports = [b["hostPort"] for b in bindings]
+    assert len(set(host_ports)) == 2
+    assert all(32768 <= port <= 60999 for port in host_ports)
+
+
+def test_p2_host_mode_binds_the_container_port_and_fixed_bridge_ports_stay(estate: Estate) -> None:
+    estate.cluster("c1")
+    estate.container_instance("c1")
+    host = estate.task_definition("host", [container("exporter", ports=[9100])], network_mode="host")
+    fixed = estate.task_definition("fixed", [container("app", ports=[(8080, 18080)])])
+    [host_task] = describe(estate, "c1", estate.run_tasks("c1", host))
+    [fixed_task] = describe(estate, "c1", estate.run_tasks("c1", fixed))
+    assert host_task["containers"][0]["networkBindings"][0]["hostPort"] == 9100
+    assert fixed_task["containers"][0]["networkBindings"][0]["hostPort"] == 18080
+
+
+def test_p3_several_dynamic_port_tasks_share_an_instance_and_ports_are_freed(estate: Estate) -> None:
+    estate.cluster("c1")
+    estate.container_instance("c1")
+    family = estate.task_definition("dyn", [container("app", ports=[8080])])
+    arns = estate.run_tasks("c1", family, count=3)
+    ports = {t["containers"][0]["networkBindings"][0]["hostPort"] for t in describe(estate, "c1", arns)}
+    assert len(ports) == 3
+    stopped = describe(estate, "c1", [arns[0]])[0]["containers"][0]["networkBindings"][0]["hostPort"]
+    estate.stop_task("c1", arns[0])
+    [again] = describe(estate, "c1", estate.run_tasks("c1", family))
+    assert again["containers"][0]["networkBindings"][0]["hostPort"] == stopped
+
+
+def test_p4_awsvpc_port_mapping_without_host_port_gets_the_container_port(estate: Estate) -> None:
+    arn = estate.task_definition("vpc", [container("app", ports=[8080])], network_mode="awsvpc")
+    mapping = estate.ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"][
+        "containerDefinitions"][0]["portMappings"][0]
+    assert mapping["hostPort"] == 8080
+
+
+def test_p5_awsvpc_task_eni_has_an_address_of_its_subnet(estate: Estate) -> None:
+    estate.cluster("c1")
+    family = estate.task_definition("vpc", [container("app", ports=[8080]), container("side")],
+                                    network_mode="awsvpc", fargate=True)
+    [task] = describe(estate, "c1", estate.run_tasks("c1", family, fargate=True, subnet_index=1))
+    details = {d["name"]: d["value"] for d in task["attachments"][0]["details"]}
+    subnet = estate.ec2.describe_subnets(SubnetIds=[details["subnetId"]])["Subnets"][0]
+    address = details["privateIPv4Address"]
+    assert ipaddress.ip_address(address) in ipaddress.ip_network(subnet["CidrBlock"])
+    assert task["availabilityZone"] == subnet["AvailabilityZone"]
+    assert [c["networkInterfaces"][0]["privateIpv4Address"] for c in task["containers"]] == [address] * 2
+
+
+def test_p6_list_tasks_matches_the_cluster_exactly(estate: Estate) -> None:
+    for name in ("east", "us-east"):
+        estate.cluster(name)
+        estate.container_instance(name)
+    family = estate.task_definition("app", [container("app")])
+    east = estate.run_tasks("east", family, count=2)
+    us_east = estate.run_tasks("us-east", family, count=1)
+    assert sorted(estate.ecs.list_tasks(cluster="east")["taskArns"]) == sorted(east)
+    assert estate.ecs.list_tasks(cluster="us-east")["taskArns"] == us_east
+    assert [t["taskArn"] for t in describe(estate, "east", us_east)] == []
+
+
+def test_p6_list_tasks_paginates_at_max_results(estate: Estate) -> None:
+    estate.cluster("c1")
+    estate.container_instance("c1")
+    family = estate.task_definition("app", [container("app")])
+    arns = estate.run_tasks("c1", family, count=5)
+    pages, token = [], None
+    while True:
+        kwargs = {"cluster": "c1", "maxResults": 2, **({"nextToken": token} if token else {})}
+        page = estate.ecs.list_tasks(**kwargs)
+        pages.append(page["taskArns"])
+        token = page.get("nextToken")
+        if not token:
+            break
+    assert [len(p) for p in pages] == [2, 2, 1]
+    assert sorted(sum(pages, [])) == sorted(arns)
+    with pytest.raises(ClientError):
+        estate.ecs.list_tasks(cluster="c1", maxResults=101)
+
+
+def test_p6_list_tasks_filters_by_service_and_defaults_to_running(estate: Estate) -> None:
+    estate.cluster("c1")
+    estate.container_instance("c1")
+    family = estate.task_definition("app", [container("app")])
+    estate.service("c1", "web", family, desired_count=0)
+    web = estate.run_tasks("c1", family, count=2, service="web")
+    standalone = estate.run_tasks("c1", family)
+    assert sorted(estate.ecs.list_tasks(cluster="c1", serviceName="web")["taskArns"]) == sorted(web)
+    estate.stop_task("c1", standalone[0])
+    assert sorted(estate.ecs.list_tasks(cluster="c1")["taskArns"]) == sorted(web)
+    assert estate.ecs.list_tasks(cluster="c1", desiredStatus="STOPPED")["taskArns"] == standalone
+
+
+def test_p6_list_clusters_paginates(estate: Estate) -> None:
+    for index in range(3):
+        estate.cluster(f"c{index}")
+    first = estate.ecs.list_clusters(maxResults=2)
+    second = estate.ecs.list_clusters(maxResults=2, nextToken=first["nextToken"])
+    assert len(first["clusterArns"]) == 2 and len(second["clusterArns"]) == 1
+    assert "nextToken" not in second
+
+
+def test_p7_describe_tasks_reports_unknown_tasks_as_missing(estate: Estate) -> None:
+    estate.cluster("c1")
+    unknown = "arn:aws:ecs:us-east-1:123456789012:task/c1/0123456789abcdef"
+    answer = estate.ecs.describe_tasks(cluster="c1", tasks=[unknown])
+    assert answer["tasks"] == []
+    assert answer["failures"] == [{"arn": unknown, "reason": "MISSING"}]
+
+
+def test_p8_task_status_hook_and_describe_does_not_advance_state(estate: Estate) -> None:
+    estate.cluster("c1")
+    estate.container_instance("c1")
+    family = estate.task_definition("app", [container("app")])
+    [arn] = estate.run_tasks("c1", family)
+    for _ in range(5):  # the harness's manual transition keeps RUNNING tasks RUNNING
+        assert describe(estate, "c1", [arn])[0]["lastStatus"] == "RUNNING"
+    estate.set_task_status("c1", arn, "PENDING")
+    assert describe(estate, "c1", [arn])[0]["lastStatus"] == "PENDING"
