@@ -283,5 +283,5 @@ class Service:
     def metrics(self) -> str:
         return self.get("/metrics").text
 
-    def stop(self) -> int | None:
-        return self.process.stop()
+    def stop(self, timeout: float = 10) -> int | None:
+        return self.process.stop(timeout=timeout)

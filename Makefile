@@ -1,0 +1,45 @@
+# ECS monitoring stack: build, test and demo. `make` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV        := .venv
+PYTHON      := $(VENV)/bin/python
+CARGO       ?= cargo
+# One build profile (dev, dependencies without debug info) for tests and the demo.
+CARGO_FLAGS ?= --workspace --locked
+PYTEST_ARGS ?=
+
+.PHONY: help deps build test test-unit test-integration lint fmt demo clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+deps: ## Install what tests and demo need (project venv, Debian prometheus + node-exporter); idempotent
+	@integration-tests/install-deps.sh
+
+# --all-targets: the binaries are built with the same (dev-dependency-unified) features as
+# `cargo test`, so tests and demo share one set of artifacts instead of building the SDK twice.
+build: ## Build both services (dev profile, shared by tests and demo)
+	$(CARGO) build $(CARGO_FLAGS) --all-targets
+
+test: test-unit test-integration ## Every test: unit, then integration against the emulator and a real Prometheus
+
+test-unit: ## Rust unit tests and AWS-edge tests (aws-smithy-mocks)
+	$(CARGO) test $(CARGO_FLAGS)
+
+test-integration: deps build ## Integration tests (embedded emulator, or AWS_ENDPOINT_URL=... for an external one)
+	cd integration-tests && ../$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+lint: ## rustfmt check and clippy with warnings as errors
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy $(CARGO_FLAGS) --all-targets -- -D warnings
+
+fmt: ## Format the Rust code
+	$(CARGO) fmt --all
+
+demo: deps build ## The stack on the embedded emulator with a real Prometheus; Ctrl-C tears it down
+	cd integration-tests && ../$(PYTHON) demo.py
+
+clean: ## Remove build output, the venv and demo state
+	$(CARGO) clean
+	rm -rf $(VENV) .demo integration-tests/.pytest_cache

@@ -1,0 +1,131 @@
+"""`make demo`: the stack on the embedded emulator, with a real Prometheus scraping what it finds.
+
+It seeds a small ECS estate whose addresses are loopback addresses (127.0.0.0/16):
+  - cluster `demo` with one EC2 container instance;
+  - node-exporter, really running on that instance's address, as a host-mode daemon task marked
+    with the docker-label convention (PROMETHEUS_EXPORTER_PORT);
+  - ecs-discoverer and config-reloader, whose own /metrics Prometheus scrapes;
+  - an example app marked with the environment convention (bridge mode, dynamic host port). No
+    process listens there, so Prometheus shows it as `down`: that is expected.
+Then it prints the URLs and the targets Prometheus sees, and runs until Ctrl-C, which tears
+everything down.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from harness import ROOT, Emulator, NodeExporter, Prometheus, Service, free_port, wait_until
+from seed import Estate, container
+
+DEMO_DIR = ROOT / ".demo"
+
+
+def prometheus_config(sd_dir: Path, discoverer_port: int, reloader_port: int) -> dict:
+    return {
+        "global": {"scrape_interval": "5s", "evaluation_interval": "5s"},
+        "scrape_configs": [
+            {"job_name": "ecs-file-sd", "file_sd_configs": [{"files": [str(sd_dir / "ecs_file_sd.json")]}]},
+            {"job_name": "ecs-http-sd",
+             "http_sd_configs": [{"url": f"http://127.0.0.1:{discoverer_port}/prometheus-targets",
+                                  "refresh_interval": "5s"}],
+             "relabel_configs": [{"target_label": "sd", "replacement": "http"}]},
+            {"job_name": "stack", "static_configs": [{"targets": [f"127.0.0.1:{discoverer_port}",
+                                                                  f"127.0.0.1:{reloader_port}"]}]},
+        ],
+    }
+
+
+def seed(estate: Estate, node_exporter_port: int) -> str:
+    estate.cluster("demo", tags={"env": "demo"})
+    instance = estate.container_instance("demo")
+    node = estate.task_definition(
+        "node-exporter",
+        [container("node-exporter", ports=[node_exporter_port],
+                   labels={"PROMETHEUS_EXPORTER_PORT": str(node_exporter_port),
+                           "PROMETHEUS_EXPORTER_JOB_NAME": "node-exporter"})],
+        network_mode="host")
+    estate.service("demo", "node-exporter", node, desired_count=1)
+    estate.run_tasks("demo", node, service="node-exporter")
+    app = estate.task_definition(
+        "example-app",
+        [container("app", ports=[8080], env={"PROMETHEUS": "true", "PROMETHEUS_ENDPOINT": "30s:/metrics"})])
+    estate.service("demo", "example-app", app, desired_count=1)
+    estate.run_tasks("demo", app, service="example-app")
+    return instance.private_ip
+
+
+def main() -> int:
+    DEMO_DIR.mkdir(exist_ok=True)
+    sd_dir = DEMO_DIR / "file_sd"
+    sd_dir.mkdir(exist_ok=True)
+    config_dir = DEMO_DIR / "config"
+    config_dir.mkdir(exist_ok=True)
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+
+    started: list = []
+    try:
+        emulator = Emulator(log_dir=DEMO_DIR)
+        started.append(emulator)
+        estate = Estate(emulator.endpoint)
+        estate.network()
+        node_port = free_port()
+        instance_ip = seed(estate, node_port)
+        estate.ssm_parameter("/demo/prometheus/main", "global:\n  scrape_interval: 5s\n")
+
+        exporter = NodeExporter(host=instance_ip, port=node_port, log_dir=DEMO_DIR)
+        started.append(exporter)
+        discoverer_port, reloader_port = free_port(), free_port()
+        discoverer = Service("ecs-discoverer",
+                             ["--listen", f"127.0.0.1:{discoverer_port}", "--interval", "5s",
+                              "--output-dir", str(sd_dir), "--clusters", "demo"],
+                             env=emulator.env, listen_port=discoverer_port, log_dir=DEMO_DIR)
+        started.append(discoverer)
+        reloader = Service("config-reloader", [],
+                           env={**emulator.env, "CONFIG_SOURCE": "ssm",
+                                "SOURCE_PROMETHEUS_CONFIG_FILE_PATH": "/demo/prometheus/main",
+                                "CONFIG_FILE_DIR": str(config_dir),
+                                "RELOADER_LISTEN": f"127.0.0.1:{reloader_port}"},
+                           listen_port=reloader_port, log_dir=DEMO_DIR)
+        started.append(reloader)
+        config = prometheus_config(sd_dir, discoverer_port, reloader_port)
+        prometheus = Prometheus(config=config, workdir=DEMO_DIR / "prometheus")
+        started.append(prometheus)
+
+        def scraped() -> list[dict]:
+            targets = prometheus.active_targets()
+            up = [t for t in targets if t["health"] == "up"]
+            return targets if len(up) >= 3 else []
+
+        targets = wait_until(scraped, 60, "Prometheus to scrape the demo targets")
+        print("\nECS monitoring stack demo is running.\n")
+        print(f"  Prometheus        {prometheus.url}/targets")
+        print(f"  ecs-discoverer    http://127.0.0.1:{discoverer_port}/prometheus-targets  (/metrics, /health)")
+        print(f"  config-reloader   http://127.0.0.1:{reloader_port}/metrics")
+        print(f"  node-exporter     http://{exporter.address}/metrics")
+        print(f"  AWS emulator      {emulator.endpoint}  (AWS_ENDPOINT_URL for the aws CLI)")
+        print(f"  file_sd output    {sd_dir}")
+        print(f"  dashboards        {ROOT / 'dashboards'} (import into Grafana pointed at {prometheus.url})\n")
+        print("Prometheus targets (/api/v1/targets):")
+        for target in sorted(targets, key=lambda t: (t["labels"]["job"], t["scrapeUrl"])):
+            print(f"  {target['health']:<5} {target['labels']['job']:<16} {target['scrapeUrl']}")
+        print("\nCtrl-C stops the demo and tears everything down.", flush=True)
+        while not stopping:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for process in reversed(started):
+            process.stop()
+        print("demo: stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

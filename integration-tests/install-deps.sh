@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what the tests and the demo need, idempotently and locally:
+#  - a project venv (.venv) with the pinned Python test bed (moto server, boto3, pytest, ...);
+#  - Debian's prometheus and prometheus-node-exporter, with apt, only when missing.
+# Re-running it does nothing when everything is in place.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+venv="$root/.venv"
+requirements="$root/integration-tests/requirements.txt"
+stamp="$venv/.requirements.sha256"
+
+want="$(sha256sum "$requirements" | cut -d' ' -f1)"
+if [[ ! -x "$venv/bin/python" || "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
+  echo "deps: creating the project venv at .venv (pinned in integration-tests/requirements.txt)"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+  echo "$want" > "$stamp"
+fi
+
+missing=()
+command -v prometheus >/dev/null 2>&1 || [[ -x /usr/bin/prometheus ]] || missing+=(prometheus)
+command -v prometheus-node-exporter >/dev/null 2>&1 || [[ -x /usr/bin/prometheus-node-exporter ]] || missing+=(prometheus-node-exporter)
+if (( ${#missing[@]} )); then
+  echo "deps: installing ${missing[*]} from Debian"
+  sudo_cmd=()
+  [[ "$(id -u)" == 0 ]] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  # policy-rc.d keeps the packages' own services from starting: the tests start their own.
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+echo "deps: ready (venv: $venv; prometheus: $(/usr/bin/prometheus --version 2>&1 | head -1 | cut -d' ' -f3))"
