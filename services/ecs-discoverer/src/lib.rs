@@ -1,7 +1,10 @@
 //! ecs-discoverer: finds scrapeable containers in Amazon ECS and serves them to Prometheus.
 //!
-//! - [`config`]: flags and environment, validated.
-//! - [`metrics`]: the discoverer's own metrics.
+//! Data flows one way: the AWS edge ([`edge`]) produces a snapshot ([`model`]); [`resolve`]
+//! turns it into target groups, purely; the sinks ([`output`]) write file_sd files and hold
+//! the http_sd state; [`refresher`] runs the cycles and keeps the last good result per cluster.
 
 pub mod config;
 pub mod metrics;
+pub mod model;
+pub mod resolve;
