@@ -1,33 +1,116 @@
-//! ecs-discoverer binary: parses flags into a validated config and runs the discoverer.
+//! ecs-discoverer binary: flags into a validated config, then `--once`, `explain`, or the
+//! long-running discoverer with its HTTP server.
 
 use std::sync::Arc;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use clap::Parser;
-use ecs_discoverer::config::{Cli, Config};
+use ecs_discoverer::app::app;
+use ecs_discoverer::config::{Cli, Command, Config};
+use ecs_discoverer::edge::{self, Edge};
+use ecs_discoverer::explain;
 use ecs_discoverer::metrics::Metrics;
+use ecs_discoverer::output::{FileSdWriter, SharedState};
+use ecs_discoverer::ratelimit::RateLimiter;
+use ecs_discoverer::refresher::{CycleResult, Refresher};
 use prometheus_client::registry::Registry;
+use stack_common::aws::{self, AssumeRole};
 use stack_common::listen::Listen;
 use stack_common::shutdown::Shutdown;
 use stack_common::{http, telemetry};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let config = Config::try_from(Cli::parse())?;
-    telemetry::init(config.log_format, "info");
-    let shutdown = Shutdown::on_signals().context("cannot install signal handlers")?;
+    let cli = Cli::parse();
+    let command = cli
+        .command
+        .as_ref()
+        .map(|Command::Explain { all, json }| (*all, *json));
+    let config = Config::try_from(cli)?;
+    telemetry::init(
+        config.log_format,
+        if command.is_some() { "warn" } else { "info" },
+    );
+
+    if let Some(dir) = &config.output_dir {
+        if !dir.is_dir() {
+            bail!(
+                "--output-dir {} is not a directory: create it, or point ECS_SD_OUTPUT_DIR at the shared volume",
+                dir.display()
+            );
+        }
+        FileSdWriter {
+            dir: dir.clone(),
+            format: config.output_format,
+        }
+        .create_missing()?;
+    }
 
     let mut registry = Registry::default();
-    let _metrics = Metrics::register(&mut registry);
-    let app = http::base_router(Arc::new(registry));
+    let metrics = Arc::new(Metrics::register(&mut registry));
+    let assume_role = config.role_arn.clone().map(|role_arn| AssumeRole {
+        role_arn,
+        external_id: config.external_id.clone(),
+        session_name: "ecs-discoverer".to_string(),
+    });
+    let sdk_config = aws::load(assume_role.as_ref()).await;
+    let (ecs, ec2) = edge::clients(&sdk_config, &metrics);
+    let edge = Edge::new(
+        ecs,
+        ec2,
+        RateLimiter::aws(),
+        metrics.clone(),
+        config.service_cache_ttl,
+    );
+    let state = Arc::new(SharedState::default());
+    let mut refresher = Refresher::new(edge, &config, metrics, state.clone());
 
+    if let Some((all, json)) = command {
+        let report = refresher.cycle(false).await;
+        for error in &report.errors {
+            eprintln!("error: {error}");
+        }
+        let out = if json {
+            serde_json::to_string_pretty(&explain::views(&report.skipped))?
+        } else {
+            explain::text(&report.skipped, all.then_some(report.targets.as_slice()))
+        };
+        #[allow(clippy::print_stdout)]
+        {
+            println!("{out}");
+        }
+        return if report.result == CycleResult::Failure {
+            bail!("the discovery cycle failed")
+        } else {
+            Ok(())
+        };
+    }
+
+    if config.once {
+        let report = refresher.cycle(true).await;
+        if report.result != CycleResult::Success {
+            bail!("discovery failed: {}", report.errors.join("; "));
+        }
+        tracing::info!(targets = report.targets.len(), "one cycle done");
+        return Ok(());
+    }
+
+    let shutdown = Shutdown::on_signals().context("cannot install signal handlers")?;
     tracing::info!(clusters = ?config.clusters, interval = ?config.interval, "ecs-discoverer starting");
-    match config.listen {
+    let server = match config.listen {
         Listen::On(addr) => {
             let listener = http::bind(addr).await?;
-            http::serve(listener, app, shutdown).await?;
+            Some(tokio::spawn(http::serve(
+                listener,
+                app(state, Arc::new(registry)),
+                shutdown.clone(),
+            )))
         }
-        Listen::Off => shutdown.wait().await,
+        Listen::Off => None,
+    };
+    refresher.run(config.interval, shutdown).await;
+    if let Some(server) = server {
+        server.await??;
     }
     tracing::info!("ecs-discoverer stopped");
     Ok(())

@@ -1,8 +1,10 @@
 //! The discoverer's own metrics, registered in one registry that `/metrics` renders.
 
 use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -10,28 +12,141 @@ pub struct BuildLabels {
     pub version: String,
 }
 
-/// Every metric the discoverer exports.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OperationLabels {
+    pub service: String,
+    pub operation: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabels {
+    pub result: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ClusterLabels {
+    pub cluster: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SkipLabels {
+    pub reason: String,
+    pub convention: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CacheLabels {
+    pub cache: String,
+}
+
+/// Every metric the discoverer exports (prefix `ecs_sd_`).
+#[derive(Debug)]
 pub struct Metrics {
     pub build_info: Family<BuildLabels, Gauge>,
+    pub api_calls: Family<OperationLabels, Counter>,
+    pub api_throttled: Family<OperationLabels, Counter>,
+    pub cycles: Family<ResultLabels, Counter>,
+    pub cycle_duration: Histogram,
+    pub cluster_failures: Family<ClusterLabels, Counter>,
+    pub targets: Family<ClusterLabels, Gauge>,
+    pub skipped: Family<SkipLabels, Gauge>,
+    pub cache_hits: Family<CacheLabels, Counter>,
+    pub cache_misses: Family<CacheLabels, Counter>,
+    pub file_writes: Family<ResultLabels, Counter>,
+    pub last_success: Gauge<f64, std::sync::atomic::AtomicU64>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self {
+            build_info: Family::default(),
+            api_calls: Family::default(),
+            api_throttled: Family::default(),
+            cycles: Family::default(),
+            cycle_duration: Histogram::new([0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0]),
+            cluster_failures: Family::default(),
+            targets: Family::default(),
+            skipped: Family::default(),
+            cache_hits: Family::default(),
+            cache_misses: Family::default(),
+            file_writes: Family::default(),
+            last_success: Gauge::default(),
+        }
+    }
 }
 
 impl Metrics {
     /// Creates the metrics and registers them under the `ecs_sd` prefix.
     pub fn register(registry: &mut Registry) -> Self {
-        let metrics = Self::default();
-        let registry = registry.sub_registry_with_prefix("ecs_sd");
-        registry.register(
+        let m = Self::default();
+        let r = registry.sub_registry_with_prefix("ecs_sd");
+        r.register(
             "build_info",
             "Build of the running discoverer (always 1)",
-            metrics.build_info.clone(),
+            m.build_info.clone(),
         );
-        metrics
-            .build_info
+        r.register(
+            "aws_api_calls",
+            "AWS API calls made (each attempt), by service and operation",
+            m.api_calls.clone(),
+        );
+        r.register(
+            "aws_api_throttled",
+            "AWS API calls answered with a throttling error",
+            m.api_throttled.clone(),
+        );
+        r.register("cycles", "Discovery cycles by result (success, partial: some clusters kept their last good targets, failure)", m.cycles.clone());
+        r.register(
+            "cycle_duration_seconds",
+            "Duration of a discovery cycle",
+            m.cycle_duration.clone(),
+        );
+        r.register(
+            "cluster_refresh_failures",
+            "Cluster refreshes that failed; the cluster kept its last good targets",
+            m.cluster_failures.clone(),
+        );
+        r.register("targets", "Targets served, by cluster", m.targets.clone());
+        r.register(
+            "skipped_targets",
+            "Marked containers (or endpoints) that are not targets in the last cycle, by reason",
+            m.skipped.clone(),
+        );
+        r.register(
+            "cache_hits",
+            "Lookups answered from a cache, by cache",
+            m.cache_hits.clone(),
+        );
+        r.register(
+            "cache_misses",
+            "Lookups that needed an AWS call, by cache",
+            m.cache_misses.clone(),
+        );
+        r.register(
+            "file_sd_writes",
+            "file_sd file writes by result (written, unchanged, error)",
+            m.file_writes.clone(),
+        );
+        r.register(
+            "last_success_timestamp_seconds",
+            "Unix time of the last successful cycle",
+            m.last_success.clone(),
+        );
+        m.build_info
             .get_or_create(&BuildLabels {
                 version: env!("CARGO_PKG_VERSION").to_string(),
             })
             .set(1);
-        metrics
+        m
+    }
+
+    pub fn cache(&self, cache: &str, hits: usize, misses: usize) {
+        let labels = CacheLabels {
+            cache: cache.to_string(),
+        };
+        self.cache_hits.get_or_create(&labels).inc_by(hits as u64);
+        self.cache_misses
+            .get_or_create(&labels)
+            .inc_by(misses as u64);
     }
 }

@@ -1,0 +1,641 @@
+//! The AWS edge: turns ECS and EC2 API answers into a [`ClusterSnapshot`], making as few calls
+//! as the API allows.
+//!
+//! - Tasks seen RUNNING are cached by ARN and never described again; a task that is not yet
+//!   RUNNING (PENDING, ACTIVATING) is described again on the next cycle.
+//! - Task definitions are immutable: each ARN is described once (bounded cache).
+//! - Container instance → EC2 instance → private IP is cached; an entry is dropped as soon as no
+//!   task of its cluster runs on it any more (the instance drained or disappeared).
+//! - Cluster and service descriptions (tags, for labels and selectors) are cached with a TTL.
+//! - Batches are at the API maxima: DescribeTasks 100, DescribeContainerInstances 100,
+//!   DescribeServices 10, DescribeInstances 1000 ids.
+//!
+//! A warm cycle on an unchanged estate is one ListTasks per 100 tasks of each cluster.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_ecs::types::{ClusterField, DesiredStatus, ServiceField, TaskField};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::FinalizerInterceptorContextRef;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use tokio::time::Instant;
+
+use crate::metrics::{Metrics, OperationLabels};
+use crate::model::{
+    ClusterSnapshot, Container, ContainerDefinition, Instance, NetworkBinding, PortMapping, Task,
+    TaskDefinition, cluster_name,
+};
+use crate::ratelimit::{Bucket, RateLimiter};
+
+const DESCRIBE_TASKS_BATCH: usize = 100;
+const DESCRIBE_CONTAINER_INSTANCES_BATCH: usize = 100;
+const DESCRIBE_SERVICES_BATCH: usize = 10;
+const DESCRIBE_INSTANCES_BATCH: usize = 1000;
+/// Task definitions kept beyond those in use, so a rollback or a canary revision isn't
+/// described again, without letting the cache grow forever.
+const TASK_DEFINITION_CACHE_LIMIT: usize = 2048;
+
+/// An AWS call failed; the cluster keeps its last good targets.
+#[derive(Debug, thiserror::Error)]
+#[error("{operation} for cluster '{cluster}' failed: {message}")]
+pub struct EdgeError {
+    pub operation: &'static str,
+    pub cluster: String,
+    pub message: String,
+}
+
+fn edge_error<E: std::error::Error>(operation: &'static str, cluster: &str, error: E) -> EdgeError {
+    EdgeError {
+        operation,
+        cluster: cluster.to_string(),
+        message: DisplayErrorContext(error).to_string(),
+    }
+}
+
+/// Counts every attempt of every AWS call by operation, and the throttled ones, on `/metrics`.
+#[derive(Debug, Clone)]
+pub struct ApiCallRecorder {
+    pub metrics: Arc<Metrics>,
+}
+
+impl Intercept for ApiCallRecorder {
+    fn name(&self) -> &'static str {
+        "ApiCallRecorder"
+    }
+
+    fn read_after_attempt(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(metadata) = cfg.load::<Metadata>() else {
+            return Ok(());
+        };
+        let labels = OperationLabels {
+            service: metadata.service().to_string(),
+            operation: metadata.name().to_string(),
+        };
+        self.metrics.api_calls.get_or_create(&labels).inc();
+        if let Some(response) = context.response() {
+            let status = response.status().as_u16();
+            let error_type = response
+                .headers()
+                .get("x-amzn-errortype")
+                .unwrap_or_default();
+            let body_says = response.body().bytes().is_some_and(|b| {
+                b.windows(10)
+                    .any(|w| w == b"Throttling" || w == b"RequestLim")
+            });
+            if status == 429
+                || (status == 400 && (error_type.starts_with("Throttling") || body_says))
+            {
+                self.metrics.api_throttled.get_or_create(&labels).inc();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Clients configured for the discoverer: the call recorder and patient throttling retries.
+pub fn clients(
+    config: &aws_config::SdkConfig,
+    metrics: &Arc<Metrics>,
+) -> (aws_sdk_ecs::Client, aws_sdk_ec2::Client) {
+    // Standard retry mode retries throttling errors with exponential backoff and jitter.
+    let retry = aws_config::retry::RetryConfig::standard()
+        .with_max_attempts(8)
+        .with_initial_backoff(Duration::from_millis(200))
+        .with_max_backoff(Duration::from_secs(20));
+    let recorder = ApiCallRecorder {
+        metrics: metrics.clone(),
+    };
+    let ecs = aws_sdk_ecs::config::Builder::from(config)
+        .retry_config(retry.clone())
+        .interceptor(recorder.clone())
+        .build();
+    let ec2 = aws_sdk_ec2::config::Builder::from(config)
+        .retry_config(retry)
+        .interceptor(recorder)
+        .build();
+    (
+        aws_sdk_ecs::Client::from_conf(ecs),
+        aws_sdk_ec2::Client::from_conf(ec2),
+    )
+}
+
+#[derive(Debug, Clone)]
+struct ClusterInfo {
+    arn: String,
+    name: String,
+    tags: BTreeMap<String, String>,
+    fetched: Instant,
+}
+
+/// The AWS edge and its caches; one per process.
+#[derive(Debug)]
+pub struct Edge {
+    ecs: aws_sdk_ecs::Client,
+    ec2: aws_sdk_ec2::Client,
+    limiter: RateLimiter,
+    metrics: Arc<Metrics>,
+    ttl: Duration,
+    clusters: HashMap<String, ClusterInfo>,
+    /// Tasks seen RUNNING, per cluster (as the caller names it), by task ARN.
+    running: HashMap<String, HashMap<String, Arc<Task>>>,
+    task_definitions: HashMap<String, Arc<TaskDefinition>>,
+    /// Per cluster, by container instance ARN.
+    instances: HashMap<String, HashMap<String, Arc<Instance>>>,
+    /// By (cluster ARN, service name).
+    services: HashMap<(String, String), (Instant, Arc<BTreeMap<String, String>>)>,
+}
+
+fn tags_of<'a>(
+    tags: impl IntoIterator<Item = (Option<&'a str>, Option<&'a str>)>,
+) -> BTreeMap<String, String> {
+    tags.into_iter()
+        .filter_map(|(k, v)| Some((k?.to_string(), v.unwrap_or_default().to_string())))
+        .collect()
+}
+
+fn task_from_sdk(task: &aws_sdk_ecs::types::Task) -> Task {
+    let eni_private_ipv4 = task
+        .attachments()
+        .iter()
+        .filter(|a| a.r#type() == Some("ElasticNetworkInterface"))
+        .flat_map(|a| a.details())
+        .find(|d| d.name() == Some("privateIPv4Address"))
+        .and_then(|d| d.value())
+        .map(str::to_string);
+    Task {
+        arn: task.task_arn().unwrap_or_default().to_string(),
+        task_definition_arn: task.task_definition_arn().unwrap_or_default().to_string(),
+        group: task.group().map(str::to_string),
+        last_status: task.last_status().unwrap_or_default().to_string(),
+        launch_type: task.launch_type().map(|l| l.as_str().to_string()),
+        capacity_provider: task.capacity_provider_name().map(str::to_string),
+        availability_zone: task.availability_zone().map(str::to_string),
+        container_instance_arn: task.container_instance_arn().map(str::to_string),
+        eni_private_ipv4,
+        containers: task
+            .containers()
+            .iter()
+            .map(|c| Container {
+                name: c.name().unwrap_or_default().to_string(),
+                network_bindings: c
+                    .network_bindings()
+                    .iter()
+                    .map(|b| NetworkBinding {
+                        container_port: b.container_port(),
+                        host_port: b.host_port(),
+                    })
+                    .collect(),
+                private_ipv4: c
+                    .network_interfaces()
+                    .iter()
+                    .find_map(|n| n.private_ipv4_address().map(str::to_string)),
+            })
+            .collect(),
+        tags: tags_of(task.tags().iter().map(|t| (t.key(), t.value()))),
+    }
+}
+
+fn task_definition_from_sdk(definition: &aws_sdk_ecs::types::TaskDefinition) -> TaskDefinition {
+    TaskDefinition {
+        arn: definition
+            .task_definition_arn()
+            .unwrap_or_default()
+            .to_string(),
+        family: definition.family().unwrap_or_default().to_string(),
+        revision: definition.revision(),
+        network_mode: definition
+            .network_mode()
+            .map_or("bridge", |m| m.as_str())
+            .to_string(),
+        containers: definition
+            .container_definitions()
+            .iter()
+            .map(|c| ContainerDefinition {
+                name: c.name().unwrap_or_default().to_string(),
+                docker_labels: c
+                    .docker_labels()
+                    .map(|labels| labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                    .unwrap_or_default(),
+                environment: tags_of(c.environment().iter().map(|e| (e.name(), e.value()))),
+                port_mappings: c
+                    .port_mappings()
+                    .iter()
+                    .map(|m| PortMapping {
+                        container_port: m.container_port(),
+                        host_port: m.host_port(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+impl Edge {
+    pub fn new(
+        ecs: aws_sdk_ecs::Client,
+        ec2: aws_sdk_ec2::Client,
+        limiter: RateLimiter,
+        metrics: Arc<Metrics>,
+        ttl: Duration,
+    ) -> Self {
+        Self {
+            ecs,
+            ec2,
+            limiter,
+            metrics,
+            ttl,
+            clusters: HashMap::new(),
+            running: HashMap::new(),
+            task_definitions: HashMap::new(),
+            instances: HashMap::new(),
+            services: HashMap::new(),
+        }
+    }
+
+    /// Every cluster ARN of the account and region (ListClusters, paginated).
+    pub async fn list_clusters(&self) -> Result<Vec<String>, EdgeError> {
+        let mut arns = Vec::new();
+        let mut token = None;
+        loop {
+            self.limiter.acquire(Bucket::ClusterRead).await;
+            let page = self
+                .ecs
+                .list_clusters()
+                .max_results(100)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| edge_error("ListClusters", "*", e))?;
+            arns.extend(page.cluster_arns().iter().cloned());
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(arns);
+            }
+        }
+    }
+
+    /// Drops the caches of clusters no longer scanned.
+    pub fn retain_clusters(&mut self, keep: &HashSet<String>) {
+        self.clusters.retain(|k, _| keep.contains(k));
+        self.running.retain(|k, _| keep.contains(k));
+        self.instances.retain(|k, _| keep.contains(k));
+    }
+
+    async fn cluster_info(&mut self, cluster: &str) -> Result<ClusterInfo, EdgeError> {
+        if let Some(info) = self
+            .clusters
+            .get(cluster)
+            .filter(|i| i.fetched.elapsed() < self.ttl)
+        {
+            self.metrics.cache("cluster", 1, 0);
+            return Ok(info.clone());
+        }
+        self.metrics.cache("cluster", 0, 1);
+        self.limiter.acquire(Bucket::ClusterRead).await;
+        let answer = self
+            .ecs
+            .describe_clusters()
+            .clusters(cluster)
+            .include(ClusterField::Tags)
+            .send()
+            .await
+            .map_err(|e| edge_error("DescribeClusters", cluster, e))?;
+        let found = answer
+            .clusters()
+            .iter()
+            .find(|c| c.status() != Some("INACTIVE"));
+        let Some(found) = found else {
+            let reason = answer
+                .failures()
+                .first()
+                .and_then(|f| f.reason())
+                .unwrap_or("not found");
+            return Err(EdgeError {
+                operation: "DescribeClusters",
+                cluster: cluster.to_string(),
+                message: format!(
+                    "{reason}: check --clusters (names or ARNs of this account and region)"
+                ),
+            });
+        };
+        let info = ClusterInfo {
+            arn: found.cluster_arn().unwrap_or(cluster).to_string(),
+            name: found
+                .cluster_name()
+                .unwrap_or(cluster_name(cluster))
+                .to_string(),
+            tags: tags_of(found.tags().iter().map(|t| (t.key(), t.value()))),
+            fetched: Instant::now(),
+        };
+        self.clusters.insert(cluster.to_string(), info.clone());
+        Ok(info)
+    }
+
+    async fn list_task_arns(&self, cluster: &str) -> Result<Vec<String>, EdgeError> {
+        let mut arns = Vec::new();
+        let mut token = None;
+        loop {
+            self.limiter.acquire(Bucket::ClusterResourceRead).await;
+            let page = self
+                .ecs
+                .list_tasks()
+                .cluster(cluster)
+                .desired_status(DesiredStatus::Running)
+                .max_results(100)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| edge_error("ListTasks", cluster, e))?;
+            arns.extend(page.task_arns().iter().cloned());
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(arns);
+            }
+        }
+    }
+
+    async fn describe_tasks(&self, cluster: &str, arns: &[String]) -> Result<Vec<Task>, EdgeError> {
+        let mut tasks = Vec::with_capacity(arns.len());
+        for batch in arns.chunks(DESCRIBE_TASKS_BATCH) {
+            self.limiter.acquire(Bucket::ClusterResourceRead).await;
+            let answer = self
+                .ecs
+                .describe_tasks()
+                .cluster(cluster)
+                .set_tasks(Some(batch.to_vec()))
+                .include(TaskField::Tags)
+                .send()
+                .await
+                .map_err(|e| edge_error("DescribeTasks", cluster, e))?;
+            // Failures are tasks that stopped between ListTasks and DescribeTasks.
+            tasks.extend(answer.tasks().iter().map(task_from_sdk));
+        }
+        Ok(tasks)
+    }
+
+    async fn task_definition(
+        &mut self,
+        cluster: &str,
+        arn: &str,
+    ) -> Result<Arc<TaskDefinition>, EdgeError> {
+        if let Some(found) = self.task_definitions.get(arn) {
+            return Ok(found.clone());
+        }
+        self.limiter.acquire(Bucket::TaskDefinitionRead).await;
+        let answer = self
+            .ecs
+            .describe_task_definition()
+            .task_definition(arn)
+            .send()
+            .await
+            .map_err(|e| edge_error("DescribeTaskDefinition", cluster, e))?;
+        let definition = answer.task_definition().ok_or_else(|| EdgeError {
+            operation: "DescribeTaskDefinition",
+            cluster: cluster.to_string(),
+            message: format!("no task definition in the answer for {arn}"),
+        })?;
+        let definition = Arc::new(task_definition_from_sdk(definition));
+        self.task_definitions
+            .insert(arn.to_string(), definition.clone());
+        Ok(definition)
+    }
+
+    async fn describe_instances(
+        &self,
+        cluster: &str,
+        arns: &[String],
+    ) -> Result<Vec<Instance>, EdgeError> {
+        let mut instances = Vec::with_capacity(arns.len());
+        for batch in arns.chunks(DESCRIBE_CONTAINER_INSTANCES_BATCH) {
+            self.limiter.acquire(Bucket::ClusterResourceRead).await;
+            let answer = self
+                .ecs
+                .describe_container_instances()
+                .cluster(cluster)
+                .set_container_instances(Some(batch.to_vec()))
+                .send()
+                .await
+                .map_err(|e| edge_error("DescribeContainerInstances", cluster, e))?;
+            for ci in answer.container_instances() {
+                instances.push(Instance {
+                    container_instance_arn: ci
+                        .container_instance_arn()
+                        .unwrap_or_default()
+                        .to_string(),
+                    ec2_instance_id: ci.ec2_instance_id().map(str::to_string),
+                    private_ip: None,
+                });
+            }
+        }
+        let ids: Vec<String> = instances
+            .iter()
+            .filter_map(|i| i.ec2_instance_id.clone())
+            .collect();
+        let mut private_ips = HashMap::new();
+        for batch in ids.chunks(DESCRIBE_INSTANCES_BATCH) {
+            let mut token = None;
+            loop {
+                self.limiter.acquire(Bucket::Ec2Describe).await;
+                let answer = self
+                    .ec2
+                    .describe_instances()
+                    .set_instance_ids(Some(batch.to_vec()))
+                    .set_next_token(token)
+                    .send()
+                    .await
+                    .map_err(|e| edge_error("DescribeInstances", cluster, e))?;
+                for instance in answer.reservations().iter().flat_map(|r| r.instances()) {
+                    if let (Some(id), Some(ip)) =
+                        (instance.instance_id(), instance.private_ip_address())
+                    {
+                        private_ips.insert(id.to_string(), ip.to_string());
+                    }
+                }
+                token = answer.next_token().map(str::to_string);
+                if token.is_none() {
+                    break;
+                }
+            }
+        }
+        for instance in &mut instances {
+            instance.private_ip = instance
+                .ec2_instance_id
+                .as_ref()
+                .and_then(|id| private_ips.get(id).cloned());
+        }
+        Ok(instances)
+    }
+
+    async fn service_tags(
+        &mut self,
+        cluster: &str,
+        cluster_arn: &str,
+        names: &[String],
+    ) -> Result<HashMap<String, Arc<BTreeMap<String, String>>>, EdgeError> {
+        let key = |name: &str| (cluster_arn.to_string(), name.to_string());
+        let stale: Vec<String> = names
+            .iter()
+            .filter(|n| {
+                self.services
+                    .get(&key(n))
+                    .is_none_or(|(at, _)| at.elapsed() >= self.ttl)
+            })
+            .cloned()
+            .collect();
+        self.metrics
+            .cache("service", names.len() - stale.len(), stale.len());
+        for batch in stale.chunks(DESCRIBE_SERVICES_BATCH) {
+            self.limiter.acquire(Bucket::ServiceRead).await;
+            let answer = self
+                .ecs
+                .describe_services()
+                .cluster(cluster)
+                .set_services(Some(batch.to_vec()))
+                .include(ServiceField::Tags)
+                .send()
+                .await
+                .map_err(|e| edge_error("DescribeServices", cluster, e))?;
+            let now = Instant::now();
+            for name in batch {
+                // A service missing from the answer (deleted) has no tags; remember that too.
+                self.services
+                    .insert(key(name), (now, Arc::new(BTreeMap::new())));
+            }
+            for service in answer.services() {
+                let name = service.service_name().unwrap_or_default();
+                let tags = tags_of(service.tags().iter().map(|t| (t.key(), t.value())));
+                self.services.insert(key(name), (now, Arc::new(tags)));
+            }
+        }
+        Ok(names
+            .iter()
+            .filter_map(|n| {
+                self.services
+                    .get(&key(n))
+                    .map(|(_, tags)| (n.clone(), tags.clone()))
+            })
+            .collect())
+    }
+
+    /// Everything resolution needs about one cluster. On error nothing of the cycle's partial
+    /// state is returned, and the caches hold only what was fully fetched.
+    pub async fn snapshot(&mut self, cluster: &str) -> Result<ClusterSnapshot, EdgeError> {
+        let info = self.cluster_info(cluster).await?;
+        let listed = self.list_task_arns(cluster).await?;
+
+        let known = self.running.get(cluster);
+        let unknown: Vec<String> = listed
+            .iter()
+            .filter(|arn| known.is_none_or(|k| !k.contains_key(*arn)))
+            .cloned()
+            .collect();
+        self.metrics
+            .cache("task", listed.len() - unknown.len(), unknown.len());
+        let described = self.describe_tasks(cluster, &unknown).await?;
+
+        let mut tasks: Vec<Arc<Task>> = Vec::with_capacity(listed.len());
+        let known = self.running.get(cluster);
+        for arn in &listed {
+            if let Some(task) = known.and_then(|k| k.get(arn)) {
+                tasks.push(task.clone());
+            }
+        }
+        tasks.extend(described.into_iter().map(Arc::new));
+
+        let mut definitions = HashMap::new();
+        let definition_arns: HashSet<&str> = tasks
+            .iter()
+            .map(|t| t.task_definition_arn.as_str())
+            .collect();
+        let (mut hits, mut misses) = (0, 0);
+        for arn in definition_arns {
+            if self.task_definitions.contains_key(arn) {
+                hits += 1
+            } else {
+                misses += 1
+            }
+            let definition = self.task_definition(cluster, arn).await?;
+            definitions.insert(arn.to_string(), definition);
+        }
+        self.metrics.cache("task_definition", hits, misses);
+
+        let needed: HashSet<&str> = tasks
+            .iter()
+            .filter_map(|t| t.container_instance_arn.as_deref())
+            .collect();
+        let cached = self.instances.get(cluster);
+        let missing: Vec<String> = needed
+            .iter()
+            .filter(|arn| cached.is_none_or(|c| !c.contains_key(**arn)))
+            .map(|arn| arn.to_string())
+            .collect();
+        self.metrics.cache(
+            "container_instance",
+            needed.len() - missing.len(),
+            missing.len(),
+        );
+        let fetched = self.describe_instances(cluster, &missing).await?;
+
+        let service_names: Vec<String> = {
+            let names: HashSet<&str> = tasks.iter().filter_map(|t| t.service_name()).collect();
+            let mut names: Vec<String> = names.into_iter().map(str::to_string).collect();
+            names.sort();
+            names
+        };
+        let service_tags = self
+            .service_tags(cluster, &info.arn, &service_names)
+            .await?;
+
+        // Every call succeeded: commit the caches.
+        let mut instances: HashMap<String, Arc<Instance>> =
+            self.instances.remove(cluster).unwrap_or_default();
+        instances.extend(
+            fetched
+                .into_iter()
+                .map(|i| (i.container_instance_arn.clone(), Arc::new(i))),
+        );
+        instances.retain(|arn, _| needed.contains(arn.as_str()));
+        self.instances
+            .insert(cluster.to_string(), instances.clone());
+
+        let running: HashMap<String, Arc<Task>> = tasks
+            .iter()
+            .filter(|t| t.last_status == "RUNNING")
+            .map(|t| (t.arn.clone(), t.clone()))
+            .collect();
+        self.running.insert(cluster.to_string(), running);
+        if self.task_definitions.len() > TASK_DEFINITION_CACHE_LIMIT {
+            let in_use: HashSet<&String> = self
+                .running
+                .values()
+                .flat_map(|m| m.values())
+                .map(|t| &t.task_definition_arn)
+                .collect();
+            self.task_definitions.retain(|arn, _| in_use.contains(arn));
+        }
+
+        Ok(ClusterSnapshot {
+            name: info.name,
+            arn: info.arn,
+            tags: info.tags,
+            tasks,
+            task_definitions: definitions,
+            instances,
+            service_tags,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,255 @@
+//! The AWS edge against `aws-smithy-mocks`: pagination, batching, caching, throttling, failure.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use aws_sdk_ecs::operation::describe_clusters::DescribeClustersOutput;
+use aws_sdk_ecs::operation::describe_container_instances::DescribeContainerInstancesOutput;
+use aws_sdk_ecs::operation::describe_services::DescribeServicesOutput;
+use aws_sdk_ecs::operation::describe_task_definition::DescribeTaskDefinitionOutput;
+use aws_sdk_ecs::operation::describe_tasks::DescribeTasksOutput;
+use aws_sdk_ecs::operation::list_tasks::ListTasksOutput;
+use aws_sdk_ecs::types as ecs;
+use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+
+use super::*;
+
+const TD: &str = "arn:aws:ecs:us-east-1:1:task-definition/app:1";
+
+fn task_arn(i: usize) -> String {
+    format!("arn:aws:ecs:us-east-1:1:task/c1/{i:05}")
+}
+
+fn sdk_task(arn: &str) -> ecs::Task {
+    ecs::Task::builder()
+        .task_arn(arn)
+        .task_definition_arn(TD)
+        .last_status("RUNNING")
+        .launch_type(ecs::LaunchType::Fargate)
+        .group("service:web")
+        .attachments(
+            ecs::Attachment::builder()
+                .r#type("ElasticNetworkInterface")
+                .details(
+                    ecs::KeyValuePair::builder()
+                        .name("privateIPv4Address")
+                        .value("10.0.0.9")
+                        .build(),
+                )
+                .build(),
+        )
+        .containers(ecs::Container::builder().name("app").build())
+        .build()
+}
+
+/// Rules for an estate of `n` awsvpc tasks in cluster c1; ListTasks pages hold 100 ARNs.
+fn estate_rules(n: usize, describe_batches: Arc<AtomicUsize>) -> Vec<Rule> {
+    let clusters = mock!(aws_sdk_ecs::Client::describe_clusters).then_output(|| {
+        DescribeClustersOutput::builder()
+            .clusters(
+                ecs::Cluster::builder()
+                    .cluster_arn("arn:aws:ecs:us-east-1:1:cluster/c1")
+                    .cluster_name("c1")
+                    .status("ACTIVE")
+                    .build(),
+            )
+            .build()
+    });
+    let list = mock!(aws_sdk_ecs::Client::list_tasks).then_compute_output(move |input| {
+        let start: usize = input.next_token().map_or(0, |t| t.parse().unwrap_or(0));
+        let size = input.max_results().unwrap_or(100) as usize;
+        let end = (start + size).min(n);
+        let mut out =
+            ListTasksOutput::builder().set_task_arns(Some((start..end).map(task_arn).collect()));
+        if end < n {
+            out = out.next_token(end.to_string());
+        }
+        out.build()
+    });
+    let describe = mock!(aws_sdk_ecs::Client::describe_tasks).then_compute_output(move |input| {
+        let arns = input.tasks();
+        assert!(arns.len() <= 100, "DescribeTasks batch of {}", arns.len());
+        describe_batches.fetch_add(1, Ordering::SeqCst);
+        DescribeTasksOutput::builder()
+            .set_tasks(Some(arns.iter().map(|a| sdk_task(a)).collect()))
+            .build()
+    });
+    let definition = mock!(aws_sdk_ecs::Client::describe_task_definition).then_output(|| {
+        DescribeTaskDefinitionOutput::builder()
+            .task_definition(
+                ecs::TaskDefinition::builder()
+                    .task_definition_arn(TD)
+                    .family("app")
+                    .revision(1)
+                    .network_mode(ecs::NetworkMode::Awsvpc)
+                    .container_definitions(
+                        ecs::ContainerDefinition::builder()
+                            .name("app")
+                            .environment(
+                                ecs::KeyValuePair::builder()
+                                    .name("PROMETHEUS")
+                                    .value("true")
+                                    .build(),
+                            )
+                            .port_mappings(ecs::PortMapping::builder().container_port(8080).build())
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    });
+    let services = mock!(aws_sdk_ecs::Client::describe_services).then_output(|| {
+        DescribeServicesOutput::builder()
+            .services(
+                ecs::Service::builder()
+                    .service_name("web")
+                    .tags(ecs::Tag::builder().key("team").value("obs").build())
+                    .build(),
+            )
+            .build()
+    });
+    let instances = mock!(aws_sdk_ecs::Client::describe_container_instances)
+        .then_output(|| DescribeContainerInstancesOutput::builder().build());
+    vec![clusters, list, describe, definition, services, instances]
+}
+
+fn edge_with(rules: &[Rule]) -> (Edge, Arc<Metrics>) {
+    let metrics = Arc::new(Metrics::default());
+    let recorder = ApiCallRecorder {
+        metrics: metrics.clone(),
+    };
+    let refs: Vec<&Rule> = rules.iter().collect();
+    let ecs = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, &refs, |b| b
+        .interceptor(recorder.clone())
+        .retry_config(
+            aws_config::retry::RetryConfig::standard()
+                .with_max_attempts(8)
+                .with_initial_backoff(Duration::from_millis(1))
+        ));
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[]);
+    let limiter = RateLimiter::with_limits(|_| (1e9, 1e9));
+    (
+        Edge::new(ecs, ec2, limiter, metrics.clone(), Duration::from_secs(300)),
+        metrics,
+    )
+}
+
+fn calls(metrics: &Metrics) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    for op in [
+        "ListTasks",
+        "DescribeTasks",
+        "DescribeTaskDefinition",
+        "DescribeServices",
+        "DescribeClusters",
+        "DescribeContainerInstances",
+    ] {
+        let labels = OperationLabels {
+            service: "ECS".to_string(),
+            operation: op.to_string(),
+        };
+        let n = metrics.api_calls.get_or_create(&labels).get();
+        if n > 0 {
+            out.insert(op.to_string(), n);
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn cold_cycle_paginates_and_batches_then_warm_cycle_only_lists() {
+    let batches = Arc::new(AtomicUsize::new(0));
+    let (mut edge, metrics) = edge_with(&estate_rules(250, batches.clone()));
+    let snapshot = edge.snapshot("c1").await.expect("cold cycle");
+    assert_eq!(snapshot.tasks.len(), 250);
+    assert_eq!(
+        snapshot.service_tags["web"].get("team").map(String::as_str),
+        Some("obs")
+    );
+    assert_eq!(
+        calls(&metrics),
+        BTreeMap::from([
+            ("DescribeClusters".to_string(), 1),
+            ("DescribeServices".to_string(), 1),
+            ("DescribeTaskDefinition".to_string(), 1),
+            ("DescribeTasks".to_string(), 3),
+            ("ListTasks".to_string(), 3),
+        ])
+    );
+    assert_eq!(batches.load(Ordering::SeqCst), 3);
+
+    let warm = edge.snapshot("c1").await.expect("warm cycle");
+    assert_eq!(warm.tasks.len(), 250);
+    let after = calls(&metrics);
+    assert_eq!(
+        after["ListTasks"], 6,
+        "a warm cycle is ⌈250/100⌉ = 3 ListTasks"
+    );
+    assert_eq!(
+        after["DescribeTasks"], 3,
+        "no DescribeTasks on a warm cycle"
+    );
+    assert_eq!(after["DescribeTaskDefinition"], 1);
+    assert_eq!(after["DescribeServices"], 1);
+    assert_eq!(after["DescribeClusters"], 1);
+}
+
+#[tokio::test]
+async fn a_throttling_storm_is_retried_and_the_cycle_completes() {
+    let mut rules = estate_rules(5, Arc::new(AtomicUsize::new(0)));
+    let throttled = mock!(aws_sdk_ecs::Client::list_tasks)
+        .sequence()
+        .http_status(
+            400,
+            Some(r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#.to_string()),
+        )
+        .times(4)
+        .output(|| {
+            ListTasksOutput::builder()
+                .set_task_arns(Some((0..5).map(task_arn).collect()))
+                .build()
+        })
+        .build();
+    rules.insert(0, throttled);
+    let (mut edge, metrics) = edge_with(&rules);
+    let snapshot = edge
+        .snapshot("c1")
+        .await
+        .expect("completes despite throttling");
+    assert_eq!(snapshot.tasks.len(), 5);
+    let labels = OperationLabels {
+        service: "ECS".into(),
+        operation: "ListTasks".into(),
+    };
+    assert_eq!(metrics.api_throttled.get_or_create(&labels).get(), 4);
+    assert_eq!(metrics.api_calls.get_or_create(&labels).get(), 5);
+}
+
+#[tokio::test]
+async fn a_pending_task_is_described_again_until_running() {
+    let pending = mock!(aws_sdk_ecs::Client::describe_tasks)
+        .sequence()
+        .output(|| {
+            let mut task = sdk_task(&task_arn(0));
+            task.last_status = Some("PENDING".to_string());
+            DescribeTasksOutput::builder().tasks(task).build()
+        })
+        .build();
+    let mut rules = estate_rules(1, Arc::new(AtomicUsize::new(0)));
+    rules.insert(0, pending);
+    let (mut edge, metrics) = edge_with(&rules);
+    assert_eq!(
+        edge.snapshot("c1").await.expect("cycle").tasks[0].last_status,
+        "PENDING"
+    );
+    assert_eq!(
+        edge.snapshot("c1").await.expect("cycle").tasks[0].last_status,
+        "RUNNING"
+    );
+    edge.snapshot("c1").await.expect("cycle");
+    assert_eq!(
+        calls(&metrics)["DescribeTasks"],
+        2,
+        "described while PENDING and once RUNNING, then cached"
+    );
+}

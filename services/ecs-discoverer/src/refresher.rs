@@ -1,0 +1,251 @@
+//! The refresher: runs discovery cycles and keeps the last good result per cluster.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use stack_common::atomic_file::WriteOutcome;
+use stack_common::shutdown::Shutdown;
+
+use crate::config::Config;
+use crate::edge::Edge;
+use crate::metrics::{ClusterLabels, Metrics, ResultLabels, SkipLabels};
+use crate::output::{FileSdWriter, SharedState};
+use crate::resolve::{Options, Resolution, Target, combine, resolve_cluster};
+
+/// How a cycle went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CycleResult {
+    /// Every cluster refreshed.
+    Success,
+    /// Some clusters failed and kept their last good targets.
+    Partial,
+    /// Nothing refreshed (ListClusters or every cluster failed).
+    Failure,
+}
+
+impl CycleResult {
+    fn as_str(self) -> &'static str {
+        match self {
+            CycleResult::Success => "success",
+            CycleResult::Partial => "partial",
+            CycleResult::Failure => "failure",
+        }
+    }
+}
+
+/// The outcome of one cycle, for `--once` and `explain`.
+#[derive(Debug)]
+pub struct CycleReport {
+    pub result: CycleResult,
+    pub errors: Vec<String>,
+    pub targets: Vec<Target>,
+    pub skipped: Vec<crate::resolve::Skip>,
+}
+
+#[derive(Debug)]
+pub struct Refresher {
+    edge: Edge,
+    clusters: Vec<String>,
+    options: Options,
+    metrics: Arc<Metrics>,
+    state: Arc<SharedState>,
+    writer: Option<FileSdWriter>,
+    /// The last good resolution per cluster (as configured or listed).
+    last_good: BTreeMap<String, Resolution>,
+    /// Set after the first fully successful cycle; before it nothing partial is published.
+    published_once: bool,
+}
+
+impl Refresher {
+    pub fn new(
+        edge: Edge,
+        config: &Config,
+        metrics: Arc<Metrics>,
+        state: Arc<SharedState>,
+    ) -> Self {
+        Self {
+            edge,
+            clusters: config.clusters.clone(),
+            options: Options {
+                fallback_metrics_path: config.fallback_metrics_path.clone(),
+                filter_label: config.filter_label.clone(),
+                service_selector: config.service_selector.clone(),
+                extra_labels: config.extra_labels.clone(),
+            },
+            metrics,
+            state,
+            writer: config.output_dir.clone().map(|dir| FileSdWriter {
+                dir,
+                format: config.output_format,
+            }),
+            last_good: BTreeMap::new(),
+            published_once: false,
+        }
+    }
+
+    /// One discovery cycle: refresh every cluster, keep the last good result of those that
+    /// fail, and publish (http_sd state and files) when there is something good to publish.
+    pub async fn cycle(&mut self, publish: bool) -> CycleReport {
+        let started = Instant::now();
+        let mut errors = Vec::new();
+        let listed = if self.clusters.is_empty() {
+            match self.edge.list_clusters().await {
+                Ok(arns) => Some(arns),
+                Err(error) => {
+                    errors.push(error.to_string());
+                    None
+                }
+            }
+        } else {
+            Some(self.clusters.clone())
+        };
+        let mut refreshed = 0;
+        if let Some(clusters) = &listed {
+            let keep: HashSet<String> = clusters.iter().cloned().collect();
+            self.last_good.retain(|k, _| keep.contains(k));
+            self.edge.retain_clusters(&keep);
+            for cluster in clusters {
+                match self.edge.snapshot(cluster).await {
+                    Ok(snapshot) => {
+                        let resolution = resolve_cluster(&snapshot, &self.options);
+                        for warning in &resolution.warnings {
+                            tracing::warn!(cluster = %snapshot.name, "{warning}");
+                        }
+                        self.last_good.insert(cluster.clone(), resolution);
+                        refreshed += 1;
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "cluster refresh failed; keeping its last good targets");
+                        self.metrics
+                            .cluster_failures
+                            .get_or_create(&ClusterLabels {
+                                cluster: crate::model::cluster_name(cluster).to_string(),
+                            })
+                            .inc();
+                        errors.push(error.to_string());
+                    }
+                }
+            }
+        }
+        let result = match (&listed, errors.is_empty()) {
+            (Some(_), true) => CycleResult::Success,
+            (Some(clusters), false) if refreshed > 0 || clusters.is_empty() => CycleResult::Partial,
+            _ => CycleResult::Failure,
+        };
+
+        let targets = combine(
+            self.last_good
+                .values()
+                .flat_map(|r| r.targets.iter().cloned()),
+        );
+        let skipped: Vec<_> = self
+            .last_good
+            .values()
+            .flat_map(|r| r.skipped.iter().cloned())
+            .collect();
+        let publishable = result == CycleResult::Success
+            || (result == CycleResult::Partial && self.published_once);
+        if publish && publishable {
+            self.publish(&targets, &skipped);
+        }
+        self.record(result, started, &targets, &skipped);
+        CycleReport {
+            result,
+            errors,
+            targets,
+            skipped,
+        }
+    }
+
+    fn publish(&mut self, targets: &[Target], skipped: &[crate::resolve::Skip]) {
+        self.published_once = true;
+        self.state.publish(targets, skipped.to_vec());
+        if let Some(writer) = &self.writer {
+            for (path, outcome) in writer.write(targets) {
+                let result = match outcome {
+                    Ok(WriteOutcome::Written) => "written",
+                    Ok(WriteOutcome::Unchanged) => "unchanged",
+                    Err(error) => {
+                        tracing::error!(%error, path = %path.display(), "file_sd write failed; the old file stays");
+                        "error"
+                    }
+                };
+                self.metrics
+                    .file_writes
+                    .get_or_create(&ResultLabels {
+                        result: result.to_string(),
+                    })
+                    .inc();
+            }
+        }
+    }
+
+    fn record(
+        &self,
+        result: CycleResult,
+        started: Instant,
+        targets: &[Target],
+        skipped: &[crate::resolve::Skip],
+    ) {
+        let metrics = &self.metrics;
+        metrics
+            .cycles
+            .get_or_create(&ResultLabels {
+                result: result.as_str().to_string(),
+            })
+            .inc();
+        metrics
+            .cycle_duration
+            .observe(started.elapsed().as_secs_f64());
+        if result != CycleResult::Failure {
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or_default();
+            metrics.last_success.set(now);
+        }
+        metrics.targets.clear();
+        for target in targets {
+            let cluster = target
+                .group
+                .labels
+                .get("ecs_cluster")
+                .cloned()
+                .unwrap_or_default();
+            metrics
+                .targets
+                .get_or_create(&ClusterLabels { cluster })
+                .inc();
+        }
+        metrics.skipped.clear();
+        for skip in skipped {
+            let labels = SkipLabels {
+                reason: skip.reason.code().to_string(),
+                convention: skip.convention.as_str().to_string(),
+            };
+            metrics.skipped.get_or_create(&labels).inc();
+        }
+        tracing::info!(
+            result = result.as_str(),
+            targets = targets.len(),
+            skipped = skipped.len(),
+            duration_ms = started.elapsed().as_millis() as u64,
+            "discovery cycle"
+        );
+    }
+
+    /// Runs cycles every `interval` until shutdown.
+    pub async fn run(mut self, interval: std::time::Duration, shutdown: Shutdown) {
+        loop {
+            let report = self.cycle(true).await;
+            for error in &report.errors {
+                tracing::debug!(%error, "cycle error");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {}
+                _ = shutdown.wait() => return,
+            }
+        }
+    }
+}
