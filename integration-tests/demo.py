@@ -99,9 +99,10 @@ def main() -> int:
         started.append(prometheus)
 
         def scraped() -> list[dict]:
+            """The stack's own targets and the discovered node-exporter (file_sd and http_sd) up."""
             targets = prometheus.active_targets()
-            up = [t for t in targets if t["health"] == "up"]
-            return targets if len(up) >= 3 else []
+            wanted = [t for t in targets if t["labels"]["job"] in ("stack", "node-exporter")]
+            return targets if len(wanted) == 4 and all(t["health"] == "up" for t in wanted) else []
 
         targets = wait_until(scraped, 60, "Prometheus to scrape the demo targets")
         print("\nECS monitoring stack demo is running.\n")
@@ -113,8 +114,10 @@ def main() -> int:
         print(f"  file_sd output    {sd_dir}")
         print(f"  dashboards        {ROOT / 'dashboards'} (import into Grafana pointed at {prometheus.url})\n")
         print("Prometheus targets (/api/v1/targets):")
-        for target in sorted(targets, key=lambda t: (t["labels"]["job"], t["scrapeUrl"])):
-            print(f"  {target['health']:<5} {target['labels']['job']:<16} {target['scrapeUrl']}")
+        for target in sorted(targets, key=lambda t: (t["labels"]["job"], t["scrapePool"])):
+            print(f"  {target['health']:<7} job={target['labels']['job']:<14} pool={target['scrapePool']:<12} "
+                  f"{target['scrapeUrl']}")
+        print("  (example-app is discovered but nothing listens on its dynamic host port: down is expected)")
         print("\nCtrl-C stops the demo and tears everything down.", flush=True)
         while not stopping:
             time.sleep(1)

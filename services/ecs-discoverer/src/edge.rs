@@ -130,6 +130,9 @@ pub fn clients(
     )
 }
 
+/// Tags of a resource, shared between the cache and the snapshots.
+type Tags = Arc<BTreeMap<String, String>>;
+
 #[derive(Debug, Clone)]
 struct ClusterInfo {
     arn: String,
@@ -153,7 +156,7 @@ pub struct Edge {
     /// Per cluster, by container instance ARN.
     instances: HashMap<String, HashMap<String, Arc<Instance>>>,
     /// By (cluster ARN, service name).
-    services: HashMap<(String, String), (Instant, Arc<BTreeMap<String, String>>)>,
+    services: HashMap<(String, String), (Instant, Tags)>,
 }
 
 fn tags_of<'a>(

@@ -1,0 +1,157 @@
+"""ecs-discoverer against the emulator and a real Prometheus."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+from harness import Emulator, Service, free_port, service_binary, wait_until
+from seed import Estate, container
+
+
+def seed_estate(estate: Estate) -> dict[str, str]:
+    """Every network mode and convention; returns the expected address per marked container."""
+    estate.cluster("east", tags={"env": "prod"})
+    estate.cluster("us-east")  # a name that is a substring of another cluster's ARN
+    instance = estate.container_instance("east")
+    bridge = estate.task_definition("bridge-app", [
+        container("app", ports=[8080, 9090], env={"PROMETHEUS": "true", "PROMETHEUS_CONTAINER_PORT": "9090",
+                                                  "PROMETHEUS_ENDPOINT": "30s:/metrics"}),
+        container("exporter", ports=[9100], labels={"PROMETHEUS_EXPORTER_PORT": "9100",
+                                                     "PROMETHEUS_EXPORTER_JOB_NAME": "sidecar"}),
+        container("log-router"),
+    ])
+    host = estate.task_definition("node", [container("node", ports=[9101],
+                                                     labels={"PROMETHEUS_EXPORTER_PORT": "9101"})],
+                                  network_mode="host")
+    fargate = estate.task_definition("api", [container("api", ports=[8000])], network_mode="awsvpc", fargate=True)
+    odd = estate.task_definition("odd", [container("odd", env={"PROMETHEUS": "1", "PROMETHEUS_PORT": "abc"})])
+    estate.service("east", "web", bridge, tags={"team": "obs"})
+    [bridge_task] = estate.run_tasks("east", bridge, service="web")
+    estate.run_tasks("east", host)  # standalone
+    estate.service("east", "api", fargate, network=True, tags={"METRICS_PORT": "8000", "METRICS_NAME": "api"})
+    [api_task] = estate.run_tasks("east", fargate, service="api", fargate=True)
+    estate.run_tasks("east", odd)
+    estate.container_instance("us-east")
+    estate.run_tasks("us-east", host)
+
+    described = estate.ecs.describe_tasks(cluster="east", tasks=[bridge_task, api_task])["tasks"]
+    by_name = {c["name"]: c for t in described for c in t["containers"]}
+    host_port = lambda name, port: next(b["hostPort"] for b in by_name[name]["networkBindings"]
+                                        if b["containerPort"] == port)
+    eni_ip = next(d["value"] for t in described for a in t.get("attachments", []) for d in a["details"]
+                  if d["name"] == "privateIPv4Address")
+    return {
+        "app": f"{instance.private_ip}:{host_port('app', 9090)}",
+        "exporter": f"{instance.private_ip}:{host_port('exporter', 9100)}",
+        "node": f"{instance.private_ip}:9101",
+        "api": f"{eni_ip}:8000",
+    }
+
+
+def run_once(emulator: Emulator, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(service_binary("ecs-discoverer")), "--once", "--listen", "off", *args],
+                          env={**emulator.env, "PATH": "/usr/bin:/bin"}, capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_once_writes_every_convention_and_network_mode(estate: Estate, emulator: Emulator, tmp_path: Path) -> None:
+    expected = seed_estate(estate)
+    done = run_once(emulator, "--clusters", "east", "--output-dir", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    groups = json.loads((tmp_path / "ecs_file_sd.json").read_text())
+    by_container = {g["labels"]["ecs_container"]: g for g in groups}
+    assert {c: g["targets"][0] for c, g in by_container.items()} == expected
+    assert by_container["app"]["labels"]["__scrape_interval__"] == "30s"
+    assert by_container["app"]["labels"]["ecs_service"] == "web"
+    assert by_container["app"]["labels"]["__meta_ecs_tag_service_team"] == "obs"
+    assert by_container["exporter"]["labels"]["job"] == "sidecar"
+    assert "ecs_service" not in by_container["node"]["labels"]
+    assert by_container["api"]["labels"]["scrape_target_name"] == "api"
+    assert by_container["api"]["labels"]["__meta_ecs_launch_type"] == "FARGATE"
+    assert json.loads((tmp_path / "30s-tasks.json").read_text())[0]["targets"] == [expected["app"]]
+    for name in ("15s-tasks.json", "1m-tasks.json", "5m-tasks.json"):
+        assert json.loads((tmp_path / name).read_text()) == []
+    assert len(json.loads((tmp_path / "tasks.json").read_text())) == 3
+
+
+def test_explain_names_the_skipped_container(estate: Estate, emulator: Emulator) -> None:
+    seed_estate(estate)
+    done = subprocess.run([str(service_binary("ecs-discoverer")), "explain", "--clusters", "east"],
+                          env={**emulator.env, "PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "container=odd" in done.stdout and "PROMETHEUS_PORT='abc'" in done.stdout
+
+
+def test_once_fails_clearly_for_an_unknown_cluster(estate: Estate, emulator: Emulator) -> None:
+    done = run_once(emulator, "--clusters", "nope")
+    assert done.returncode != 0
+    assert "nope" in done.stderr and "--clusters" in done.stderr
+
+
+def api_calls(metrics: str) -> dict[str, float]:
+    calls = {}
+    for match in re.finditer(r'ecs_sd_aws_api_calls_total\{[^}]*operation="(\w+)"[^}]*\} (\S+)', metrics):
+        calls[match.group(1)] = calls.get(match.group(1), 0) + float(match.group(2))
+    return calls
+
+
+def test_serves_prometheus_and_stays_at_the_lower_bound(estate: Estate, emulator: Emulator, tmp_path: Path,
+                                                         prometheus_factory) -> None:
+    expected = seed_estate(estate)
+    port = free_port()
+    discoverer = Service("ecs-discoverer", ["--listen", f"127.0.0.1:{port}", "--interval", "1s",
+                                            "--output-dir", str(tmp_path)],
+                         env=emulator.env, listen_port=port, log_dir=tmp_path)
+    try:
+        wait_until(lambda: discoverer.get("/ready").status_code == 200, 30, "the first cycle")
+        prometheus = prometheus_factory(config={
+            "global": {"scrape_interval": "1m", "scrape_timeout": "5s"},
+            "scrape_configs": [{"job_name": "ecs", "http_sd_configs": [
+                {"url": f"http://127.0.0.1:{port}/prometheus-targets", "refresh_interval": "1s"}]}],
+        })
+
+        def listed() -> dict[str, dict]:
+            targets = {t["discoveredLabels"]["__address__"]: t for t in prometheus.active_targets()}
+            return targets if set(expected.values()) <= set(targets) else {}
+
+        targets = wait_until(listed, 30, "Prometheus to list the discovered targets")
+        app = targets[expected["app"]]
+        assert app["labels"]["ecs_cluster"] == "east" and app["labels"]["job"] == "bridge-app"
+        assert app["scrapeInterval"] == "30s"  # __scrape_interval__ from PROMETHEUS_ENDPOINT
+
+        # Warm cycles on an unchanged estate: 1 ListClusters + 1 ListTasks per cluster, nothing else.
+        before, cycles_before = after_a_cycle(discoverer)
+        for _ in range(3):
+            after, cycles_after = after_a_cycle(discoverer)
+        delta = {op: after[op] - before.get(op, 0) for op in after if after[op] != before.get(op, 0)}
+        cycles = cycles_after - cycles_before
+        assert cycles >= 3
+        assert delta == {"ListClusters": cycles, "ListTasks": 2 * cycles}, delta
+
+        # A stopped task disappears within one cycle.
+        node_task = estate.ecs.list_tasks(cluster="east", family="node")["taskArns"][0]
+        estate.stop_task("east", node_task)
+        wait_until(lambda: expected["node"] not in discoverer.get("/prometheus-targets").text, 10,
+                   "the stopped task to disappear")
+    finally:
+        assert discoverer.stop() == 0
+
+
+def cycles_done(metrics: str) -> float:
+    return sum(float(m.group(1)) for m in re.finditer(r"ecs_sd_cycles_total\{[^}]*\} (\S+)", metrics))
+
+
+def after_a_cycle(discoverer: Service) -> tuple[dict[str, float], float]:
+    """API calls and cycle count read just after a cycle ends (inside the 1s pause before the
+    next one), so no cycle's calls are half counted."""
+    start = cycles_done(discoverer.metrics())
+
+    def next_cycle() -> tuple[dict[str, float], float] | None:
+        text = discoverer.metrics()
+        done = cycles_done(text)
+        return (api_calls(text), done) if done > start else None
+
+    return wait_until(next_cycle, 30, "the next discovery cycle", interval=0.05)
