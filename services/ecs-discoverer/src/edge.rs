@@ -393,8 +393,10 @@ impl Edge {
         arn: &str,
     ) -> Result<Arc<TaskDefinition>, EdgeError> {
         if let Some(found) = self.task_definitions.get(arn) {
+            self.metrics.cache("task_definition", 1, 0);
             return Ok(found.clone());
         }
+        self.metrics.cache("task_definition", 0, 1);
         self.limiter.acquire(Bucket::TaskDefinitionRead).await;
         let answer = self
             .ecs
@@ -561,17 +563,10 @@ impl Edge {
             .iter()
             .map(|t| t.task_definition_arn.as_str())
             .collect();
-        let (mut hits, mut misses) = (0, 0);
         for arn in definition_arns {
-            if self.task_definitions.contains_key(arn) {
-                hits += 1
-            } else {
-                misses += 1
-            }
             let definition = self.task_definition(cluster, arn).await?;
             definitions.insert(arn.to_string(), definition);
         }
-        self.metrics.cache("task_definition", hits, misses);
 
         let needed: HashSet<&str> = tasks
             .iter()

@@ -6,11 +6,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
-
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct BuildLabels {
-    pub version: String,
-}
+use stack_common::build_info;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OperationLabels {
@@ -42,7 +38,6 @@ pub struct CacheLabels {
 /// Every metric the discoverer exports (prefix `ecs_sd_`).
 #[derive(Debug)]
 pub struct Metrics {
-    pub build_info: Family<BuildLabels, Gauge>,
     pub api_calls: Family<OperationLabels, Counter>,
     pub api_throttled: Family<OperationLabels, Counter>,
     pub cycles: Family<ResultLabels, Counter>,
@@ -59,7 +54,6 @@ pub struct Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Self {
-            build_info: Family::default(),
             api_calls: Family::default(),
             api_throttled: Family::default(),
             cycles: Family::default(),
@@ -80,10 +74,10 @@ impl Metrics {
     pub fn register(registry: &mut Registry) -> Self {
         let m = Self::default();
         let r = registry.sub_registry_with_prefix("ecs_sd");
-        r.register(
-            "build_info",
+        build_info::register(
+            r,
             "Build of the running discoverer (always 1)",
-            m.build_info.clone(),
+            env!("CARGO_PKG_VERSION"),
         );
         r.register(
             "aws_api_calls",
@@ -132,11 +126,6 @@ impl Metrics {
             "Unix time of the last successful cycle",
             m.last_success.clone(),
         );
-        m.build_info
-            .get_or_create(&BuildLabels {
-                version: env!("CARGO_PKG_VERSION").to_string(),
-            })
-            .set(1);
         m
     }
 

@@ -1,7 +1,7 @@
 //! The sinks: file_sd files and the state behind the HTTP endpoints.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 use stack_common::atomic_file::{self, WriteError, WriteOutcome};
@@ -144,9 +144,4 @@ impl SharedState {
     pub fn is_ready(&self) -> bool {
         self.http_sd().is_some()
     }
-}
-
-/// True when `dir` exists and is a directory (checked at start-up, with a clear error).
-pub fn is_dir(dir: &Path) -> bool {
-    dir.is_dir()
 }
