@@ -636,4 +636,4 @@ impl Edge {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

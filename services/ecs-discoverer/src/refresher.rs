@@ -249,3 +249,6 @@ impl Refresher {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -21,6 +21,11 @@ fn task_arn(i: usize) -> String {
 }
 
 fn sdk_task(arn: &str) -> ecs::Task {
+    sdk_task_at(arn, "10.0.0.9")
+}
+
+/// A RUNNING awsvpc task of the `app` task definition (service `web`) on ENI address `ip`.
+pub(crate) fn sdk_task_at(arn: &str, ip: &str) -> ecs::Task {
     ecs::Task::builder()
         .task_arn(arn)
         .task_definition_arn(TD)
@@ -33,7 +38,7 @@ fn sdk_task(arn: &str) -> ecs::Task {
                 .details(
                     ecs::KeyValuePair::builder()
                         .name("privateIPv4Address")
-                        .value("10.0.0.9")
+                        .value(ip)
                         .build(),
                 )
                 .build(),
@@ -74,6 +79,13 @@ fn estate_rules(n: usize, describe_batches: Arc<AtomicUsize>) -> Vec<Rule> {
             .set_tasks(Some(arns.iter().map(|a| sdk_task(a)).collect()))
             .build()
     });
+    let [definition, services, instances] = definition_service_and_instance_rules();
+    vec![clusters, list, describe, definition, services, instances]
+}
+
+/// The task definition `app` (awsvpc, environment convention, port 8080), service `web` with tag
+/// team=obs, and no container instances.
+pub(crate) fn definition_service_and_instance_rules() -> [Rule; 3] {
     let definition = mock!(aws_sdk_ecs::Client::describe_task_definition).then_output(|| {
         DescribeTaskDefinitionOutput::builder()
             .task_definition(
@@ -110,10 +122,10 @@ fn estate_rules(n: usize, describe_batches: Arc<AtomicUsize>) -> Vec<Rule> {
     });
     let instances = mock!(aws_sdk_ecs::Client::describe_container_instances)
         .then_output(|| DescribeContainerInstancesOutput::builder().build());
-    vec![clusters, list, describe, definition, services, instances]
+    [definition, services, instances]
 }
 
-fn edge_with(rules: &[Rule]) -> (Edge, Arc<Metrics>) {
+pub(crate) fn edge_with(rules: &[Rule]) -> (Edge, Arc<Metrics>) {
     let metrics = Arc::new(Metrics::default());
     let recorder = ApiCallRecorder {
         metrics: metrics.clone(),
