@@ -142,22 +142,34 @@ class Emulator:
 
     def __init__(self, log_dir: Path | None = None, endpoint: str | None = None):
         self.process: ManagedProcess | None = None
+        self.log_dir = log_dir
         external = endpoint or os.environ.get("AWS_ENDPOINT_URL")
         if external:
             self.endpoint = external.rstrip("/")
             self.external = True
+            self.reset()
         else:
-            port = free_port()
-            self.endpoint = f"http://127.0.0.1:{port}"
+            self.port = free_port()
+            self.endpoint = f"http://127.0.0.1:{self.port}"
             self.external = False
-            self.process = ManagedProcess(
-                "emulator",
-                [sys.executable, "-m", "emulator.server", "--port", str(port)],
-                env={**AWS_ENV, "PYTHONPATH": str(TESTS_DIR)},
-                cwd=TESTS_DIR, log_dir=log_dir,
-            )
-            self.process.wait_ready(lambda: http_ok(f"{self.endpoint}/moto-api/"), timeout=60)
+            self.start()
+
+    def start(self) -> None:
+        """Start the embedded emulator on its port (again, after `kill`: with no resources)."""
+        self.process = ManagedProcess(
+            "emulator",
+            [sys.executable, "-m", "emulator.server", "--port", str(self.port)],
+            env={**AWS_ENV, "PYTHONPATH": str(TESTS_DIR)},
+            cwd=TESTS_DIR, log_dir=self.log_dir,
+        )
+        self.process.wait_ready(lambda: http_ok(f"{self.endpoint}/moto-api/"), timeout=60)
         self.reset()
+
+    def kill(self) -> None:
+        """SIGKILL the embedded emulator, as a crash or a network cut would leave it."""
+        if self.process is not None:
+            self.process.proc.kill()
+            self.process.stop()
 
     @property
     def env(self) -> dict[str, str]:

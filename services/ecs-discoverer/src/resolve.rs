@@ -324,7 +324,14 @@ impl<'a> Resolver<'a> {
                 .eni_private_ipv4
                 .clone()
                 .or_else(|| task.containers.iter().find_map(|c| c.private_ipv4.clone()))
-                .map(|ip| (ip, None))
+                // awsvpc on EC2 still runs on an instance: keep its labels for relabeling.
+                .map(|ip| {
+                    let instance = task
+                        .container_instance_arn
+                        .as_deref()
+                        .and_then(|arn| self.cluster.instances.get(arn));
+                    (ip, instance.map(AsRef::as_ref))
+                })
                 .ok_or(SkipReason::NoAddress {
                     detail: "awsvpc task without an ENI address (no attachment details yet)",
                 }),

@@ -679,3 +679,25 @@ fn many_containers_many_tasks() {
         ]
     );
 }
+
+#[test]
+fn awsvpc_on_ec2_uses_the_eni_address_and_keeps_the_instance_labels() {
+    let mut snapshot = cluster(
+        "awsvpc",
+        vec![def("app", &[("PROMETHEUS", "true")], &[], &[(8080, None)])],
+        vec![bindings("app", &[])],
+    );
+    let task = Arc::make_mut(&mut snapshot.tasks[0]);
+    task.launch_type = Some("EC2".into());
+    task.container_instance_arn = Some(CI.into());
+    let r = resolve(&snapshot);
+    assert_eq!(
+        endpoints(&r),
+        vec![("10.1.2.3:8080".into(), "/metrics".into(), None)]
+    );
+    let labels = &r.targets[0].group.labels;
+    assert_eq!(labels["__meta_ecs_ip_address"], "10.1.2.3");
+    assert_eq!(labels["__meta_ecs_ec2_instance_id"], "i-1");
+    assert_eq!(labels["__meta_ecs_ec2_instance_private_ip"], "10.0.0.5");
+    assert_eq!(labels["__meta_ecs_container_instance_arn"], CI);
+}
