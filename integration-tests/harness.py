@@ -140,10 +140,12 @@ class ManagedProcess:
 class Emulator:
     """moto's server with the fidelity layer, or an external endpoint from AWS_ENDPOINT_URL."""
 
-    def __init__(self, log_dir: Path | None = None, endpoint: str | None = None):
+    def __init__(self, log_dir: Path | None = None, endpoint: str | None = None,
+                 embedded: bool = False):
+        """`embedded=True` always starts the embedded emulator (a test that kills it needs one)."""
         self.process: ManagedProcess | None = None
         self.log_dir = log_dir
-        external = endpoint or os.environ.get("AWS_ENDPOINT_URL")
+        external = None if embedded else endpoint or os.environ.get("AWS_ENDPOINT_URL")
         if external:
             self.endpoint = external.rstrip("/")
             self.external = True
