@@ -155,3 +155,26 @@ def after_a_cycle(discoverer: Service) -> tuple[dict[str, float], float]:
         return (api_calls(text), done) if done > start else None
 
     return wait_until(next_cycle, 30, "the next discovery cycle", interval=0.05)
+
+
+def test_cloudmap_namespaces_join_the_combined_file_and_http_sd(estate: Estate, emulator: Emulator,
+                                                                 tmp_path: Path) -> None:
+    expected = seed_estate(estate)
+    namespace = estate.cloudmap_namespace("apps.local")
+    service = estate.cloudmap_service(namespace, "billing", tags={"METRICS_PATH": "/internal/metrics"})
+    estate.cloudmap_instance(service, "billing-1", {"AWS_INSTANCE_IPV4": "127.0.16.200",
+                                                    "AWS_INSTANCE_PORT": "9300", "ECS_CLUSTER_NAME": "east"})
+    done = run_once(emulator, "--clusters", "east", "--output-dir", str(tmp_path),
+                    "--cloudmap-namespaces", "apps.local")
+    assert done.returncode == 0, done.stderr
+    groups = json.loads((tmp_path / "ecs_file_sd.json").read_text())
+    [billing] = [g for g in groups if g["labels"].get("__meta_cloudmap_service_name") == "billing"]
+    assert billing["targets"] == ["127.0.16.200:9300"]
+    assert billing["labels"]["__metrics_path__"] == "/internal/metrics"
+    assert billing["labels"]["ecs_cluster"] == "east"
+    assert billing["labels"]["__meta_cloudmap_instance_id"] == "billing-1"
+    assert {g["targets"][0] for g in groups} == set(expected.values()) | {"127.0.16.200:9300"}
+    assert "127.0.16.200" not in (tmp_path / "tasks.json").read_text(), "Cloud Map is in no per-interval file"
+
+    missing = run_once(emulator, "--clusters", "east", "--cloudmap-namespaces", "nope.local")
+    assert missing.returncode != 0 and "'nope.local'" in missing.stderr

@@ -150,3 +150,17 @@ def test_p8_task_status_hook_and_describe_does_not_advance_state(estate: Estate)
         assert describe(estate, "c1", [arn])[0]["lastStatus"] == "RUNNING"
     estate.set_task_status("c1", arn, "PENDING")
     assert describe(estate, "c1", [arn])[0]["lastStatus"] == "PENDING"
+
+
+def test_p9_cloudmap_list_services_filters_by_namespace_and_paginates(estate: Estate) -> None:
+    first, second = estate.cloudmap_namespace("one.local"), estate.cloudmap_namespace("two.local")
+    for index in range(3):
+        estate.cloudmap_service(first, f"svc-{index}")
+    estate.cloudmap_service(second, "other")
+    sd = estate.client("servicediscovery")
+    only = [{"Name": "NAMESPACE_ID", "Values": [first], "Condition": "EQ"}]
+    page = sd.list_services(Filters=only, MaxResults=2)
+    assert len(page["Services"]) == 2 and page["NextToken"]
+    rest = sd.list_services(Filters=only, MaxResults=2, NextToken=page["NextToken"])
+    names = {s["Name"] for s in page["Services"] + rest["Services"]}
+    assert names == {"svc-0", "svc-1", "svc-2"} and "NextToken" not in rest

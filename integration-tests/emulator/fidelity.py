@@ -23,6 +23,8 @@ Patches (P-numbers are used in the tests and the README):
       reason MISSING (moto matches ids across every cluster).
   P8  a test hook, `POST /_fidelity/ecs/task-status`, sets a task's lastStatus (e.g. PENDING),
       because moto starts every task RUNNING.
+  P9  Cloud Map ListServices honours the NAMESPACE_ID filter (moto lists every service of the
+      account) and paginates at MaxResults with NextToken.
 
 Not patched here, and worked around by the harness instead (see `harness.py`): moto advances a
 task's state on every DescribeTasks; the harness sets a manual transition for `ecs::task`
@@ -39,6 +41,7 @@ from moto.ec2 import ec2_backends
 from moto.ecs import models as ecs_models
 from moto.ecs import responses as ecs_responses
 from moto.ecs.exceptions import InvalidParameterException
+from moto.servicediscovery import responses as sd_responses
 
 EPHEMERAL_PORTS = range(32768, 61000)
 
@@ -297,6 +300,23 @@ def _paginated(operation: str, key: str) -> Any:
     return handler
 
 
+def _sd_list_services(self: Any) -> str:
+    """P9: Cloud Map ListServices with the NAMESPACE_ID filter and pagination."""
+    params = json.loads(self.body or "{}")
+    services = list(self.servicediscovery_backend.list_services())
+    for criterion in params.get("Filters") or []:
+        if criterion.get("Name") == "NAMESPACE_ID":
+            wanted = set(criterion.get("Values") or [])
+            services = [s for s in services if s.namespace_id in wanted]
+    size = int(params.get("MaxResults") or 100)
+    token = params.get("NextToken")
+    start = int(json.loads(base64.b64decode(token))["offset"]) if token else 0
+    answer: dict[str, Any] = {"Services": [s.to_json() for s in services[start:start + size]]}
+    if start + size < len(services):
+        answer["NextToken"] = base64.b64encode(json.dumps({"offset": start + size}).encode()).decode()
+    return json.dumps(answer)
+
+
 def set_task_status(body: dict[str, Any]) -> dict[str, Any]:
     """P8: set a task's lastStatus, e.g. to PENDING; `{account?, region?, cluster, task, lastStatus}`."""
     account = body.get("account", "123456789012")
@@ -326,3 +346,4 @@ def apply() -> None:
     response_cls.list_container_instances = _paginated(
         "list_container_instances", "containerInstanceArns"
     )
+    sd_responses.ServiceDiscoveryResponse.list_services = _sd_list_services

@@ -2,6 +2,7 @@
 //!
 //! - [`target_group`]: the Prometheus file_sd / http_sd model and its serialisation.
 //! - [`build_info`]: the `build_info` metric both services export.
+//! - [`cloudmap`]: Cloud Map namespaces as file_sd groups (reloader and discoverer).
 //! - [`atomic_file`]: write-if-changed with temp file and rename, so readers never see half a file.
 //! - [`labels`]: Prometheus label-name sanitising.
 //! - [`http`]: the `/health` + `/metrics` router and a server with graceful shutdown.
@@ -13,6 +14,7 @@
 pub mod atomic_file;
 pub mod aws;
 pub mod build_info;
+pub mod cloudmap;
 pub mod http;
 pub mod labels;
 pub mod listen;

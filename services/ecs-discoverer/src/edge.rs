@@ -103,16 +103,21 @@ impl Intercept for ApiCallRecorder {
     }
 }
 
+/// Patient retries: standard mode retries throttling and transient errors with exponential
+/// backoff and jitter.
+pub fn retry_config() -> aws_config::retry::RetryConfig {
+    aws_config::retry::RetryConfig::standard()
+        .with_max_attempts(8)
+        .with_initial_backoff(Duration::from_millis(200))
+        .with_max_backoff(Duration::from_secs(20))
+}
+
 /// Clients configured for the discoverer: the call recorder and patient throttling retries.
 pub fn clients(
     config: &aws_config::SdkConfig,
     metrics: &Arc<Metrics>,
 ) -> (aws_sdk_ecs::Client, aws_sdk_ec2::Client) {
-    // Standard retry mode retries throttling errors with exponential backoff and jitter.
-    let retry = aws_config::retry::RetryConfig::standard()
-        .with_max_attempts(8)
-        .with_initial_backoff(Duration::from_millis(200))
-        .with_max_backoff(Duration::from_secs(20));
+    let retry = retry_config();
     let recorder = ApiCallRecorder {
         metrics: metrics.clone(),
     };

@@ -15,6 +15,7 @@ use ecs_discoverer::ratelimit::RateLimiter;
 use ecs_discoverer::refresher::{CycleResult, Refresher};
 use prometheus_client::registry::Registry;
 use stack_common::aws::{self, AssumeRole};
+use stack_common::cloudmap::{self, CloudMap};
 use stack_common::listen::Listen;
 use stack_common::shutdown::Shutdown;
 use stack_common::{http, telemetry};
@@ -63,7 +64,16 @@ async fn main() -> anyhow::Result<()> {
         config.service_cache_ttl,
     );
     let state = Arc::new(SharedState::default());
-    let mut refresher = Refresher::new(edge, &config, metrics, state.clone());
+    let cloudmap = CloudMap::new(aws_sdk_servicediscovery::Client::from_conf(
+        cloudmap::client_config(&sdk_config)
+            .retry_config(edge::retry_config())
+            .interceptor(edge::ApiCallRecorder {
+                metrics: metrics.clone(),
+            })
+            .build(),
+    ));
+    let mut refresher =
+        Refresher::new(edge, &config, metrics, state.clone()).with_cloudmap(cloudmap);
 
     if let Some((all, json)) = command {
         let report = refresher.cycle(false).await;
@@ -91,7 +101,11 @@ async fn main() -> anyhow::Result<()> {
         if report.result != CycleResult::Success {
             bail!("discovery failed: {}", report.errors.join("; "));
         }
-        tracing::info!(targets = report.targets.len(), "one cycle done");
+        tracing::info!(
+            targets = report.targets.len(),
+            cloudmap_targets = report.cloudmap.len(),
+            "one cycle done"
+        );
         return Ok(());
     }
 

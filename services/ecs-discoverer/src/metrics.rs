@@ -49,6 +49,8 @@ pub struct Metrics {
     pub cache_misses: Family<CacheLabels, Counter>,
     pub file_writes: Family<ResultLabels, Counter>,
     pub last_success: Gauge<f64, std::sync::atomic::AtomicU64>,
+    pub cloudmap_failures: Counter,
+    pub cloudmap_targets: Gauge,
 }
 
 impl Default for Metrics {
@@ -65,6 +67,8 @@ impl Default for Metrics {
             cache_misses: Family::default(),
             file_writes: Family::default(),
             last_success: Gauge::default(),
+            cloudmap_failures: Counter::default(),
+            cloudmap_targets: Gauge::default(),
         }
     }
 }
@@ -125,6 +129,16 @@ impl Metrics {
             "last_success_timestamp_seconds",
             "Unix time of the last successful cycle",
             m.last_success.clone(),
+        );
+        r.register(
+            "cloudmap_refresh_failures",
+            "Cloud Map refreshes that failed; the last good Cloud Map targets were kept",
+            m.cloudmap_failures.clone(),
+        );
+        r.register(
+            "cloudmap_targets",
+            "Targets served from Cloud Map namespaces (--cloudmap-namespaces)",
+            m.cloudmap_targets.clone(),
         );
         m
     }

@@ -9,8 +9,9 @@ use stack_common::target_group::{OutputFormat, TargetGroup, render};
 
 use crate::resolve::{Interval, Skip, Target};
 
-/// The combined list: every target, with `__scrape_interval__` on those that declared one.
-pub fn combined_groups(targets: &[Target]) -> Vec<TargetGroup> {
+/// The combined list: every ECS target, with `__scrape_interval__` on those that declared one,
+/// then the Cloud Map groups (which are in no per-interval file).
+pub fn combined_groups(targets: &[Target], cloudmap: &[TargetGroup]) -> Vec<TargetGroup> {
     targets
         .iter()
         .map(|t| {
@@ -23,6 +24,7 @@ pub fn combined_groups(targets: &[Target]) -> Vec<TargetGroup> {
             }
             group
         })
+        .chain(cloudmap.iter().cloned())
         .collect()
 }
 
@@ -67,7 +69,11 @@ impl FileSdWriter {
     }
 
     /// Writes every file; returns each file's outcome.
-    pub fn write(&self, targets: &[Target]) -> Vec<(PathBuf, Result<WriteOutcome, WriteError>)> {
+    pub fn write(
+        &self,
+        targets: &[Target],
+        cloudmap: &[TargetGroup],
+    ) -> Vec<(PathBuf, Result<WriteOutcome, WriteError>)> {
         let mut by_interval: BTreeMap<Option<Interval>, Vec<TargetGroup>> = BTreeMap::new();
         for target in targets {
             by_interval
@@ -75,7 +81,11 @@ impl FileSdWriter {
                 .or_default()
                 .push(target.group.clone());
         }
-        let mut files = vec![(self.combined_path(), combined_groups(targets), self.format)];
+        let mut files = vec![(
+            self.combined_path(),
+            combined_groups(targets, cloudmap),
+            self.format,
+        )];
         for (interval, path) in self.interval_paths() {
             files.push((
                 path,
@@ -114,15 +124,16 @@ pub struct SharedState {
 }
 
 impl SharedState {
-    pub fn publish(&self, targets: &[Target], skipped: Vec<Skip>) {
-        let body = serde_json::to_vec(&combined_groups(targets)).unwrap_or_else(|_| b"[]".to_vec());
+    pub fn publish(&self, targets: &[Target], cloudmap: &[TargetGroup], skipped: Vec<Skip>) {
+        let body = serde_json::to_vec(&combined_groups(targets, cloudmap))
+            .unwrap_or_else(|_| b"[]".to_vec());
         let mut inner = self
             .inner
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         inner.http_sd = Some(Arc::new(body));
         inner.skipped = Arc::new(skipped);
-        inner.targets = targets.len();
+        inner.targets = targets.len() + cloudmap.len();
     }
 
     pub fn http_sd(&self) -> Option<Arc<Vec<u8>>> {

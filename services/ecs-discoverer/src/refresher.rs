@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use stack_common::atomic_file::WriteOutcome;
+use stack_common::cloudmap::{self, CloudMap};
 use stack_common::shutdown::Shutdown;
+use stack_common::target_group::TargetGroup;
 
 use crate::config::Config;
 use crate::edge::Edge;
@@ -40,6 +42,8 @@ pub struct CycleReport {
     pub result: CycleResult,
     pub errors: Vec<String>,
     pub targets: Vec<Target>,
+    /// The Cloud Map groups served beside the ECS targets (last good).
+    pub cloudmap: Vec<TargetGroup>,
     pub skipped: Vec<crate::resolve::Skip>,
 }
 
@@ -55,6 +59,12 @@ pub struct Refresher {
     last_good: BTreeMap<String, Resolution>,
     /// Set after the first fully successful cycle; before it nothing partial is published.
     published_once: bool,
+    /// Cloud Map namespaces (`--cloudmap-namespaces`) and their client, when any are given.
+    cloudmap: Option<CloudMap>,
+    cloudmap_namespaces: Vec<String>,
+    cloudmap_last_good: Vec<TargetGroup>,
+    /// Skip causes already logged, so each is logged once while it lasts.
+    logged_skips: HashSet<String>,
 }
 
 impl Refresher {
@@ -81,7 +91,60 @@ impl Refresher {
             }),
             last_good: BTreeMap::new(),
             published_once: false,
+            cloudmap: None,
+            cloudmap_namespaces: config.cloudmap_namespaces.clone(),
+            cloudmap_last_good: Vec::new(),
+            logged_skips: HashSet::new(),
         }
+    }
+
+    /// Adds the instances of `--cloudmap-namespaces` to http_sd and the combined file.
+    pub fn with_cloudmap(mut self, client: CloudMap) -> Self {
+        if !self.cloudmap_namespaces.is_empty() {
+            self.cloudmap = Some(client);
+        }
+        self
+    }
+
+    /// Refreshes the Cloud Map groups; on failure the last good ones stay.
+    async fn refresh_cloudmap(&mut self, errors: &mut Vec<String>) -> bool {
+        let Some(client) = &self.cloudmap else {
+            return true;
+        };
+        match client.snapshot(&self.cloudmap_namespaces).await {
+            Ok(snapshot) => {
+                let found = cloudmap::groups(&snapshot);
+                for reason in found.skipped {
+                    tracing::warn!("{reason}");
+                }
+                self.cloudmap_last_good = found.groups;
+                true
+            }
+            Err(error) => {
+                tracing::warn!(%error, "Cloud Map refresh failed; keeping its last good targets");
+                self.metrics.cloudmap_failures.inc();
+                errors.push(error.to_string());
+                false
+            }
+        }
+    }
+
+    /// Logs each skip cause once, while it lasts (a cause that goes away and comes back is
+    /// logged again).
+    fn log_new_skips(&mut self, skipped: &[crate::resolve::Skip]) {
+        let current: HashSet<String> = skipped
+            .iter()
+            .map(|s| {
+                format!(
+                    "cluster={} task={} container={}: {}",
+                    s.cluster, s.task_arn, s.container, s.reason
+                )
+            })
+            .collect();
+        for cause in current.difference(&self.logged_skips) {
+            tracing::warn!("not a target: {cause}");
+        }
+        self.logged_skips = current;
     }
 
     /// One discovery cycle: refresh every cluster, keep the last good result of those that
@@ -128,9 +191,12 @@ impl Refresher {
                 }
             }
         }
+        let cloudmap_ok = self.refresh_cloudmap(&mut errors).await;
         let result = match (&listed, errors.is_empty()) {
             (Some(_), true) => CycleResult::Success,
-            (Some(clusters), false) if refreshed > 0 || clusters.is_empty() => CycleResult::Partial,
+            (Some(clusters), false) if refreshed > 0 || clusters.is_empty() || cloudmap_ok => {
+                CycleResult::Partial
+            }
             _ => CycleResult::Failure,
         };
 
@@ -149,20 +215,25 @@ impl Refresher {
         if publish && publishable {
             self.publish(&targets, &skipped);
         }
+        if publish {
+            self.log_new_skips(&skipped);
+        }
         self.record(result, started, &targets, &skipped);
         CycleReport {
             result,
             errors,
             targets,
+            cloudmap: self.cloudmap_last_good.clone(),
             skipped,
         }
     }
 
     fn publish(&mut self, targets: &[Target], skipped: &[crate::resolve::Skip]) {
         self.published_once = true;
-        self.state.publish(targets, skipped.to_vec());
+        self.state
+            .publish(targets, &self.cloudmap_last_good, skipped.to_vec());
         if let Some(writer) = &self.writer {
-            for (path, outcome) in writer.write(targets) {
+            for (path, outcome) in writer.write(targets, &self.cloudmap_last_good) {
                 let result = match outcome {
                     Ok(WriteOutcome::Written) => "written",
                     Ok(WriteOutcome::Unchanged) => "unchanged",
@@ -218,6 +289,9 @@ impl Refresher {
                 .get_or_create(&ClusterLabels { cluster })
                 .inc();
         }
+        metrics
+            .cloudmap_targets
+            .set(self.cloudmap_last_good.len() as i64);
         metrics.skipped.clear();
         for skip in skipped {
             let labels = SkipLabels {
