@@ -10,6 +10,8 @@ use clap::Parser;
 use stack_common::listen::Listen;
 use stack_common::telemetry::LogFormat;
 
+use crate::names::is_plain_file_name;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "config-reloader",
@@ -98,7 +100,7 @@ pub struct Config {
     pub file_name: String,
     /// `None`: one pass, then exit.
     pub frequency: Option<Duration>,
-    pub reload_url: Option<String>,
+    pub reload_url: Option<hyper::Uri>,
     pub listen: Listen,
     pub log_format: LogFormat,
 }
@@ -124,7 +126,8 @@ pub enum ConfigError {
     )]
     BadFileName(String),
     #[error(
-        "PROMETHEUS_RELOAD_URL is '{0}': give an http:// or https:// URL such as http://localhost:9090/-/reload"
+        "PROMETHEUS_RELOAD_URL is '{0}': give an http:// URL such as http://localhost:9090/-/reload \
+         (Prometheus in the same task, started with --web.enable-lifecycle; https is not supported)"
     )]
     BadReloadUrl(String),
 }
@@ -171,16 +174,6 @@ fn ssm_name(var: &'static str, value: &str) -> Result<String, ConfigError> {
     Ok(value.to_string())
 }
 
-/// True when `name` can be used as a file name inside the config directory as it stands.
-pub fn is_plain_file_name(name: &str) -> bool {
-    !name.is_empty()
-        && name != "."
-        && name != ".."
-        && !name.contains('/')
-        && !name.contains('\\')
-        && !name.chars().any(char::is_control)
-}
-
 impl TryFrom<Cli> for Config {
     type Error = ConfigError;
 
@@ -203,12 +196,14 @@ impl TryFrom<Cli> for Config {
         if !is_plain_file_name(&cli.config_file_name) {
             return Err(ConfigError::BadFileName(cli.config_file_name));
         }
-        let reload_url = cli.prometheus_reload_url.filter(|u| !u.trim().is_empty());
-        if let Some(url) = &reload_url
-            && !(url.starts_with("http://") || url.starts_with("https://"))
-        {
-            return Err(ConfigError::BadReloadUrl(url.clone()));
-        }
+        let reload_url = cli
+            .prometheus_reload_url
+            .filter(|u| !u.trim().is_empty())
+            .map(|url| match url.parse::<hyper::Uri>() {
+                Ok(uri) if uri.scheme_str() == Some("http") && uri.host().is_some() => Ok(uri),
+                _ => Err(ConfigError::BadReloadUrl(url)),
+            })
+            .transpose()?;
         Ok(Config {
             source,
             dir: cli.config_file_dir,
@@ -364,15 +359,6 @@ mod tests {
             ])
             .expect_err("invalid");
             assert!(err.contains("CONFIG_FILE_NAME"), "{err}");
-        }
-    }
-
-    #[test]
-    fn plain_file_names() {
-        assert!(is_plain_file_name("config.yml"));
-        assert!(is_plain_file_name("cloudmap"));
-        for bad in ["", ".", "..", "a/b", "../../etc/passwd", "x\ny", "a\\b"] {
-            assert!(!is_plain_file_name(bad), "{bad:?}");
         }
     }
 }

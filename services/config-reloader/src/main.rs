@@ -1,34 +1,113 @@
-//! config-reloader binary: parses the environment into a validated config and runs the reloader.
+//! config-reloader binary: the environment into a validated config, then one pass
+//! (`CONFIG_RELOAD_FREQUENCY=0`) or a pass every interval, with `/health` and `/metrics`.
 
 use std::sync::Arc;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use clap::Parser;
 use config_reloader::config::{Cli, Config};
 use config_reloader::metrics::Metrics;
+use config_reloader::reload::{self, Backoff};
+use config_reloader::source::ConfigSource;
+use config_reloader::sync::Syncer;
 use prometheus_client::registry::Registry;
+use stack_common::cloudmap::{self, CloudMap};
 use stack_common::listen::Listen;
 use stack_common::shutdown::Shutdown;
-use stack_common::{http, telemetry};
+use stack_common::{aws, http, telemetry};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::try_from(Cli::parse())?;
     telemetry::init(config.log_format, "info");
+    if !config.dir.is_dir() {
+        bail!(
+            "CONFIG_FILE_DIR {} is not a directory: create it, or mount the shared volume there",
+            config.dir.display()
+        );
+    }
     let shutdown = Shutdown::on_signals().context("cannot install signal handlers")?;
 
     let mut registry = Registry::default();
-    let _metrics = Metrics::register(&mut registry);
-    let app = http::base_router(Arc::new(registry));
-
+    let metrics = Arc::new(Metrics::register(&mut registry));
+    let sdk = aws::load(None).await;
+    let mut syncer = Syncer {
+        source: ConfigSource::new(&config.source, &sdk),
+        cloudmap: CloudMap::new(aws_sdk_servicediscovery::Client::from_conf(
+            cloudmap::client_config(&sdk).build(),
+        )),
+        dir: config.dir.clone(),
+        file_name: config.file_name.clone(),
+        metrics: metrics.clone(),
+    };
     tracing::info!(source = ?config.source, dir = %config.dir.display(), "config-reloader starting");
-    match config.listen {
+
+    let Some(frequency) = config.frequency else {
+        return once(&mut syncer, &config).await;
+    };
+
+    let server = match config.listen {
         Listen::On(addr) => {
             let listener = http::bind(addr).await?;
-            http::serve(listener, app, shutdown).await?;
+            let app = http::base_router(Arc::new(registry));
+            Some(tokio::spawn(http::serve(listener, app, shutdown.clone())))
         }
-        Listen::Off => shutdown.wait().await,
+        Listen::Off => None,
+    };
+    let reloader = config
+        .reload_url
+        .clone()
+        .map(|url| reload::spawn(url, Backoff::default(), metrics.clone(), shutdown.clone()));
+    loop {
+        tokio::select! {
+            report = syncer.pass() => {
+                for error in &report.errors {
+                    tracing::error!("{error}");
+                }
+                if report.main_changed && let Some((trigger, _)) = &reloader {
+                    trigger.request();
+                }
+            }
+            // A write in progress is synchronous, so it completes or never starts.
+            _ = shutdown.wait() => break,
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(frequency) => {}
+            _ = shutdown.wait() => break,
+        }
+    }
+    if let Some((_, handle)) = reloader {
+        handle.await.context("reload task")?;
+    }
+    if let Some(server) = server {
+        server.await??;
     }
     tracing::info!("config-reloader stopped");
+    Ok(())
+}
+
+/// One pass, for ECS `dependsOn: SUCCESS`: exit 0 only when every source was read and every
+/// file is valid. A reload is tried once when the config changed; Prometheus not being up yet
+/// is normal for an init container, so that doesn't fail the pass.
+async fn once(syncer: &mut Syncer, config: &Config) -> anyhow::Result<()> {
+    let report = syncer.pass().await;
+    if report.main_changed
+        && let Some(url) = &config.reload_url
+    {
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http();
+        match reload::post_reload(&client, url).await {
+            Ok(()) => syncer.metrics.reload("success"),
+            Err(error) => {
+                syncer.metrics.reload("failure");
+                tracing::warn!(%url, %error, "Prometheus reload failed (one pass: not retried)");
+            }
+        }
+    }
+    if !report.is_success() {
+        bail!("the pass failed:\n  {}", report.errors.join("\n  "));
+    }
+    tracing::info!("one pass done");
     Ok(())
 }
