@@ -206,7 +206,7 @@ class Prometheus:
     """A real Prometheus on a free loopback port, with --web.enable-lifecycle."""
 
     def __init__(self, config: dict[str, Any] | None = None, config_path: Path | None = None,
-                 workdir: Path | None = None, retention: str = "1h"):
+                 workdir: Path | None = None, retention: str = "1h", port: int | None = None):
         binary = find_binary("prometheus")
         if binary is None:
             raise StartError("prometheus is not installed: run `make deps` (Debian package prometheus)")
@@ -215,7 +215,7 @@ class Prometheus:
         self.config_path = config_path or self.workdir / "prometheus.yml"
         if config is not None:
             self.config_path.write_text(yaml.safe_dump(config))
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = ManagedProcess(
             "prometheus",

@@ -248,3 +248,56 @@ fn namespaces_are_comma_separated_and_trimmed() {
     );
     assert!(parse_namespaces(b"").is_empty());
 }
+
+/// A version of the main config: big enough that a non-atomic write would be seen half done.
+fn version(n: usize) -> String {
+    let jobs: String = (0..4000)
+        .map(|i| {
+            format!(
+                "  - job_name: job-{n}-{i}\n    static_configs: [{{targets: ['10.0.{n}.1:{i}']}}]\n"
+            )
+        })
+        .collect();
+    format!("# version {n}\nscrape_configs:\n{jobs}# end {n}\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_in_a_tight_loop_never_sees_a_partial_file_over_100_rewrites() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("prometheus.yml");
+    let store = store(&version(0), &[]);
+    let mut syncer = syncer(&store, dir.path());
+    assert!(syncer.pass().await.main_changed);
+
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (done, path) = (done.clone(), path.clone());
+        std::thread::spawn(move || {
+            let (mut reads, mut partial) = (0u64, Vec::new());
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                let text = std::fs::read_to_string(&path).expect("the file always exists");
+                reads += 1;
+                let first = text.lines().next().unwrap_or_default().to_string();
+                let n = first.strip_prefix("# version ").unwrap_or("?");
+                if !text.ends_with(&format!("# end {n}\n")) {
+                    partial.push(format!("{first} ({} bytes)", text.len()));
+                }
+            }
+            (reads, partial)
+        })
+    };
+    for n in 1..=100 {
+        *store.main.lock().expect("lock") = version(n);
+        let report = syncer.pass().await;
+        assert!(
+            report.is_success() && report.main_changed,
+            "pass {n}: {:?}",
+            report.errors
+        );
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (reads, partial) = reader.join().expect("reader thread");
+    assert!(partial.is_empty(), "partial reads: {partial:?}");
+    assert!(reads > 100, "the reader read only {reads} times");
+    assert_eq!(writes(&syncer.metrics, "written"), 101);
+}
