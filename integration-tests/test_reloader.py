@@ -224,3 +224,17 @@ def test_a_dead_endpoint_keeps_the_files_then_recovers(tmp_path: Path) -> None:
         if reloader is not None:
             assert reloader.stop() == 0
         own.stop()
+
+
+def test_ssm_one_pass_reads_an_advanced_parameter_or_names_the_missing_one(estate: Estate, emulator: Emulator,
+                                                                           tmp_path: Path) -> None:
+    big = "scrape_configs:\n" + "".join(f"  - job_name: job-{i:04d}\n" for i in range(400))
+    assert len(big) > 4096
+    estate.ssm_parameter("/prometheus/big.yml", big, tier="Advanced")
+    done = run_once(emulator, tmp_path, CONFIG_SOURCE="ssm", SOURCE_PROMETHEUS_CONFIG_FILE_PATH="/prometheus/big.yml")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "config.yml").read_text() == big
+
+    missing = run_once(emulator, tmp_path, CONFIG_SOURCE="ssm", SOURCE_PROMETHEUS_CONFIG_FILE_PATH="/prometheus/nope")
+    assert missing.returncode != 0 and "'/prometheus/nope'" in missing.stderr
+    assert (tmp_path / "config.yml").read_text() == big, "the old file stays"
