@@ -5,6 +5,10 @@ It seeds a small ECS estate whose addresses are loopback addresses (127.0.0.0/16
   - node-exporter, really running on that instance's address, as a host-mode daemon task marked
     with the docker-label convention (PROMETHEUS_EXPORTER_PORT);
   - ecs-discoverer and config-reloader, whose own /metrics Prometheus scrapes;
+  - Prometheus's own config in SSM (`/demo/prometheus/config.yml`), written for it by the
+    config-reloader, which reloads Prometheus when the parameter changes;
+  - a Cloud Map namespace `demo.local` (listed in `/demo/prometheus/scrape/cloudmap`) where the
+    node-exporter is registered too, so it also shows up through the reloader's cloudmap.json;
   - an example app marked with the environment convention (bridge mode, dynamic host port). No
     process listens there, so Prometheus shows it as `down`: that is expected.
 Then it prints the URLs and the targets Prometheus sees, and runs until Ctrl-C, which tears
@@ -26,10 +30,11 @@ from seed import Estate, container
 DEMO_DIR = ROOT / ".demo"
 
 
-def prometheus_config(sd_dir: Path, discoverer_port: int, reloader_port: int) -> dict:
+def prometheus_config(sd_dir: Path, config_dir: Path, discoverer_port: int, reloader_port: int) -> dict:
     return {
         "global": {"scrape_interval": "5s", "evaluation_interval": "5s"},
         "scrape_configs": [
+            {"job_name": "cloudmap", "file_sd_configs": [{"files": [str(config_dir / "cloudmap.json")]}]},
             {"job_name": "ecs-file-sd", "file_sd_configs": [{"files": [str(sd_dir / "ecs_file_sd.json")]}]},
             {"job_name": "ecs-http-sd",
              "http_sd_configs": [{"url": f"http://127.0.0.1:{discoverer_port}/prometheus-targets",
@@ -77,7 +82,9 @@ def main() -> int:
         estate.network()
         node_port = free_port()
         instance_ip = seed(estate, node_port)
-        estate.ssm_parameter("/demo/prometheus/main", "global:\n  scrape_interval: 5s\n")
+        namespace = estate.cloudmap_namespace("demo.local")
+        estate.cloudmap_instance(estate.cloudmap_service(namespace, "node-exporter"), "node-exporter-1",
+                                 {"AWS_INSTANCE_IPV4": instance_ip, "AWS_INSTANCE_PORT": str(node_port)})
 
         exporter = NodeExporter(host=instance_ip, port=node_port, log_dir=DEMO_DIR)
         started.append(exporter)
@@ -87,22 +94,30 @@ def main() -> int:
                               "--output-dir", str(sd_dir), "--clusters", "demo"],
                              env=emulator.env, listen_port=discoverer_port, log_dir=DEMO_DIR)
         started.append(discoverer)
+        prometheus_port = free_port()
+        config = prometheus_config(sd_dir, config_dir, discoverer_port, reloader_port)
+        estate.ssm_parameter("/demo/prometheus/config.yml", yaml.safe_dump(config))
+        estate.ssm_parameter("/demo/prometheus/scrape/cloudmap", "demo.local")
         reloader = Service("config-reloader", [],
                            env={**emulator.env, "CONFIG_SOURCE": "ssm",
-                                "SOURCE_PROMETHEUS_CONFIG_FILE_PATH": "/demo/prometheus/main",
-                                "CONFIG_FILE_DIR": str(config_dir),
+                                "SOURCE_PROMETHEUS_CONFIG_FILE_PATH": "/demo/prometheus/config.yml",
+                                "SOURCE_PROMETHEUS_SCRAPE_CONFIGS_PATH": "/demo/prometheus/scrape",
+                                "CONFIG_FILE_DIR": str(config_dir), "CONFIG_FILE_NAME": "prometheus.yml",
+                                "CONFIG_RELOAD_FREQUENCY": "5",
+                                "PROMETHEUS_RELOAD_URL": f"http://127.0.0.1:{prometheus_port}/-/reload",
                                 "RELOADER_LISTEN": f"127.0.0.1:{reloader_port}"},
                            listen_port=reloader_port, log_dir=DEMO_DIR)
         started.append(reloader)
-        config = prometheus_config(sd_dir, discoverer_port, reloader_port)
-        prometheus = Prometheus(config=config, workdir=DEMO_DIR / "prometheus")
+        wait_until(lambda: (config_dir / "prometheus.yml").exists(), 30, "the reloader's first pass")
+        prometheus = Prometheus(config_path=config_dir / "prometheus.yml", workdir=DEMO_DIR / "prometheus",
+                                port=prometheus_port)
         started.append(prometheus)
 
         def scraped() -> list[dict]:
-            """The stack's own targets and the discovered node-exporter (file_sd and http_sd) up."""
+            """The stack's own targets and the discovered node-exporter (file_sd, http_sd, Cloud Map) up."""
             targets = prometheus.active_targets()
-            wanted = [t for t in targets if t["labels"]["job"] in ("stack", "node-exporter")]
-            return targets if len(wanted) == 4 and all(t["health"] == "up" for t in wanted) else []
+            wanted = [t for t in targets if t["labels"]["job"] in ("stack", "node-exporter", "cloudmap")]
+            return targets if len(wanted) == 5 and all(t["health"] == "up" for t in wanted) else []
 
         targets = wait_until(scraped, 60, "Prometheus to scrape the demo targets")
         print("\nECS monitoring stack demo is running.\n")
@@ -112,6 +127,8 @@ def main() -> int:
         print(f"  node-exporter     http://{exporter.address}/metrics")
         print(f"  AWS emulator      {emulator.endpoint}  (AWS_ENDPOINT_URL for the aws CLI)")
         print(f"  file_sd output    {sd_dir}")
+        print(f"  reloader output   {config_dir}  (from SSM /demo/prometheus/*; change a parameter and"
+              f" Prometheus reloads)")
         print(f"  dashboards        {ROOT / 'dashboards'} (import into Grafana pointed at {prometheus.url})\n")
         print("Prometheus targets (/api/v1/targets):")
         for target in sorted(targets, key=lambda t: (t["labels"]["job"], t["scrapePool"])):
