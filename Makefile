@@ -7,14 +7,17 @@ PYTHON      := $(VENV)/bin/python
 CARGO       ?= cargo
 # One build profile (dev, dependencies without debug info) for tests and the demo.
 CARGO_FLAGS ?= --workspace --locked
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= -rs
+# Terraform gets hashicorp/aws from the machine's filesystem mirror (terraform/cli.tfrc); empty
+# when there is none, and the Terraform tests then say so in one line instead of running.
+export TF_CLI_CONFIG_FILE := $(shell terraform/cli-config.sh 2>/dev/null)
 
-.PHONY: help deps build test test-unit test-integration lint fmt demo clean
+.PHONY: help deps build test test-unit test-integration test-terraform lint fmt demo clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-deps: ## Install what tests and demo need (project venv, Debian prometheus + node-exporter); idempotent
+deps: ## Install what tests and demo need (project venv, checkov venv, Debian prometheus + node-exporter); idempotent
 	@integration-tests/install-deps.sh
 
 # --all-targets: the binaries are built with the same (dev-dependency-unified) features as
@@ -30,6 +33,9 @@ test-unit: ## Rust unit tests and AWS-edge tests (aws-smithy-mocks)
 test-integration: deps build ## Integration tests (embedded emulator, or AWS_ENDPOINT_URL=... for an external one)
 	cd integration-tests && ../$(PYTHON) -m pytest $(PYTEST_ARGS)
 
+test-terraform: deps build ## Only the Terraform checks: fmt, validate, checkov, emulator apply + clean re-plan, task definitions
+	cd integration-tests && ../$(PYTHON) -m pytest $(PYTEST_ARGS) test_terraform.py
+
 lint: ## rustfmt check and clippy with warnings as errors
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy $(CARGO_FLAGS) --all-targets -- -D warnings
@@ -42,4 +48,4 @@ demo: deps build ## The stack on the embedded emulator with a real Prometheus; C
 
 clean: ## Remove build output, the venv and demo state
 	$(CARGO) clean
-	rm -rf $(VENV) .demo integration-tests/.pytest_cache
+	rm -rf $(VENV) .tools .demo integration-tests/.pytest_cache

@@ -161,7 +161,9 @@ class Emulator:
         self.process = ManagedProcess(
             "emulator",
             [sys.executable, "-m", "emulator.server", "--port", str(self.port)],
-            env={**AWS_ENV, "PYTHONPATH": str(TESTS_DIR)},
+            # AWS managed IAM policies exist, so Terraform can attach them (e.g. the ECS
+            # instance role's AmazonEC2ContainerServiceforEC2Role).
+            env={**AWS_ENV, "PYTHONPATH": str(TESTS_DIR), "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"},
             cwd=TESTS_DIR, log_dir=self.log_dir,
         )
         self.process.wait_ready(lambda: http_ok(f"{self.endpoint}/moto-api/"), timeout=60)

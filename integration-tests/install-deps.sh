@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests and the demo need, idempotently and locally:
 #  - a project venv (.venv) with the pinned Python test bed (moto server, boto3, pytest, ...);
+#  - checkov in its own venv (.tools/checkov), for the Terraform checks;
 #  - Debian's prometheus and prometheus-node-exporter, with apt, only when missing.
 # Re-running it does nothing when everything is in place.
 set -euo pipefail
@@ -15,6 +16,17 @@ if [[ ! -x "$venv/bin/python" || "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; th
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
   echo "$want" > "$stamp"
+fi
+
+checkov_venv="$root/.tools/checkov"
+checkov_requirements="$root/integration-tests/requirements-checkov.txt"
+checkov_stamp="$checkov_venv/.requirements.sha256"
+checkov_want="$(sha256sum "$checkov_requirements" | cut -d' ' -f1)"
+if [[ ! -x "$checkov_venv/bin/checkov" || "$(cat "$checkov_stamp" 2>/dev/null)" != "$checkov_want" ]]; then
+  echo "deps: installing checkov into .tools/checkov (pinned in integration-tests/requirements-checkov.txt)"
+  python3 -m venv "$checkov_venv"
+  "$checkov_venv/bin/pip" install --quiet --disable-pip-version-check -r "$checkov_requirements"
+  echo "$checkov_want" > "$checkov_stamp"
 fi
 
 missing=()

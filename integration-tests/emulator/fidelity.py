@@ -25,6 +25,12 @@ Patches (P-numbers are used in the tests and the README):
       because moto starts every task RUNNING.
   P9  Cloud Map ListServices honours the NAMESPACE_ID filter (moto lists every service of the
       account) and paginates at MaxResults with NextToken.
+  P10 an ECS service created without `networkConfiguration` is described without one (moto
+      returns `{}`, on which the Terraform AWS provider's reader dereferences nil and crashes).
+  P11 the ECS scheduler for DAEMON services: one task per container instance, started when the
+      service is created and when an instance registers later, with the service's group.
+  P12 CreateService keeps `availabilityZoneRebalancing` (default DISABLED) and
+      `enableECSManagedTags`, which moto drops, so a re-plan of a Terraform service is clean.
 
 Not patched here, and worked around by the harness instead (see `harness.py`): moto advances a
 task's state on every DescribeTasks; the harness sets a manual transition for `ecs::task`
@@ -54,6 +60,10 @@ PAGE_SIZES = {
 }
 
 _original = {
+    "service_init": ecs_models.Service.__init__,
+    "create_service_response": ecs_responses.EC2ContainerServiceResponse.create_service,
+    "create_service": ecs_models.EC2ContainerServiceBackend.create_service,
+    "register_container_instance": ecs_models.EC2ContainerServiceBackend.register_container_instance,
     "task_init": ecs_models.Task.__init__,
     "calc_requirements": ecs_models.EC2ContainerServiceBackend._calculate_task_resource_requirements,
     "register_task_definition": ecs_models.EC2ContainerServiceBackend.register_task_definition,
@@ -317,6 +327,52 @@ def _sd_list_services(self: Any) -> str:
     return json.dumps(answer)
 
 
+def _service_init(self: Any, *args: Any, **kwargs: Any) -> None:
+    """P10: no networkConfiguration unless one was given."""
+    _original["service_init"](self, *args, **kwargs)
+    if not self.network_configuration:
+        self.network_configuration = None
+
+
+def _start_daemon_tasks(backend: Any, cluster_name: str, service: Any, instance_ids: list[str]) -> None:
+    """P11: the daemon's task on each of `instance_ids` that doesn't run one yet."""
+    group = f"service:{service.name}"
+    running = {t.container_instance_arn.split("/")[-1] for t in backend.tasks.get(cluster_name, {}).values()
+               if t.group == group and t.last_status == "RUNNING" and t.container_instance_arn}
+    missing = [i for i in instance_ids if i not in running]
+    if missing and service.task_definition:
+        backend.start_task(cluster_name, service.task_definition, missing, {},
+                           f"ecs-svc/{abs(hash(service.arn)) % 10**19}", group=group)
+
+
+def _create_service(self: Any, cluster_str: str, service_name: str, *args: Any, **kwargs: Any) -> Any:
+    service = _original["create_service"](self, cluster_str, service_name, *args, **kwargs)
+    if service.scheduling_strategy == "DAEMON":
+        cluster = self._get_cluster(cluster_str)
+        _start_daemon_tasks(self, cluster.name, service, list(self.container_instances.get(cluster.name, {})))
+    return service
+
+
+def _register_container_instance(self: Any, cluster_str: str, ec2_instance_id: str) -> Any:
+    instance = _original["register_container_instance"](self, cluster_str, ec2_instance_id)
+    cluster_name = cluster_str.split("/")[-1]
+    instance_id = instance.container_instance_arn.split("/")[-1]
+    for service in list(self.services.values()):
+        if service.cluster_name == cluster_name and service.scheduling_strategy == "DAEMON" \
+                and service.status == "ACTIVE":
+            _start_daemon_tasks(self, cluster_name, service, [instance_id])
+    return instance
+
+
+def _create_service_response(self: Any) -> Any:
+    """P12: keep the settings moto drops."""
+    result = _original["create_service_response"](self)
+    service = result.result["service"]
+    service.availability_zone_rebalancing = self._get_param("availabilityZoneRebalancing") or "DISABLED"
+    service.enable_ecs_managed_tags = bool(self._get_param("enableECSManagedTags", False))
+    return result
+
+
 def set_task_status(body: dict[str, Any]) -> dict[str, Any]:
     """P8: set a task's lastStatus, e.g. to PENDING; `{account?, region?, cluster, task, lastStatus}`."""
     account = body.get("account", "123456789012")
@@ -347,3 +403,7 @@ def apply() -> None:
         "list_container_instances", "containerInstanceArns"
     )
     sd_responses.ServiceDiscoveryResponse.list_services = _sd_list_services
+    ecs_models.Service.__init__ = _service_init
+    backend_cls.create_service = _create_service
+    response_cls.create_service = _create_service_response
+    backend_cls.register_container_instance = _register_container_instance

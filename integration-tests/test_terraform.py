@@ -1,0 +1,259 @@
+"""Terraform: fmt, validate and checkov on `terraform/`; the emulator example applied, re-planned
+clean, and its ECS estate discovered and scraped; the copy-paste task definitions validated,
+registered, and compared with what Terraform registers.
+
+Without terraform or its provider mirror on the machine, the module is skipped with one line
+that says so (`-rs` prints it); nothing here is reported as passed unless it ran.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.session import get_session
+from botocore.validate import ParamValidator
+
+from harness import AWS_ENV, ROOT, Emulator, Prometheus, find_binary, service_binary, wait_until
+from seed import Estate
+
+TERRAFORM_DIR = ROOT / "terraform"
+MODULES = sorted(p for p in (TERRAFORM_DIR / "modules").iterdir() if p.is_dir())
+EXAMPLES = sorted(p for p in (TERRAFORM_DIR / "examples").iterdir() if p.is_dir())
+EMULATOR_EXAMPLE = TERRAFORM_DIR / "examples" / "emulator"
+TASK_DEFINITIONS = sorted((ROOT / "task-definitions").glob("*.json"))
+CHECKOV = ROOT / ".tools" / "checkov" / "bin" / "checkov"
+
+
+def cli_config() -> str | None:
+    configured = os.environ.get("TF_CLI_CONFIG_FILE")
+    if configured and Path(configured).is_file():
+        return configured
+    found = subprocess.run([str(TERRAFORM_DIR / "cli-config.sh")], capture_output=True, text=True)
+    return found.stdout.strip() or None
+
+
+TERRAFORM = shutil.which("terraform")
+CLI_CONFIG = cli_config() if TERRAFORM else None
+if TERRAFORM is None:
+    pytest.skip("Terraform checks did not run: terraform is not on the PATH", allow_module_level=True)
+if CLI_CONFIG is None:
+    pytest.skip("Terraform checks did not run: no hashicorp/aws provider mirror on this machine "
+                "(see terraform/cli-config.sh)", allow_module_level=True)
+
+
+def tf_env(data_dir: Path) -> dict[str, str]:
+    """Terraform's environment: the mirror config, no prompts, and its working data outside the
+    repository."""
+    return {**os.environ, "TF_CLI_CONFIG_FILE": CLI_CONFIG, "TF_IN_AUTOMATION": "1", "TF_INPUT": "0",
+            "CHECKPOINT_DISABLE": "1", "TF_DATA_DIR": str(data_dir)}
+
+
+def terraform(directory: Path, *args: str, env: dict[str, str], timeout: float = 300,
+              check: bool = True) -> subprocess.CompletedProcess:
+    done = subprocess.run([TERRAFORM, f"-chdir={directory}", *args, "-no-color"], env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    if check and done.returncode != 0:
+        raise AssertionError(f"terraform {' '.join(args)} in {directory.relative_to(ROOT)} failed "
+                             f"({done.returncode}):\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
+    return done
+
+
+def test_fmt() -> None:
+    done = subprocess.run([TERRAFORM, "fmt", "-check", "-recursive", "-diff", str(TERRAFORM_DIR)],
+                          env=tf_env(Path("/nonexistent")), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, f"terraform fmt -check found unformatted files:\n{done.stdout}"
+
+
+def test_validate_every_module_and_example(tmp_path: Path) -> None:
+    def validate(directory: Path) -> str | None:
+        env = tf_env(tmp_path / directory.name)
+        try:
+            terraform(directory, "init", "-backend=false", env=env)
+            terraform(directory, "validate", env=env)
+        except AssertionError as failure:
+            return str(failure)
+        return None
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        failures = [f for f in pool.map(validate, MODULES + EXAMPLES) if f]
+    assert not failures, "\n\n".join(failures)
+    assert len(MODULES) >= 9 and len(EXAMPLES) == 2
+
+
+def test_checkov_finds_nothing() -> None:
+    assert CHECKOV.exists(), "checkov is missing: run `make deps`"
+    done = subprocess.run([str(CHECKOV), "--directory", str(TERRAFORM_DIR), "--framework", "terraform",
+                           "--skip-download", "--quiet", "--compact", "--output", "json"],
+                          capture_output=True, text=True, timeout=300)
+    report = json.loads(done.stdout)
+    reports = report if isinstance(report, list) else [report]
+    summary = reports[0]["summary"]
+    failed = [f"{c['check_id']} {c['resource']} ({c['file_path']})"
+              for r in reports for c in r["results"].get("failed_checks", [])]
+    assert summary["failed"] == 0 and not failed, "checkov failed checks:\n" + "\n".join(failed)
+    assert summary["passed"] > 100, summary
+
+
+# --- the emulator example -----------------------------------------------------------------
+
+
+class AppliedStack:
+    def __init__(self, emulator: Emulator, workdir: Path):
+        self.emulator = emulator
+        self.env = tf_env(workdir / "data")
+        self.state = workdir / "terraform.tfstate"
+        self.vars = ["-var", f"endpoint={emulator.endpoint}", f"-state={self.state}"]
+
+    def output(self) -> dict:
+        done = terraform(EMULATOR_EXAMPLE, "output", "-json", f"-state={self.state}", env=self.env)
+        return {k: v["value"] for k, v in json.loads(done.stdout).items()}
+
+    def client(self, service: str):
+        return boto3.client(service, endpoint_url=self.emulator.endpoint, region_name=AWS_ENV["AWS_REGION"],
+                            aws_access_key_id=AWS_ENV["AWS_ACCESS_KEY_ID"],
+                            aws_secret_access_key=AWS_ENV["AWS_SECRET_ACCESS_KEY"])
+
+
+@pytest.fixture(scope="module")
+def applied(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> AppliedStack:
+    """`terraform apply` of examples/emulator against a freshly reset emulator."""
+    emulator.reset()
+    stack = AppliedStack(emulator, tmp_path_factory.mktemp("terraform-emulator"))
+    terraform(EMULATOR_EXAMPLE, "init", env=stack.env)
+    terraform(EMULATOR_EXAMPLE, "apply", "-auto-approve", *stack.vars, env=stack.env, timeout=600)
+    return stack
+
+
+def test_emulator_apply_then_plan_shows_no_changes(applied: AppliedStack) -> None:
+    plan = terraform(EMULATOR_EXAMPLE, "plan", "-detailed-exitcode", *applied.vars, env=applied.env,
+                     check=False)
+    changed = [line.strip() for line in plan.stdout.splitlines()
+               if re.match(r"\s+[~+-] ", line) or line.strip().startswith("# ")]
+    assert plan.returncode == 0, "the re-plan after apply is not clean:\n" + "\n".join(changed) + plan.stderr
+
+
+def test_terraform_estate_is_discovered_and_scraped(applied: AppliedStack, tmp_path: Path,
+                                                    prometheus_factory) -> None:
+    """Terraform → ECS estate → ecs-discoverer → Prometheus. The test plays the ECS agent of
+    the launch template's user data: it registers the auto scaling group's instances with the
+    cluster, and the emulator's scheduler (fidelity P11) starts the DAEMON services on them."""
+    outputs = applied.output()
+    cluster = outputs["cluster_name"]
+    group = applied.client("autoscaling").describe_auto_scaling_groups(
+        AutoScalingGroupNames=[outputs["autoscaling_group_name"]])["AutoScalingGroups"][0]
+    instance_ids = [i["InstanceId"] for i in group["Instances"]]
+    assert len(instance_ids) == 2
+    ecs = applied.client("ecs")
+    for instance_id in instance_ids:
+        ecs.register_container_instance(cluster=cluster,
+                                        instanceIdentityDocument=json.dumps({"instanceId": instance_id}))
+    reservations = applied.client("ec2").describe_instances(InstanceIds=instance_ids)["Reservations"]
+    ips = sorted(i["PrivateIpAddress"] for r in reservations for i in r["Instances"])
+
+    sd_dir = tmp_path / "sd"
+    sd_dir.mkdir()
+    done = subprocess.run([str(service_binary("ecs-discoverer")), "--once", "--listen", "off",
+                           "--clusters", cluster, "--output-dir", str(sd_dir)],
+                          env={**applied.emulator.env, "PATH": "/usr/bin:/bin"}, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    groups = json.loads((sd_dir / "ecs_file_sd.json").read_text())
+    found = sorted((g["labels"]["job"], g["labels"]["ecs_service"], g["targets"][0].split(":")[0])
+                   for g in groups)
+    assert found == sorted([("cadvisor", "emu-cadvisor", ip) for ip in ips]
+                           + [("node-exporter", "emu-node-exporter", ip) for ip in ips]), found
+    node_targets = {g["targets"][0] for g in groups if g["labels"]["job"] == "node-exporter"}
+    assert node_targets == {f"{ip}:9100" for ip in ips}
+
+    prometheus = prometheus_factory(config={
+        "global": {"scrape_interval": "1m"},
+        "scrape_configs": [{"job_name": "ecs", "file_sd_configs": [{"files": [str(sd_dir / "ecs_file_sd.json")]}]}],
+    })
+    listed = wait_until(lambda: len(prometheus.active_targets()) == 4 and prometheus.active_targets(), 30,
+                        "Prometheus to list the four daemon targets")
+    assert sorted(t["labels"]["job"] for t in listed) == ["cadvisor", "cadvisor", "node-exporter", "node-exporter"]
+
+
+def test_terraform_written_prometheus_config_is_fetched_and_valid(applied: AppliedStack, tmp_path: Path) -> None:
+    """The config Terraform put in SSM goes through the config-reloader and passes promtool."""
+    parameter = applied.output()["prometheus_config_parameter"]
+    path = parameter.rsplit("/", 1)[0]
+    done = subprocess.run([str(service_binary("config-reloader"))], capture_output=True, text=True, timeout=60,
+                          env={**applied.emulator.env, "PATH": "/usr/bin:/bin", "CONFIG_SOURCE": "ssm",
+                               "SOURCE_PROMETHEUS_CONFIG_FILE_PATH": parameter,
+                               "SOURCE_PROMETHEUS_SCRAPE_CONFIGS_PATH": f"{path}/scrape",
+                               "CONFIG_FILE_DIR": str(tmp_path), "CONFIG_FILE_NAME": "prometheus.yml",
+                               "CONFIG_RELOAD_FREQUENCY": "0", "RELOADER_LISTEN": "off"})
+    assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / "cloudmap.json").read_text()) == []  # no instance registered yet
+    promtool = find_binary("promtool")
+    assert promtool, "promtool (Debian package prometheus) is missing: run `make deps`"
+    checked = subprocess.run([promtool, "check", "config", "--syntax-only", str(tmp_path / "prometheus.yml")],
+                             capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+# --- task definitions -----------------------------------------------------------------------
+
+PLACEHOLDERS = {"<ACCOUNT_ID>": "123456789012", "<REGION>": "us-east-1", "<TAG>": "0.1.0",
+                "<CONFIG_BUCKET>": "config-bucket", "<GRAFANA_ADMIN_SECRET>": "grafana-admin-AbCdEf",
+                "<APP_IMAGE>": "public.ecr.aws/docker/library/busybox:latest"}
+
+
+def filled(path: Path) -> dict:
+    text = path.read_text()
+    for placeholder, value in PLACEHOLDERS.items():
+        text = text.replace(placeholder, value)
+    assert "<" not in text, f"{path.name} has a placeholder not listed in task-definitions/README.md"
+    return json.loads(text)
+
+
+@pytest.mark.parametrize("path", TASK_DEFINITIONS, ids=lambda p: p.name)
+def test_task_definitions_are_valid_and_register(path: Path, emulator: Emulator) -> None:
+    params = filled(path)
+    shape = get_session().get_service_model("ecs").operation_model("RegisterTaskDefinition").input_shape
+    report = ParamValidator().validate(params, shape)
+    assert not report.has_errors(), report.generate_report()
+    ecs = Estate(emulator.endpoint).ecs
+    registered = ecs.register_task_definition(**params)["taskDefinition"]
+    assert registered["family"] == params["family"]
+    assert [c["name"] for c in registered["containerDefinitions"]] == \
+        [c["name"] for c in params["containerDefinitions"]]
+
+
+def comparable(container: dict) -> dict:
+    """The fields a copy-paste definition must share with Terraform's."""
+    image = container["image"]
+    if ".dkr.ecr." in image or image.endswith(":emulator"):  # the project's own images
+        image = image.rsplit("/", 1)[-1].split(":")[0]
+    return {
+        "name": container["name"].removeprefix("emu-"),
+        "image": image,
+        "essential": container.get("essential", True),
+        "ports": sorted((p["containerPort"], p.get("hostPort")) for p in container.get("portMappings", [])),
+        "environment": sorted(e["name"] for e in container.get("environment", [])),
+        "secrets": sorted(s["name"] for s in container.get("secrets", [])),
+        "mounts": sorted((m["sourceVolume"], m["containerPath"], m.get("readOnly", False))
+                         for m in container.get("mountPoints", [])),
+        "dependsOn": sorted((d["containerName"].removeprefix("emu-"), d["condition"])
+                            for d in container.get("dependsOn", [])),
+        "dockerLabels": container.get("dockerLabels", {}),
+        "command": container.get("command", []),
+    }
+
+
+@pytest.mark.parametrize("family", ["prometheus", "grafana", "node-exporter", "cadvisor"])
+def test_task_definitions_match_terraform(family: str, applied: AppliedStack) -> None:
+    pasted = json.loads((ROOT / "task-definitions" / f"{family}.json").read_text())
+    registered = applied.client("ecs").describe_task_definition(taskDefinition=f"emu-{family}")["taskDefinition"]
+    assert [comparable(c) for c in pasted["containerDefinitions"]] == \
+        [comparable(c) for c in registered["containerDefinitions"]]
+    assert pasted["networkMode"] == registered["networkMode"]

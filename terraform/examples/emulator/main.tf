@@ -1,0 +1,45 @@
+# The stack of examples/complete on an AWS emulator: every service endpoint points at it, and
+# the toggles in module "stack" turn off what the emulator can't do (see README.md).
+provider "aws" {
+  region                      = "us-east-1"
+  access_key                  = "testing"
+  secret_key                  = "testing"
+  skip_credentials_validation = true
+  skip_metadata_api_check     = true
+  skip_requesting_account_id  = true
+  s3_use_path_style           = true
+
+  endpoints {
+    amp              = var.endpoint
+    autoscaling      = var.endpoint
+    cloudwatchlogs   = var.endpoint
+    ec2              = var.endpoint
+    ecs              = var.endpoint
+    iam              = var.endpoint
+    kms              = var.endpoint
+    s3               = var.endpoint
+    secretsmanager   = var.endpoint
+    servicediscovery = var.endpoint
+    ssm              = var.endpoint
+    sts              = var.endpoint
+  }
+}
+
+module "stack" {
+  source = "../../modules/stack"
+
+  name               = "emu"
+  availability_zones = ["us-east-1a", "us-east-1b"]
+  # Loopback addresses: whatever the emulator hands out (instances, ENIs) is scrapeable locally.
+  vpc_cidr_block     = "127.0.0.0/16"
+  discoverer_image   = "ecs-discoverer:emulator"
+  reloader_image     = "config-reloader:emulator"
+  dashboards_dir     = "${path.module}/../../../dashboards"
+  instance_count     = 2
+  prometheus_storage = "ephemeral"
+
+  # Emulator exceptions (README.md lists why).
+  enable_nat_gateway        = false
+  enable_managed_scaling    = false
+  enable_container_insights = true
+}

@@ -1,0 +1,19 @@
+output "cluster_name" {
+  description = "The ECS cluster."
+  value       = module.stack.cluster_name
+}
+
+output "autoscaling_group_name" {
+  description = "Auto scaling group whose instances the test registers as container instances."
+  value       = module.stack.autoscaling_group_name
+}
+
+output "prometheus_config_parameter" {
+  description = "SSM parameter with prometheus.yml."
+  value       = module.stack.prometheus_config_parameter
+}
+
+output "task_definition_arns" {
+  description = "Task definitions by service."
+  value       = module.stack.task_definition_arns
+}

@@ -1,0 +1,26 @@
+resource "aws_service_discovery_private_dns_namespace" "this" {
+  name        = var.namespace_name
+  description = "Prometheus on ECS: the monitoring stack and the services it scrapes"
+  vpc         = var.vpc_id
+  tags        = var.tags
+}
+
+resource "aws_service_discovery_service" "this" {
+  for_each = var.services
+  name     = each.key
+  tags     = merge(var.tags, each.value.metrics_path == null ? {} : { METRICS_PATH = each.value.metrics_path })
+
+  dns_config {
+    namespace_id   = aws_service_discovery_private_dns_namespace.this.id
+    routing_policy = "MULTIVALUE"
+
+    dns_records {
+      type = "A"
+      ttl  = var.dns_ttl
+    }
+  }
+
+  health_check_custom_config {
+    failure_threshold = 1
+  }
+}

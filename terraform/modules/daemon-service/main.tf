@@ -1,0 +1,77 @@
+data "aws_region" "current" {}
+
+locals {
+  # The one source of this container definition (see task-definitions/README.md).
+  container_definitions = [{
+    name         = var.name
+    image        = var.image
+    essential    = true
+    privileged   = var.privileged
+    cpu          = var.cpu
+    memory       = var.memory
+    command      = var.command
+    dockerLabels = var.docker_labels
+    environment  = []
+    portMappings = [{
+      containerPort = var.container_port
+      hostPort      = var.network_mode == "host" ? var.container_port : 0
+      protocol      = "tcp"
+    }]
+    mountPoints = [for volume, m in var.host_mounts : {
+      sourceVolume  = volume
+      containerPath = m.container_path
+      readOnly      = true
+    }]
+    logConfiguration = {
+      logDriver = "awslogs"
+      options = {
+        "awslogs-group"         = aws_cloudwatch_log_group.this.name
+        "awslogs-region"        = data.aws_region.current.name
+        "awslogs-stream-prefix" = var.name
+      }
+    }
+  }]
+}
+
+resource "aws_cloudwatch_log_group" "this" {
+  #checkov:skip=CKV_AWS_338: retention is var.log_retention_days (30 by default): container logs of the stack are operational logs, not audit records.
+  name              = "/ecs/${var.name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.log_kms_key_arn
+  tags              = var.tags
+}
+
+module "iam" {
+  source = "../iam"
+
+  name           = var.name
+  log_group_arns = [aws_cloudwatch_log_group.this.arn]
+  tags           = var.tags
+}
+
+resource "aws_ecs_task_definition" "this" {
+  family                   = var.name
+  requires_compatibilities = ["EC2"]
+  network_mode             = var.network_mode
+  execution_role_arn       = module.iam.execution_role_arn
+  container_definitions    = jsonencode(local.container_definitions)
+  tags                     = var.tags
+
+  dynamic "volume" {
+    for_each = var.host_mounts
+    content {
+      name      = volume.key
+      host_path = volume.value.host_path
+    }
+  }
+}
+
+resource "aws_ecs_service" "this" {
+  name                = var.name
+  cluster             = var.cluster_arn
+  task_definition     = aws_ecs_task_definition.this.arn
+  launch_type         = "EC2"
+  scheduling_strategy = "DAEMON"
+  propagate_tags      = "SERVICE"
+  tags                = var.tags
+}

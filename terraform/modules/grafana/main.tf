@@ -1,0 +1,262 @@
+data "aws_region" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  bucket_id        = coalesce(var.config_bucket_id, one(aws_s3_bucket.config[*].id))
+  bucket_arn       = "arn:${data.aws_partition.current.partition}:s3:::${local.bucket_id}"
+  admin_secret_arn = coalesce(var.admin_password_secret_arn, one(aws_secretsmanager_secret.admin[*].arn))
+  dashboards       = fileset(var.dashboards_dir, "*.json")
+  provisioning     = "/etc/grafana/provisioning"
+
+  log_options = {
+    "awslogs-group"         = aws_cloudwatch_log_group.this.name
+    "awslogs-region"        = data.aws_region.current.name
+    "awslogs-stream-prefix" = var.name
+  }
+
+  # One reloader per provisioning directory: Grafana wants datasources/ and dashboards/ apart.
+  reloaders = {
+    datasources = {
+      main   = "s3://${local.bucket_id}/${var.config_prefix}datasources.yaml"
+      scrape = null
+    }
+    dashboards = {
+      main   = "s3://${local.bucket_id}/${var.config_prefix}dashboards.yaml"
+      scrape = "s3://${local.bucket_id}/${var.config_prefix}dashboards/"
+    }
+  }
+
+  container_definitions = concat(
+    [for kind, r in local.reloaders : {
+      name      = "reloader-${kind}"
+      image     = var.reloader_image
+      essential = false
+      environment = concat(
+        [
+          { name = "CONFIG_SOURCE", value = "s3" },
+          { name = "SOURCE_PROMETHEUS_CONFIG_FILE_PATH", value = r.main },
+          { name = "CONFIG_FILE_DIR", value = "${local.provisioning}/${kind}/" },
+          { name = "CONFIG_FILE_NAME", value = "${kind}.yaml" },
+          { name = "CONFIG_RELOAD_FREQUENCY", value = "60" },
+          { name = "RELOADER_LISTEN", value = "off" },
+        ],
+        r.scrape == null ? [] : [{ name = "SOURCE_PROMETHEUS_SCRAPE_CONFIGS_PATH", value = r.scrape }],
+      )
+      mountPoints      = [{ sourceVolume = kind, containerPath = "${local.provisioning}/${kind}", readOnly = false }]
+      portMappings     = []
+      logConfiguration = { logDriver = "awslogs", options = local.log_options }
+    }],
+    [{
+      name      = "grafana"
+      image     = var.grafana_image
+      essential = true
+      environment = [
+        { name = "GF_SECURITY_ADMIN_USER", value = "admin" },
+        { name = "GF_AUTH_ANONYMOUS_ENABLED", value = "false" },
+        { name = "GF_ANALYTICS_REPORTING_ENABLED", value = "false" },
+      ]
+      secrets = [{ name = "GF_SECURITY_ADMIN_PASSWORD", valueFrom = local.admin_secret_arn }]
+      mountPoints = [for kind, _ in local.reloaders : {
+        sourceVolume = kind, containerPath = "${local.provisioning}/${kind}", readOnly = true
+      }]
+      portMappings = [{ containerPort = 3000, protocol = "tcp" }]
+      # Start once the first pass of each reloader has written its files.
+      dependsOn        = [for kind, _ in local.reloaders : { containerName = "reloader-${kind}", condition = "START" }]
+      logConfiguration = { logDriver = "awslogs", options = local.log_options }
+    }],
+  )
+}
+
+# --- the config bucket, when none is given -----------------------------------------------
+
+resource "aws_s3_bucket" "config" {
+  #checkov:skip=CKV_AWS_18: access logging needs a log bucket of its own; this bucket holds only provisioning files written by Terraform.
+  #checkov:skip=CKV_AWS_144: cross-region replication is not needed: Terraform can rewrite every object.
+  #checkov:skip=CKV2_AWS_62: nothing consumes event notifications; the reloaders poll with conditional GETs.
+  count         = var.config_bucket_id == null ? 1 : 0
+  bucket_prefix = "${var.name}-config-"
+  force_destroy = true
+  tags          = var.tags
+}
+
+resource "aws_s3_bucket_public_access_block" "config" {
+  count                   = var.config_bucket_id == null ? 1 : 0
+  bucket                  = aws_s3_bucket.config[0].id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_versioning" "config" {
+  count  = var.config_bucket_id == null ? 1 : 0
+  bucket = aws_s3_bucket.config[0].id
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "config" {
+  count  = var.config_bucket_id == null ? 1 : 0
+  bucket = aws_s3_bucket.config[0].id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm     = "aws:kms"
+      kms_master_key_id = var.secret_kms_key_arn
+    }
+    bucket_key_enabled = true
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "config" {
+  count  = var.config_bucket_id == null ? 1 : 0
+  bucket = aws_s3_bucket.config[0].id
+  rule {
+    id     = "expire-old-versions"
+    status = "Enabled"
+    filter {}
+    noncurrent_version_expiration {
+      noncurrent_days = 30
+    }
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
+    }
+  }
+}
+
+resource "aws_s3_object" "datasources" {
+  bucket       = local.bucket_id
+  key          = "${var.config_prefix}datasources.yaml"
+  content      = templatefile("${path.module}/templates/datasources.yaml.tftpl", { prometheus_url = var.prometheus_url })
+  content_type = "application/yaml"
+  tags         = var.tags
+}
+
+resource "aws_s3_object" "dashboard_provider" {
+  bucket       = local.bucket_id
+  key          = "${var.config_prefix}dashboards.yaml"
+  content      = file("${path.module}/templates/dashboards.yaml.tftpl")
+  content_type = "application/yaml"
+  tags         = var.tags
+}
+
+resource "aws_s3_object" "dashboard" {
+  for_each     = local.dashboards
+  bucket       = local.bucket_id
+  key          = "${var.config_prefix}dashboards/${each.value}"
+  source       = "${var.dashboards_dir}/${each.value}"
+  source_hash  = filemd5("${var.dashboards_dir}/${each.value}")
+  content_type = "application/json"
+  tags         = var.tags
+}
+
+data "aws_secretsmanager_random_password" "admin" {
+  count               = var.admin_password_secret_arn == null ? 1 : 0
+  password_length     = 32
+  exclude_punctuation = true
+}
+
+resource "aws_secretsmanager_secret" "admin" {
+  #checkov:skip=CKV2_AWS_57: a Grafana admin password has no rotation Lambda; rotate it by writing a new version.
+  count       = var.admin_password_secret_arn == null ? 1 : 0
+  name_prefix = "${var.name}-admin-"
+  description = "Grafana admin password"
+  kms_key_id  = var.secret_kms_key_arn
+  tags        = var.tags
+}
+
+resource "aws_secretsmanager_secret_version" "admin" {
+  count         = var.admin_password_secret_arn == null ? 1 : 0
+  secret_id     = aws_secretsmanager_secret.admin[0].id
+  secret_string = data.aws_secretsmanager_random_password.admin[0].random_password
+
+  lifecycle {
+    # The data source draws a new password on every plan; the first one is kept.
+    ignore_changes = [secret_string]
+  }
+}
+
+resource "aws_cloudwatch_log_group" "this" {
+  #checkov:skip=CKV_AWS_338: retention is var.log_retention_days (30 by default): container logs of the stack are operational logs, not audit records.
+  name              = "/ecs/${var.name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.log_kms_key_arn
+  tags              = var.tags
+}
+
+module "iam" {
+  source = "../iam"
+
+  name                  = var.name
+  config_bucket_arn     = local.bucket_arn
+  config_s3_prefixes    = [var.config_prefix]
+  execution_secret_arns = [local.admin_secret_arn]
+  log_group_arns        = [aws_cloudwatch_log_group.this.arn]
+  tags                  = var.tags
+}
+
+resource "aws_security_group" "this" {
+  name        = var.name
+  description = "Grafana task: the UI on 3000 from the allowed CIDR blocks"
+  vpc_id      = var.vpc_id
+  tags        = var.tags
+}
+
+resource "aws_vpc_security_group_ingress_rule" "ui" {
+  for_each          = toset(var.allowed_cidr_blocks)
+  security_group_id = aws_security_group.this.id
+  description       = "Grafana UI"
+  cidr_ipv4         = each.value
+  ip_protocol       = "tcp"
+  from_port         = 3000
+  to_port           = 3000
+}
+
+resource "aws_vpc_security_group_egress_rule" "all" {
+  security_group_id = aws_security_group.this.id
+  description       = "Prometheus queries, S3 and AWS APIs"
+  cidr_ipv4         = "0.0.0.0/0"
+  ip_protocol       = "-1"
+}
+
+resource "aws_ecs_task_definition" "this" {
+  family                   = var.name
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = 512
+  memory                   = 1024
+  task_role_arn            = module.iam.task_role_arn
+  execution_role_arn       = module.iam.execution_role_arn
+  container_definitions    = jsonencode(local.container_definitions)
+  tags                     = var.tags
+
+  dynamic "volume" {
+    for_each = local.reloaders
+    content {
+      name = volume.key
+    }
+  }
+}
+
+resource "aws_ecs_service" "this" {
+  name            = var.name
+  cluster         = var.cluster_arn
+  task_definition = aws_ecs_task_definition.this.arn
+  desired_count   = 1
+  launch_type     = "FARGATE"
+  propagate_tags  = "SERVICE"
+  tags            = var.tags
+
+  network_configuration {
+    subnets          = var.subnet_ids
+    security_groups  = [aws_security_group.this.id]
+    assign_public_ip = false
+  }
+
+  dynamic "service_registries" {
+    for_each = var.cloudmap_service_arn == null ? [] : [var.cloudmap_service_arn]
+    content {
+      registry_arn = service_registries.value
+    }
+  }
+}

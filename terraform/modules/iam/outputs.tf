@@ -1,0 +1,14 @@
+output "task_role_arn" {
+  description = "ARN of the task role (what the containers may call)."
+  value       = aws_iam_role.task.arn
+}
+
+output "execution_role_arn" {
+  description = "ARN of the execution role (image pulls, logs, secrets)."
+  value       = aws_iam_role.execution.arn
+}
+
+output "task_policy_json" {
+  description = "The task role's policy document, or null when it grants nothing."
+  value       = one(data.aws_iam_policy_document.task[*].json)
+}

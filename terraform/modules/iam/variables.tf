@@ -1,0 +1,79 @@
+variable "name" {
+  description = "Name prefix of the roles (e.g. the service name)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9+=,.@_-]{1,40}$", var.name))
+    error_message = "name must be 1-40 characters valid in an IAM role name."
+  }
+}
+
+variable "enable_discoverer" {
+  description = "Grant the read-only ECS, EC2 and Cloud Map actions that ecs-discoverer calls."
+  type        = bool
+  default     = false
+}
+
+variable "config_ssm_paths" {
+  description = "SSM parameter paths the config-reloader reads (e.g. [\"/prometheus\"]): the parameter at the path and everything below it."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for p in var.config_ssm_paths : startswith(p, "/") && !endswith(p, "/")])
+    error_message = "Each SSM path starts with '/' and has no trailing '/', e.g. /prometheus."
+  }
+}
+
+variable "ssm_kms_key_arns" {
+  description = "Customer managed KMS keys of SecureString config parameters (not needed for alias/aws/ssm)."
+  type        = list(string)
+  default     = []
+}
+
+variable "config_bucket_arn" {
+  description = "ARN of the S3 bucket holding configuration, or null."
+  type        = string
+  default     = null
+}
+
+variable "config_s3_prefixes" {
+  description = "Key prefixes in the config bucket that the config-reloader reads (e.g. [\"grafana/\"])."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for p in var.config_s3_prefixes : !startswith(p, "/")])
+    error_message = "S3 key prefixes have no leading '/', e.g. grafana/."
+  }
+}
+
+variable "enable_cloudmap_reader" {
+  description = "Grant the Cloud Map reads of the config-reloader's cloudmap.json (without the rest of the discoverer's actions)."
+  type        = bool
+  default     = false
+}
+
+variable "amp_workspace_arn" {
+  description = "Amazon Managed Service for Prometheus workspace that Prometheus remote-writes to, or null."
+  type        = string
+  default     = null
+}
+
+variable "execution_secret_arns" {
+  description = "Secrets Manager secrets or SSM parameters the execution role injects as container secrets."
+  type        = list(string)
+  default     = []
+}
+
+variable "log_group_arns" {
+  description = "CloudWatch log groups the execution role writes container logs to."
+  type        = list(string)
+  default     = []
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,287 @@
+data "aws_region" "current" {}
+
+locals {
+  config_volume = "config"
+  sd_volume     = "ecs-sd"
+  data_volume   = "data"
+
+  amp_workspace_arn = var.remote_write == "create" ? one(aws_prometheus_workspace.this[*].arn) : var.amp_workspace_arn
+  remote_write_url  = var.remote_write == "create" ? "${one(aws_prometheus_workspace.this[*].prometheus_endpoint)}api/v1/remote_write" : (var.remote_write == "existing" ? "https://aps-workspaces.${data.aws_region.current.name}.amazonaws.com/workspaces/${element(split("/", coalesce(var.amp_workspace_arn, "/")), 1)}/api/v1/remote_write" : "")
+
+  scrape_configs = concat(
+    [
+      { job_name = "prometheus", static_configs = [{ targets = ["localhost:9090"] }] },
+      { job_name = "ecs-discoverer", static_configs = [{ targets = ["localhost:9001"] }] },
+      { job_name = "config-reloader", static_configs = [{ targets = ["localhost:9533"] }] },
+      # Every container marked with one of the three conventions; `job` comes from the target.
+      { job_name = "ecs", file_sd_configs = [{ files = ["/etc/ecs-sd/ecs_file_sd.json"] }] },
+    ],
+    length(var.cloudmap_namespaces) > 0 ? [
+      { job_name = "cloudmap", file_sd_configs = [{ files = ["/etc/config/cloudmap.json"] }] },
+    ] : [],
+    var.extra_scrape_configs,
+  )
+
+  config = templatefile("${path.module}/templates/prometheus.yml.tftpl", {
+    name             = var.name
+    scrape_interval  = var.scrape_interval
+    scrape_configs   = jsonencode(local.scrape_configs)
+    remote_write_url = local.remote_write_url
+    region           = data.aws_region.current.name
+  })
+
+  log_options = {
+    "awslogs-group"         = aws_cloudwatch_log_group.this.name
+    "awslogs-region"        = data.aws_region.current.name
+    "awslogs-stream-prefix" = var.name
+  }
+
+  reloader_environment = [
+    { name = "CONFIG_SOURCE", value = "ssm" },
+    { name = "SOURCE_PROMETHEUS_CONFIG_FILE_PATH", value = "${var.ssm_path}/config.yml" },
+    { name = "SOURCE_PROMETHEUS_SCRAPE_CONFIGS_PATH", value = "${var.ssm_path}/scrape" },
+    { name = "CONFIG_FILE_DIR", value = "/etc/config/" },
+    { name = "CONFIG_FILE_NAME", value = "prometheus.yml" },
+  ]
+
+  # The one source of these container definitions; task-definitions/prometheus.json is checked
+  # against what this registers (integration-tests/test_terraform.py).
+  container_definitions = [
+    {
+      name         = "config-init"
+      image        = var.reloader_image
+      essential    = false
+      environment  = concat(local.reloader_environment, [{ name = "CONFIG_RELOAD_FREQUENCY", value = "0" }, { name = "RELOADER_LISTEN", value = "off" }])
+      mountPoints  = [{ sourceVolume = local.config_volume, containerPath = "/etc/config", readOnly = false }]
+      portMappings = []
+      logConfiguration = {
+        logDriver = "awslogs"
+        options   = local.log_options
+      }
+    },
+    {
+      name         = "config-reloader"
+      image        = var.reloader_image
+      essential    = false
+      environment  = concat(local.reloader_environment, [{ name = "CONFIG_RELOAD_FREQUENCY", value = "30" }, { name = "PROMETHEUS_RELOAD_URL", value = "http://localhost:9090/-/reload" }])
+      mountPoints  = [{ sourceVolume = local.config_volume, containerPath = "/etc/config", readOnly = false }]
+      portMappings = [{ containerPort = 9533, protocol = "tcp" }]
+      dependsOn    = [{ containerName = "config-init", condition = "SUCCESS" }]
+      logConfiguration = {
+        logDriver = "awslogs"
+        options   = local.log_options
+      }
+    },
+    {
+      name      = "ecs-discoverer"
+      image     = var.discoverer_image
+      essential = true
+      environment = concat(
+        [
+          { name = "ECS_SD_OUTPUT_DIR", value = "/etc/ecs-sd" },
+          { name = "ECS_SD_INTERVAL", value = var.scrape_interval },
+          { name = "ECS_SD_LOG_FORMAT", value = "json" },
+        ],
+        length(var.discovery_clusters) > 0 ? [{ name = "ECS_SD_CLUSTERS", value = join(",", var.discovery_clusters) }] : [],
+      )
+      mountPoints  = [{ sourceVolume = local.sd_volume, containerPath = "/etc/ecs-sd", readOnly = false }]
+      portMappings = [{ containerPort = 9001, protocol = "tcp" }]
+      logConfiguration = {
+        logDriver = "awslogs"
+        options   = local.log_options
+      }
+    },
+    {
+      name      = "prometheus"
+      image     = var.prometheus_image
+      essential = true
+      command = [
+        "--config.file=/etc/config/prometheus.yml",
+        "--storage.tsdb.path=/prometheus",
+        "--storage.tsdb.retention.time=${var.retention}",
+        "--web.enable-lifecycle",
+      ]
+      environment = []
+      mountPoints = [
+        { sourceVolume = local.config_volume, containerPath = "/etc/config", readOnly = true },
+        { sourceVolume = local.sd_volume, containerPath = "/etc/ecs-sd", readOnly = true },
+        { sourceVolume = local.data_volume, containerPath = "/prometheus", readOnly = false },
+      ]
+      portMappings = [{ containerPort = 9090, protocol = "tcp" }]
+      dependsOn    = [{ containerName = "config-init", condition = "SUCCESS" }]
+      healthCheck = {
+        command     = ["CMD-SHELL", "wget -q -O /dev/null http://localhost:9090/-/healthy || exit 1"]
+        interval    = 30
+        timeout     = 5
+        retries     = 3
+        startPeriod = 60
+      }
+      logConfiguration = {
+        logDriver = "awslogs"
+        options   = local.log_options
+      }
+    },
+  ]
+}
+
+resource "aws_prometheus_workspace" "this" {
+  count = var.remote_write == "create" ? 1 : 0
+  alias = var.name
+  tags  = var.tags
+}
+
+resource "aws_ssm_parameter" "config" {
+  #checkov:skip=CKV_AWS_337: the key is var.config_kms_key_arn; without one, SSM uses the AWS managed key alias/aws/ssm.
+  name        = "${var.ssm_path}/config.yml"
+  description = "Prometheus configuration (module prometheus), read by the config-reloader"
+  type        = "SecureString"
+  key_id      = var.config_kms_key_arn
+  tier        = length(local.config) > 4096 ? "Advanced" : "Standard"
+  value       = local.config
+  tags        = var.tags
+}
+
+resource "aws_ssm_parameter" "cloudmap" {
+  #checkov:skip=CKV_AWS_337: the key is var.config_kms_key_arn; without one, SSM uses the AWS managed key alias/aws/ssm.
+  count       = length(var.cloudmap_namespaces) > 0 ? 1 : 0
+  name        = "${var.ssm_path}/scrape/cloudmap"
+  description = "Cloud Map namespaces whose instances Prometheus scrapes (config-reloader writes cloudmap.json)"
+  type        = "SecureString"
+  key_id      = var.config_kms_key_arn
+  value       = join(",", var.cloudmap_namespaces)
+  tags        = var.tags
+}
+
+resource "aws_cloudwatch_log_group" "this" {
+  #checkov:skip=CKV_AWS_338: retention is var.log_retention_days (30 by default): container logs of the stack are operational logs, not audit records.
+  name              = "/ecs/${var.name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.log_kms_key_arn
+  tags              = var.tags
+}
+
+module "iam" {
+  source = "../iam"
+
+  name              = var.name
+  enable_discoverer = true
+  config_ssm_paths  = [var.ssm_path]
+  ssm_kms_key_arns  = var.config_kms_key_arn == null ? [] : [var.config_kms_key_arn]
+  amp_workspace_arn = local.amp_workspace_arn
+  log_group_arns    = [aws_cloudwatch_log_group.this.arn]
+  tags              = var.tags
+}
+
+data "aws_iam_policy_document" "ecs_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ecs.amazonaws.com"]
+    }
+  }
+}
+
+# ECS-managed EBS volumes: the role ECS uses to create and attach the volume.
+resource "aws_iam_role" "volumes" {
+  count              = var.storage == "ebs" ? 1 : 0
+  name               = "${var.name}-ecs-volumes"
+  assume_role_policy = data.aws_iam_policy_document.ecs_assume.json
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy_attachment" "volumes" {
+  count      = var.storage == "ebs" ? 1 : 0
+  role       = aws_iam_role.volumes[0].name
+  policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonECSInfrastructureRolePolicyForVolumes"
+}
+
+resource "aws_security_group" "this" {
+  name        = var.name
+  description = "Prometheus task: queries on 9090 from the allowed CIDR blocks"
+  vpc_id      = var.vpc_id
+  tags        = var.tags
+}
+
+resource "aws_vpc_security_group_ingress_rule" "query" {
+  for_each          = toset(var.allowed_cidr_blocks)
+  security_group_id = aws_security_group.this.id
+  description       = "PromQL queries and the UI"
+  cidr_ipv4         = each.value
+  ip_protocol       = "tcp"
+  from_port         = 9090
+  to_port           = 9090
+}
+
+resource "aws_vpc_security_group_egress_rule" "all" {
+  security_group_id = aws_security_group.this.id
+  description       = "Scrapes, AWS APIs and remote write"
+  cidr_ipv4         = "0.0.0.0/0"
+  ip_protocol       = "-1"
+}
+
+resource "aws_ecs_task_definition" "this" {
+  family                   = var.name
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = var.cpu
+  memory                   = var.memory
+  task_role_arn            = module.iam.task_role_arn
+  execution_role_arn       = module.iam.execution_role_arn
+  container_definitions    = jsonencode(local.container_definitions)
+  tags                     = var.tags
+
+  volume {
+    name = local.config_volume
+  }
+
+  volume {
+    name = local.sd_volume
+  }
+
+  volume {
+    name                = local.data_volume
+    configure_at_launch = var.storage == "ebs"
+  }
+}
+
+resource "aws_ecs_service" "this" {
+  name                               = var.name
+  cluster                            = var.cluster_arn
+  task_definition                    = aws_ecs_task_definition.this.arn
+  desired_count                      = 1
+  launch_type                        = "FARGATE"
+  propagate_tags                     = "SERVICE"
+  enable_ecs_managed_tags            = true
+  deployment_minimum_healthy_percent = 0
+  deployment_maximum_percent         = 100
+  tags                               = var.tags
+
+  network_configuration {
+    subnets          = var.subnet_ids
+    security_groups  = [aws_security_group.this.id]
+    assign_public_ip = false
+  }
+
+  dynamic "service_registries" {
+    for_each = var.cloudmap_service_arn == null ? [] : [var.cloudmap_service_arn]
+    content {
+      registry_arn = service_registries.value
+    }
+  }
+
+  dynamic "volume_configuration" {
+    for_each = var.storage == "ebs" ? [1] : []
+    content {
+      name = local.data_volume
+      managed_ebs_volume {
+        role_arn         = aws_iam_role.volumes[0].arn
+        size_in_gb       = var.ebs_size_gib
+        snapshot_id      = var.ebs_snapshot_id
+        file_system_type = "ext4"
+        volume_type      = "gp3"
+        encrypted        = true
+      }
+    }
+  }
+}

@@ -1,0 +1,200 @@
+variable "name" {
+  description = "Name of the Prometheus service; prefix of its resources."
+  type        = string
+  default     = "prometheus"
+
+  validation {
+    condition     = can(regex("^[a-z0-9-]{1,32}$", var.name))
+    error_message = "name must be 1-32 lowercase letters, digits or hyphens."
+  }
+}
+
+variable "cluster_arn" {
+  description = "ARN of the ECS cluster the service runs in."
+  type        = string
+}
+
+variable "vpc_id" {
+  description = "VPC of the service."
+  type        = string
+}
+
+variable "subnet_ids" {
+  description = "Private subnets for the task (awsvpc), in at least two availability zones."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.subnet_ids) >= 2
+    error_message = "Give subnets in at least two availability zones."
+  }
+}
+
+variable "allowed_cidr_blocks" {
+  description = "CIDR blocks allowed to query Prometheus on 9090 (Grafana, operators)."
+  type        = list(string)
+  default     = []
+}
+
+variable "prometheus_image" {
+  description = "Prometheus image."
+  type        = string
+  default     = "quay.io/prometheus/prometheus:v2.53.2"
+}
+
+variable "discoverer_image" {
+  description = "ecs-discoverer image (built from services/ecs-discoverer/Dockerfile and pushed to your registry)."
+  type        = string
+
+  validation {
+    condition     = length(var.discoverer_image) > 0
+    error_message = "Give the ecs-discoverer image, e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com/ecs-discoverer:0.1.0."
+  }
+}
+
+variable "reloader_image" {
+  description = "config-reloader image (built from services/config-reloader/Dockerfile)."
+  type        = string
+
+  validation {
+    condition     = length(var.reloader_image) > 0
+    error_message = "Give the config-reloader image, e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com/config-reloader:0.1.0."
+  }
+}
+
+variable "cpu" {
+  description = "Task CPU units."
+  type        = number
+  default     = 1024
+}
+
+variable "memory" {
+  description = "Task memory, MiB."
+  type        = number
+  default     = 4096
+}
+
+variable "scrape_interval" {
+  description = "Default scrape interval."
+  type        = string
+  default     = "30s"
+
+  validation {
+    condition     = can(regex("^[0-9]+(s|m)$", var.scrape_interval))
+    error_message = "scrape_interval is a Prometheus duration in seconds or minutes, e.g. 30s or 1m."
+  }
+}
+
+variable "retention" {
+  description = "Local TSDB retention (--storage.tsdb.retention.time)."
+  type        = string
+  default     = "15d"
+
+  validation {
+    condition     = can(regex("^[0-9]+(h|d|w|y)$", var.retention))
+    error_message = "retention is a Prometheus duration such as 15d."
+  }
+}
+
+variable "ssm_path" {
+  description = "SSM path holding the config: <path>/config.yml and <path>/scrape/*."
+  type        = string
+  default     = "/prometheus"
+
+  validation {
+    condition     = startswith(var.ssm_path, "/") && !endswith(var.ssm_path, "/")
+    error_message = "ssm_path starts with '/' and has no trailing '/', e.g. /prometheus."
+  }
+}
+
+variable "config_kms_key_arn" {
+  description = "Customer managed KMS key for the SecureString config parameters; null uses the AWS managed key alias/aws/ssm."
+  type        = string
+  default     = null
+}
+
+variable "extra_scrape_configs" {
+  description = "More scrape_configs entries, as objects, appended to the generated config."
+  type        = any
+  default     = []
+}
+
+variable "cloudmap_namespaces" {
+  description = "Cloud Map namespaces whose instances are scraped (through the config-reloader's cloudmap.json)."
+  type        = list(string)
+  default     = []
+}
+
+variable "discovery_clusters" {
+  description = "ECS clusters ecs-discoverer scans; empty means every cluster of the account and region."
+  type        = list(string)
+  default     = []
+}
+
+variable "storage" {
+  description = "TSDB storage: \"ebs\" (an ECS-managed EBS volume per task: block storage, as TSDB needs; NFS/EFS is not supported by TSDB) or \"ephemeral\" (task storage, lost when the task stops)."
+  type        = string
+  default     = "ebs"
+
+  validation {
+    condition     = contains(["ebs", "ephemeral"], var.storage)
+    error_message = "storage must be \"ebs\" or \"ephemeral\"."
+  }
+}
+
+variable "ebs_size_gib" {
+  description = "Size of the EBS volume for the TSDB, GiB."
+  type        = number
+  default     = 50
+
+  validation {
+    condition     = var.ebs_size_gib >= 1 && var.ebs_size_gib <= 16384
+    error_message = "ebs_size_gib must be between 1 and 16384."
+  }
+}
+
+variable "ebs_snapshot_id" {
+  description = "Snapshot to create the TSDB volume from (carries data across task replacements), or null."
+  type        = string
+  default     = null
+}
+
+variable "remote_write" {
+  description = "Remote write to Amazon Managed Service for Prometheus: \"none\", \"existing\" (give amp_workspace_arn) or \"create\" (a new workspace)."
+  type        = string
+  default     = "none"
+
+  validation {
+    condition     = contains(["none", "existing", "create"], var.remote_write)
+    error_message = "remote_write must be \"none\", \"existing\" or \"create\"."
+  }
+}
+
+variable "amp_workspace_arn" {
+  description = "Existing AMP workspace ARN when remote_write = \"existing\"."
+  type        = string
+  default     = null
+}
+
+variable "cloudmap_service_arn" {
+  description = "Cloud Map service to register the task in (e.g. prometheus.<namespace>), or null."
+  type        = string
+  default     = null
+}
+
+variable "log_retention_days" {
+  description = "Retention of the CloudWatch log group, days."
+  type        = number
+  default     = 30
+}
+
+variable "log_kms_key_arn" {
+  description = "KMS key encrypting the log group, or null for CloudWatch's default encryption."
+  type        = string
+  default     = null
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}

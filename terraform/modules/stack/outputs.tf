@@ -1,0 +1,51 @@
+output "vpc_id" {
+  description = "The stack's VPC."
+  value       = module.network.vpc_id
+}
+
+output "cluster_name" {
+  description = "The ECS cluster."
+  value       = module.cluster.cluster_name
+}
+
+output "autoscaling_group_name" {
+  description = "Auto scaling group of the EC2 capacity."
+  value       = module.cluster.autoscaling_group_name
+}
+
+output "prometheus_config_parameter" {
+  description = "SSM parameter with prometheus.yml."
+  value       = module.prometheus.config_parameter_name
+}
+
+output "prometheus_url" {
+  description = "Prometheus inside the VPC (Cloud Map DNS)."
+  value       = "http://prometheus.${module.cloudmap.namespace_name}:9090"
+}
+
+output "grafana_url" {
+  description = "Grafana inside the VPC (Cloud Map DNS), or null."
+  value       = var.enable_grafana ? "http://grafana.${module.cloudmap.namespace_name}:3000" : null
+}
+
+output "grafana_admin_password_secret_arn" {
+  description = "Secrets Manager secret with Grafana's admin password, or null."
+  value       = one(module.grafana[*].admin_password_secret_arn)
+}
+
+output "task_definition_arns" {
+  description = "Task definitions by service."
+  value = merge(
+    {
+      prometheus    = module.prometheus.task_definition_arn
+      node-exporter = module.node_exporter.task_definition_arn
+      cadvisor      = module.cadvisor.task_definition_arn
+    },
+    var.enable_grafana ? { grafana = one(module.grafana[*].task_definition_arn) } : {},
+  )
+}
+
+output "amp_workspace_arn" {
+  description = "AMP workspace Prometheus writes to, or null."
+  value       = module.prometheus.amp_workspace_arn
+}

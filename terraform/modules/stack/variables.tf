@@ -1,0 +1,115 @@
+variable "name" {
+  description = "Name of the stack: the ECS cluster and the prefix of every resource."
+  type        = string
+  default     = "monitoring"
+
+  validation {
+    condition     = can(regex("^[a-z0-9-]{1,20}$", var.name))
+    error_message = "name must be 1-20 lowercase letters, digits or hyphens."
+  }
+}
+
+variable "availability_zones" {
+  description = "Availability zones (at least two)."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.availability_zones) >= 2
+    error_message = "Give at least two availability zones."
+  }
+}
+
+variable "vpc_cidr_block" {
+  description = "CIDR block of the new VPC."
+  type        = string
+  default     = "10.40.0.0/16"
+}
+
+variable "enable_nat_gateway" {
+  description = "NAT gateways for the private subnets (needed on AWS for image pulls and API calls)."
+  type        = bool
+  default     = true
+}
+
+variable "discoverer_image" {
+  description = "ecs-discoverer image in your registry."
+  type        = string
+}
+
+variable "reloader_image" {
+  description = "config-reloader image in your registry."
+  type        = string
+}
+
+variable "namespace_name" {
+  description = "Private DNS namespace of the stack (Cloud Map)."
+  type        = string
+  default     = "monitoring.internal"
+}
+
+variable "user_cloudmap_services" {
+  description = "Cloud Map services of your own to create in the namespace (name => metrics path); Prometheus scrapes their instances."
+  type = map(object({
+    metrics_path = optional(string)
+  }))
+  default = {}
+}
+
+variable "operator_cidr_blocks" {
+  description = "CIDR blocks allowed to reach Prometheus (9090) and Grafana (3000), besides the VPC."
+  type        = list(string)
+  default     = []
+}
+
+variable "instance_count" {
+  description = "EC2 container instances for the DAEMON exporters."
+  type        = number
+  default     = 2
+}
+
+variable "enable_managed_scaling" {
+  description = "Capacity provider managed scaling of the EC2 capacity."
+  type        = bool
+  default     = true
+}
+
+variable "enable_container_insights" {
+  description = "CloudWatch Container Insights on the cluster."
+  type        = bool
+  default     = true
+}
+
+variable "prometheus_storage" {
+  description = "\"ebs\" (ECS-managed EBS volume) or \"ephemeral\"."
+  type        = string
+  default     = "ebs"
+}
+
+variable "remote_write" {
+  description = "\"none\", \"existing\" or \"create\" (an AMP workspace)."
+  type        = string
+  default     = "none"
+}
+
+variable "amp_workspace_arn" {
+  description = "Existing AMP workspace when remote_write = \"existing\"."
+  type        = string
+  default     = null
+}
+
+variable "enable_grafana" {
+  description = "Run Grafana with the provisioned datasource and dashboards."
+  type        = bool
+  default     = true
+}
+
+variable "dashboards_dir" {
+  description = "Directory of the dashboards to provision (the repository's dashboards/)."
+  type        = string
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}
