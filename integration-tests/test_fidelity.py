@@ -164,3 +164,35 @@ def test_p9_cloudmap_list_services_filters_by_namespace_and_paginates(estate: Es
     rest = sd.list_services(Filters=only, MaxResults=2, NextToken=page["NextToken"])
     names = {s["Name"] for s in page["Services"] + rest["Services"]}
     assert names == {"svc-0", "svc-1", "svc-2"} and "NextToken" not in rest
+
+
+def test_p10_a_service_without_network_configuration_is_described_without_one(estate: Estate) -> None:
+    estate.cluster("c")
+    definition = estate.task_definition("daemon", [container("d", ports=[9100])], network_mode="host")
+    estate.ecs.create_service(cluster="c", serviceName="d", taskDefinition=definition, schedulingStrategy="DAEMON")
+    [service] = estate.ecs.describe_services(cluster="c", services=["d"])["services"]
+    assert "networkConfiguration" not in service
+
+
+def test_p11_daemon_services_run_a_task_on_every_container_instance(estate: Estate) -> None:
+    estate.cluster("c")
+    first = estate.container_instance("c")
+    definition = estate.task_definition("daemon", [container("d", ports=[9100])], network_mode="host")
+    estate.ecs.create_service(cluster="c", serviceName="d", taskDefinition=definition, schedulingStrategy="DAEMON")
+    second = estate.container_instance("c")  # registers after the service exists
+    arns = estate.ecs.list_tasks(cluster="c", serviceName="d")["taskArns"]
+    tasks = estate.ecs.describe_tasks(cluster="c", tasks=arns)["tasks"]
+    assert sorted(t["containerInstanceArn"] for t in tasks) == sorted(
+        [first.container_instance_arn, second.container_instance_arn])
+    assert {t["group"] for t in tasks} == {"service:d"}
+
+
+def test_p12_create_service_keeps_rebalancing_and_managed_tags(estate: Estate) -> None:
+    estate.cluster("c")
+    definition = estate.task_definition("app", [container("a")])
+    estate.ecs.create_service(cluster="c", serviceName="plain", taskDefinition=definition, desiredCount=0)
+    estate.ecs.create_service(cluster="c", serviceName="tagged", taskDefinition=definition, desiredCount=0,
+                              enableECSManagedTags=True, availabilityZoneRebalancing="ENABLED")
+    plain, tagged = estate.ecs.describe_services(cluster="c", services=["plain", "tagged"])["services"]
+    assert (plain["availabilityZoneRebalancing"], plain["enableECSManagedTags"]) == ("DISABLED", False)
+    assert (tagged["availabilityZoneRebalancing"], tagged["enableECSManagedTags"]) == ("ENABLED", True)

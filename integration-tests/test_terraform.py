@@ -102,6 +102,13 @@ def test_checkov_finds_nothing() -> None:
     assert summary["passed"] > 100, summary
 
 
+def test_module_readmes_list_every_input_and_output() -> None:
+    python = ROOT / ".tools" / "checkov" / "bin" / "python"
+    done = subprocess.run([str(python), str(TERRAFORM_DIR / "module-docs.py"), "--check"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
 # --- the emulator example -----------------------------------------------------------------
 
 

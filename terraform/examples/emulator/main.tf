@@ -1,5 +1,5 @@
-# The stack of examples/complete on an AWS emulator: every service endpoint points at it, and
-# the toggles in module "stack" turn off what the emulator can't do (see README.md).
+# The stack of examples/complete on an AWS emulator: every service endpoint points at it. No
+# module toggle is needed; README.md lists what the emulator does differently.
 provider "aws" {
   region                      = "us-east-1"
   access_key                  = "testing"
@@ -31,15 +31,9 @@ module "stack" {
   name               = "emu"
   availability_zones = ["us-east-1a", "us-east-1b"]
   # Loopback addresses: whatever the emulator hands out (instances, ENIs) is scrapeable locally.
-  vpc_cidr_block     = "127.0.0.0/16"
-  discoverer_image   = "ecs-discoverer:emulator"
-  reloader_image     = "config-reloader:emulator"
-  dashboards_dir     = "${path.module}/../../../dashboards"
-  instance_count     = 2
-  prometheus_storage = "ephemeral"
-
-  # Emulator exceptions (README.md lists why).
-  enable_nat_gateway        = false
-  enable_managed_scaling    = false
-  enable_container_insights = true
+  vpc_cidr_block   = "127.0.0.0/16"
+  discoverer_image = "ecs-discoverer:emulator"
+  reloader_image   = "config-reloader:emulator"
+  dashboards_dir   = "${path.module}/../../../dashboards"
+  instance_count   = 2
 }
