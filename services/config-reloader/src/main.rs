@@ -40,6 +40,8 @@ async fn main() -> anyhow::Result<()> {
         file_name: config.file_name.clone(),
         metrics: metrics.clone(),
     };
+    metrics.init_fetches(syncer.source.kind());
+    metrics.init_fetches("cloudmap");
     tracing::info!(source = ?config.source, dir = %config.dir.display(), "config-reloader starting");
 
     let Some(frequency) = config.frequency else {
@@ -64,7 +66,7 @@ async fn main() -> anyhow::Result<()> {
                 for error in &report.errors {
                     tracing::error!("{error}");
                 }
-                if report.main_changed && let Some((trigger, _)) = &reloader {
+                if report.reload_needed && let Some((trigger, _)) = &reloader {
                     trigger.request();
                 }
             }
@@ -91,7 +93,7 @@ async fn main() -> anyhow::Result<()> {
 /// is normal for an init container, so that doesn't fail the pass.
 async fn once(syncer: &mut Syncer, config: &Config) -> anyhow::Result<()> {
     let report = syncer.pass().await;
-    if report.main_changed
+    if report.reload_needed
         && let Some(url) = &config.reload_url
     {
         let client =

@@ -40,9 +40,25 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Creates the metrics and registers them under the `config_reloader` prefix.
+    /// Creates the metrics and registers them under the `config_reloader` prefix. Every outcome
+    /// exists at 0 from the start, so dashboards and alerts see zeros rather than no data.
     pub fn register(registry: &mut Registry) -> Self {
         let m = Self::default();
+        let results = |family: &Family<ResultLabels, Counter>, results: &[&str]| {
+            for result in results {
+                family
+                    .get_or_create(&ResultLabels {
+                        result: result.to_string(),
+                    })
+                    .inc_by(0);
+            }
+        };
+        results(&m.reloads, &["success", "failure"]);
+        results(&m.passes, &["success", "failure"]);
+        results(
+            &m.file_writes,
+            &["written", "unchanged", "invalid", "refused", "error"],
+        );
         let r = registry.sub_registry_with_prefix("config_reloader");
         build_info::register(
             r,
@@ -80,6 +96,18 @@ impl Metrics {
             m.config_info.clone(),
         );
         m
+    }
+
+    /// Creates the fetch counters of `source` at 0.
+    pub fn init_fetches(&self, source: &str) {
+        for result in ["success", "not_modified", "error"] {
+            self.fetches
+                .get_or_create(&FetchLabels {
+                    source: source.to_string(),
+                    result: result.to_string(),
+                })
+                .inc_by(0);
+        }
     }
 
     pub fn fetch(&self, source: &str, result: &str) {

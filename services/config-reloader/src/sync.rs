@@ -2,7 +2,8 @@
 //!
 //! Each file is its own unit: a failed read or an invalid document leaves that file as it was
 //! and is reported, while the others still update. The main config is written only when it
-//! parses as YAML, and only a changed main config asks for a Prometheus reload.
+//! parses as YAML. A changed main config or YAML file (rules) asks for a Prometheus reload;
+//! file_sd JSON files don't, since Prometheus watches them itself.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -28,8 +29,9 @@ pub const CLOUDMAP_FILE: &str = "cloudmap.json";
 pub struct PassReport {
     /// Every problem, naming the parameter, key or file.
     pub errors: Vec<String>,
-    /// The main config file was replaced: Prometheus should reload.
-    pub main_changed: bool,
+    /// The main config, or a YAML file beside it (rule files, scrape config files), was
+    /// replaced: Prometheus should reload. JSON files are file_sd, which Prometheus re-reads.
+    pub reload_needed: bool,
 }
 
 impl PassReport {
@@ -120,7 +122,7 @@ impl Syncer {
         }
         let file_name = self.file_name.clone();
         if self.write(&file_name, &document.body, report) == Some(WriteOutcome::Written) {
-            report.main_changed = true;
+            report.reload_needed = true;
         }
         self.metrics.set_config_hash(sha256_hex(&document.body));
     }
@@ -185,7 +187,11 @@ impl Syncer {
                 report.errors.push(message);
                 continue;
             }
-            self.write(name, &document.body, report);
+            if self.write(name, &document.body, report) == Some(WriteOutcome::Written)
+                && is_yaml(name)
+            {
+                report.reload_needed = true;
+            }
         }
         if let Some(namespaces) = namespaces {
             self.cloudmap_targets(&namespaces, report).await;

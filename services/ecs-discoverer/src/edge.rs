@@ -83,6 +83,8 @@ impl Intercept for ApiCallRecorder {
             operation: metadata.name().to_string(),
         };
         self.metrics.api_calls.get_or_create(&labels).inc();
+        // Exists at 0 from the first call on, so rate() and alerts see "no throttling".
+        self.metrics.api_throttled.get_or_create(&labels).inc_by(0);
         if let Some(response) = context.response() {
             let status = response.status().as_u16();
             let error_type = response

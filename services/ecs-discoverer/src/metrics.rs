@@ -74,9 +74,24 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// Creates the metrics and registers them under the `ecs_sd` prefix.
+    /// Creates the metrics and registers them under the `ecs_sd` prefix. Every outcome exists
+    /// at 0 from the start, so dashboards and alerts see zeros rather than no data.
     pub fn register(registry: &mut Registry) -> Self {
         let m = Self::default();
+        for result in ["success", "partial", "failure"] {
+            m.cycles
+                .get_or_create(&ResultLabels {
+                    result: result.to_string(),
+                })
+                .inc_by(0);
+        }
+        for result in ["written", "unchanged", "error"] {
+            m.file_writes
+                .get_or_create(&ResultLabels {
+                    result: result.to_string(),
+                })
+                .inc_by(0);
+        }
         let r = registry.sub_registry_with_prefix("ecs_sd");
         build_info::register(
             r,

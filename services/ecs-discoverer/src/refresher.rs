@@ -169,6 +169,13 @@ impl Refresher {
             self.last_good.retain(|k, _| keep.contains(k));
             self.edge.retain_clusters(&keep);
             for cluster in clusters {
+                let failure_labels = ClusterLabels {
+                    cluster: crate::model::cluster_name(cluster).to_string(),
+                };
+                self.metrics
+                    .cluster_failures
+                    .get_or_create(&failure_labels)
+                    .inc_by(0);
                 match self.edge.snapshot(cluster).await {
                     Ok(snapshot) => {
                         let resolution = resolve_cluster(&snapshot, &self.options);

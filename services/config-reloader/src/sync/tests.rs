@@ -171,11 +171,11 @@ async fn invalid_yaml_keeps_the_old_file_and_asks_for_no_reload() {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = store("scrape_configs: []\n", &[]);
     let mut syncer = syncer(&store, dir.path());
-    assert!(syncer.pass().await.main_changed);
+    assert!(syncer.pass().await.reload_needed);
 
     *store.main.lock().expect("lock") = "scrape_configs: [\n  - job_name: x\n".into();
     let report = syncer.pass().await;
-    assert!(!report.main_changed);
+    assert!(!report.reload_needed);
     assert!(
         report.errors[0].contains("'/prom/config.yml' is not valid YAML"),
         "{:?}",
@@ -189,7 +189,7 @@ async fn invalid_yaml_keeps_the_old_file_and_asks_for_no_reload() {
 
     *store.main.lock().expect("lock") = "scrape_configs: [{job_name: x}]\n".into();
     let report = syncer.pass().await;
-    assert!(report.is_success() && report.main_changed);
+    assert!(report.is_success() && report.reload_needed);
 }
 
 #[tokio::test]
@@ -214,7 +214,7 @@ async fn a_hundred_unchanged_passes_write_nothing() {
     let before = mtime("prometheus.yml");
     for _ in 0..100 {
         let report = syncer.pass().await;
-        assert!(report.is_success() && !report.main_changed);
+        assert!(report.is_success() && !report.reload_needed);
     }
     assert_eq!(writes(&syncer.metrics, "written"), written);
     assert_eq!(writes(&syncer.metrics, "unchanged"), 300);
@@ -267,7 +267,7 @@ async fn a_reader_in_a_tight_loop_never_sees_a_partial_file_over_100_rewrites() 
     let path = dir.path().join("prometheus.yml");
     let store = store(&version(0), &[]);
     let mut syncer = syncer(&store, dir.path());
-    assert!(syncer.pass().await.main_changed);
+    assert!(syncer.pass().await.reload_needed);
 
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let reader = {
@@ -290,7 +290,7 @@ async fn a_reader_in_a_tight_loop_never_sees_a_partial_file_over_100_rewrites() 
         *store.main.lock().expect("lock") = version(n);
         let report = syncer.pass().await;
         assert!(
-            report.is_success() && report.main_changed,
+            report.is_success() && report.reload_needed,
             "pass {n}: {:?}",
             report.errors
         );
@@ -300,4 +300,31 @@ async fn a_reader_in_a_tight_loop_never_sees_a_partial_file_over_100_rewrites() 
     assert!(partial.is_empty(), "partial reads: {partial:?}");
     assert!(reads > 100, "the reader read only {reads} times");
     assert_eq!(writes(&syncer.metrics, "written"), 101);
+}
+
+#[tokio::test]
+async fn a_changed_rule_file_asks_for_a_reload_and_a_file_sd_file_does_not() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = store(
+        "rule_files: [/etc/config/*.rules.yml]\n",
+        &[
+            ("/prom/scrape/stack.rules.yml", "groups: []\n"),
+            ("/prom/scrape/static.json", "[]\n"),
+        ],
+    );
+    let mut syncer = syncer(&store, dir.path());
+    assert!(syncer.pass().await.reload_needed);
+    assert!(!syncer.pass().await.reload_needed, "nothing changed");
+
+    store.scrape.lock().expect("lock")[1].1 = "[{\"targets\": [\"10.0.0.1:80\"]}]\n".into();
+    assert!(
+        !syncer.pass().await.reload_needed,
+        "file_sd is re-read by Prometheus"
+    );
+
+    store.scrape.lock().expect("lock")[0].1 = "groups: [{name: g, rules: []}]\n".into();
+    assert!(
+        syncer.pass().await.reload_needed,
+        "a rule file needs a reload"
+    );
 }
