@@ -12,7 +12,7 @@ PYTEST_ARGS ?= -rs
 # when there is none, and the Terraform tests then say so in one line instead of running.
 export TF_CLI_CONFIG_FILE := $(shell terraform/cli-config.sh 2>/dev/null)
 
-.PHONY: help deps build test test-unit test-integration test-terraform terraform-docs lint fmt demo clean
+.PHONY: help deps build test test-unit test-integration test-terraform dashboards-check terraform-docs lint fmt demo clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -35,6 +35,9 @@ test-integration: deps build ## Integration tests (embedded emulator, or AWS_END
 
 test-terraform: deps build ## Only the Terraform checks: fmt, validate, checkov, emulator apply + clean re-plan, task definitions
 	cd integration-tests && ../$(PYTHON) -m pytest $(PYTEST_ARGS) test_terraform.py
+
+dashboards-check: deps build ## Dashboards and alert rules: JSON properties, every PromQL run against Prometheus, promtool check + test rules
+	cd integration-tests && ../$(PYTHON) -m pytest $(PYTEST_ARGS) test_dashboards.py
 
 terraform-docs: deps ## Regenerate the Inputs/Outputs tables of terraform/modules/*/README.md
 	.tools/checkov/bin/python terraform/module-docs.py

@@ -40,8 +40,9 @@ def prometheus_config(sd_dir: Path, config_dir: Path, discoverer_port: int, relo
              "http_sd_configs": [{"url": f"http://127.0.0.1:{discoverer_port}/prometheus-targets",
                                   "refresh_interval": "5s"}],
              "relabel_configs": [{"target_label": "sd", "replacement": "http"}]},
-            {"job_name": "stack", "static_configs": [{"targets": [f"127.0.0.1:{discoverer_port}",
-                                                                  f"127.0.0.1:{reloader_port}"]}]},
+            # Job names as in the Terraform module's config, which the dashboards and alerts use.
+            {"job_name": "ecs-discoverer", "static_configs": [{"targets": [f"127.0.0.1:{discoverer_port}"]}]},
+            {"job_name": "config-reloader", "static_configs": [{"targets": [f"127.0.0.1:{reloader_port}"]}]},
         ],
     }
 
@@ -116,7 +117,8 @@ def main() -> int:
         def scraped() -> list[dict]:
             """The stack's own targets and the discovered node-exporter (file_sd, http_sd, Cloud Map) up."""
             targets = prometheus.active_targets()
-            wanted = [t for t in targets if t["labels"]["job"] in ("stack", "node-exporter", "cloudmap")]
+            wanted = [t for t in targets
+                      if t["labels"]["job"] in ("ecs-discoverer", "config-reloader", "node-exporter", "cloudmap")]
             return targets if len(wanted) == 5 and all(t["health"] == "up" for t in wanted) else []
 
         targets = wait_until(scraped, 60, "Prometheus to scrape the demo targets")
@@ -129,7 +131,11 @@ def main() -> int:
         print(f"  file_sd output    {sd_dir}")
         print(f"  reloader output   {config_dir}  (from SSM /demo/prometheus/*; change a parameter and"
               f" Prometheus reloads)")
-        print(f"  dashboards        {ROOT / 'dashboards'} (import into Grafana pointed at {prometheus.url})\n")
+        print("\nDashboards (no Grafana on this machine: import them into a Grafana with a Prometheus")
+        print(f"data source at {prometheus.url}; see dashboards/README.md):")
+        for dashboard in sorted((ROOT / "dashboards").glob("*.json")):
+            print(f"  {dashboard}")
+        print(f"  alert rules: {ROOT / 'dashboards' / 'alerts' / 'ecs-monitoring.rules.yml'}\n")
         print("Prometheus targets (/api/v1/targets):")
         for target in sorted(targets, key=lambda t: (t["labels"]["job"], t["scrapePool"])):
             print(f"  {target['health']:<7} job={target['labels']['job']:<14} pool={target['scrapePool']:<12} "

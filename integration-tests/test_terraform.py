@@ -190,7 +190,8 @@ def test_terraform_estate_is_discovered_and_scraped(applied: AppliedStack, tmp_p
 
 
 def test_terraform_written_prometheus_config_is_fetched_and_valid(applied: AppliedStack, tmp_path: Path) -> None:
-    """The config Terraform put in SSM goes through the config-reloader and passes promtool."""
+    """The config and alert rules Terraform put in SSM go through the config-reloader and pass
+    promtool."""
     parameter = applied.output()["prometheus_config_parameter"]
     path = parameter.rsplit("/", 1)[0]
     done = subprocess.run([str(service_binary("config-reloader"))], capture_output=True, text=True, timeout=60,
@@ -206,6 +207,9 @@ def test_terraform_written_prometheus_config_is_fetched_and_valid(applied: Appli
     checked = subprocess.run([promtool, "check", "config", "--syntax-only", str(tmp_path / "prometheus.yml")],
                              capture_output=True, text=True, timeout=60)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+    rules = subprocess.run([promtool, "check", "rules", str(tmp_path / "ecs-monitoring.rules.yml")],
+                           capture_output=True, text=True, timeout=60)
+    assert rules.returncode == 0, rules.stdout + rules.stderr
 
 
 # --- task definitions -----------------------------------------------------------------------

@@ -152,6 +152,18 @@ resource "aws_ssm_parameter" "cloudmap" {
   tags        = var.tags
 }
 
+resource "aws_ssm_parameter" "rules" {
+  #checkov:skip=CKV_AWS_337: the key is var.config_kms_key_arn; without one, SSM uses the AWS managed key alias/aws/ssm.
+  for_each    = var.rule_files
+  name        = "${var.ssm_path}/scrape/${each.key}"
+  description = "Prometheus rule file ${each.key}; the config-reloader writes it beside prometheus.yml and reloads"
+  type        = "SecureString"
+  key_id      = var.config_kms_key_arn
+  tier        = length(each.value) > 4096 ? "Advanced" : "Standard"
+  value       = each.value
+  tags        = var.tags
+}
+
 resource "aws_cloudwatch_log_group" "this" {
   #checkov:skip=CKV_AWS_338: retention is var.log_retention_days (30 by default): container logs of the stack are operational logs, not audit records.
   name              = "/ecs/${var.name}"

@@ -118,6 +118,17 @@ variable "extra_scrape_configs" {
   default     = []
 }
 
+variable "rule_files" {
+  description = "Prometheus rule files: file name (ending in .rules.yml) => content. Stored under <ssm_path>/scrape/ and loaded through rule_files."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for name in keys(var.rule_files) : can(regex("^[a-zA-Z0-9_.-]+\\.rules\\.yml$", name))])
+    error_message = "Rule file names are plain file names ending in .rules.yml, e.g. ecs-monitoring.rules.yml."
+  }
+}
+
 variable "cloudmap_namespaces" {
   description = "Cloud Map namespaces whose instances are scraped (through the config-reloader's cloudmap.json)."
   type        = list(string)

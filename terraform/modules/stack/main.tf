@@ -55,8 +55,11 @@ module "prometheus" {
   cloudmap_service_arn = module.cloudmap.service_arns["prometheus"]
   storage              = var.prometheus_storage
   remote_write         = var.remote_write
-  amp_workspace_arn    = var.amp_workspace_arn
-  tags                 = var.tags
+  rule_files = {
+    "ecs-monitoring.rules.yml" = file("${var.dashboards_dir}/alerts/ecs-monitoring.rules.yml")
+  }
+  amp_workspace_arn = var.amp_workspace_arn
+  tags              = var.tags
 }
 
 module "node_exporter" {

@@ -104,7 +104,7 @@ variable "enable_grafana" {
 }
 
 variable "dashboards_dir" {
-  description = "Directory of the dashboards to provision (the repository's dashboards/)."
+  description = "The repository's dashboards/: its *.json are provisioned in Grafana, alerts/ecs-monitoring.rules.yml is loaded by Prometheus."
   type        = string
 }
 
