@@ -644,3 +644,6 @@ impl Edge {
 
 #[cfg(test)]
 pub(crate) mod tests;
+
+#[cfg(test)]
+mod rate_tests;
