@@ -12,7 +12,7 @@ PYTEST_ARGS ?= -rs
 # when there is none, and the Terraform tests then say so in one line instead of running.
 export TF_CLI_CONFIG_FILE := $(shell terraform/cli-config.sh 2>/dev/null)
 
-.PHONY: help deps build test test-unit test-integration test-terraform dashboards-check terraform-docs lint fmt demo clean
+.PHONY: help deps build test test-unit test-integration test-terraform dashboards-check terraform-docs build-release bench lint fmt demo clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -38,6 +38,13 @@ test-terraform: deps build ## Only the Terraform checks: fmt, validate, checkov,
 
 dashboards-check: deps build ## Dashboards and alert rules: JSON properties, every PromQL run against Prometheus, promtool check + test rules
 	cd integration-tests && ../$(PYTHON) -m pytest $(PYTEST_ARGS) test_dashboards.py
+
+build-release: ## Release build of ecs-discoverer (for the benchmark only)
+	$(CARGO) build --locked --release -p ecs-discoverer
+
+bench: deps build-release ## Benchmark vs prometheus-ecs-discoverer: calls, CPU, RSS at N=100/1k/5k, robustness, http_sd load, rate limits
+	@integration-tests/install-bench-deps.sh
+	cd integration-tests && ../$(PYTHON) bench.py $(BENCH_ARGS)
 
 terraform-docs: deps ## Regenerate the Inputs/Outputs tables of terraform/modules/*/README.md
 	.tools/checkov/bin/python terraform/module-docs.py

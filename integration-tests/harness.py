@@ -141,10 +141,11 @@ class Emulator:
     """moto's server with the fidelity layer, or an external endpoint from AWS_ENDPOINT_URL."""
 
     def __init__(self, log_dir: Path | None = None, endpoint: str | None = None,
-                 embedded: bool = False):
+                 embedded: bool = False, extra_env: dict[str, str] | None = None):
         """`embedded=True` always starts the embedded emulator (a test that kills it needs one)."""
         self.process: ManagedProcess | None = None
         self.log_dir = log_dir
+        self.extra_env = extra_env or {}
         external = None if embedded else endpoint or os.environ.get("AWS_ENDPOINT_URL")
         if external:
             self.endpoint = external.rstrip("/")
@@ -163,7 +164,8 @@ class Emulator:
             [sys.executable, "-m", "emulator.server", "--port", str(self.port)],
             # AWS managed IAM policies exist, so Terraform can attach them (e.g. the ECS
             # instance role's AmazonEC2ContainerServiceforEC2Role).
-            env={**AWS_ENV, "PYTHONPATH": str(TESTS_DIR), "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"},
+            env={**AWS_ENV, "PYTHONPATH": str(TESTS_DIR), "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
+                 **self.extra_env},
             cwd=TESTS_DIR, log_dir=self.log_dir,
         )
         self.process.wait_ready(lambda: http_ok(f"{self.endpoint}/moto-api/"), timeout=60)

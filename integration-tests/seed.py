@@ -171,11 +171,11 @@ class Estate:
     def stop_task(self, cluster: str, task: str) -> None:
         self.ecs.stop_task(cluster=cluster, task=task, reason="stopped by test")
 
-    def set_task_status(self, cluster: str, task: str, status: str) -> None:
-        """Fidelity hook P8: e.g. put a task back to PENDING."""
+    def set_task_status(self, cluster: str, task: str, status: str, unplaced: bool = False) -> None:
+        """Fidelity hook P8: e.g. put a task back to PENDING (`unplaced`: with no container instance)."""
         answer = requests.post(f"{self.endpoint}/_fidelity/ecs/task-status", timeout=10,
                                json={"cluster": cluster, "task": task, "lastStatus": status,
-                                     "region": self.region})
+                                     "region": self.region, "unplaced": unplaced})
         answer.raise_for_status()
 
     # --- Cloud Map -----------------------------------------------------------------------

@@ -150,6 +150,8 @@ def test_p8_task_status_hook_and_describe_does_not_advance_state(estate: Estate)
         assert describe(estate, "c1", [arn])[0]["lastStatus"] == "RUNNING"
     estate.set_task_status("c1", arn, "PENDING")
     assert describe(estate, "c1", [arn])[0]["lastStatus"] == "PENDING"
+    estate.set_task_status("c1", arn, "PENDING", unplaced=True)
+    assert "containerInstanceArn" not in describe(estate, "c1", [arn])[0]
 
 
 def test_p9_cloudmap_list_services_filters_by_namespace_and_paginates(estate: Estate) -> None:

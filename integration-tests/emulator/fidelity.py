@@ -374,7 +374,8 @@ def _create_service_response(self: Any) -> Any:
 
 
 def set_task_status(body: dict[str, Any]) -> dict[str, Any]:
-    """P8: set a task's lastStatus, e.g. to PENDING; `{account?, region?, cluster, task, lastStatus}`."""
+    """P8: set a task's lastStatus, e.g. to PENDING; `{account?, region?, cluster, task, lastStatus,
+    unplaced?}`. With `unplaced`, the task also loses its container instance (not placed yet)."""
     account = body.get("account", "123456789012")
     backend = ecs_models.ecs_backends[account][body.get("region", "us-east-1")]
     cluster = backend._get_cluster(body["cluster"])
@@ -382,6 +383,8 @@ def set_task_status(body: dict[str, Any]) -> dict[str, Any]:
     for arn, task in backend.tasks.get(cluster.name, {}).items():
         if arn.split("/")[-1] == wanted:
             task.last_status = body["lastStatus"]
+            if body.get("unplaced"):
+                task.container_instance_arn = None
             return {"taskArn": task.task_arn, "lastStatus": task.last_status}
     raise KeyError(f"no task {body['task']} in cluster {cluster.name}")
 
