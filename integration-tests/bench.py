@@ -378,12 +378,17 @@ def http_sd_load(emulator: Emulator, workdir: Path) -> dict[str, object]:
             done = sum(float(v) for v in re.findall(r"^ecs_sd_cycles_total\{[^}]*\} (\S+)", text, re.M))
             return total, done
 
-        quiet_calls, quiet_cycles = calls()
-        time.sleep(10)
-        idle_calls, idle_cycles = calls()
+        def at_cycle_end() -> tuple[float, float]:
+            """Read just after a cycle ends (in the pause before the next), so no cycle is half counted."""
+            start = calls()[1]
+            return wait_until(lambda: (now := calls())[1] > start and now, 300, "the next cycle", interval=0.02)
+
+        quiet_calls, quiet_cycles = at_cycle_end()
+        time.sleep(6)
+        idle_calls, idle_cycles = at_cycle_end()
         out = subprocess.run([wrk, "-t2", "-c32", "-d10s", "--latency", f"{url}/prometheus-targets"],
                              capture_output=True, text=True, timeout=60).stdout
-        loaded_calls, loaded_cycles = calls()
+        loaded_calls, loaded_cycles = at_cycle_end()
         rps = float(re.search(r"Requests/sec:\s+(\S+)", out).group(1))
         p99 = re.search(r"99%\s+(\S+)", out).group(1)
         return {"targets": targets, "body_bytes": body, "rps": rps, "p99": p99,

@@ -47,7 +47,7 @@ pub enum RenderError {
 
 /// Renders groups in a stable form (the caller sorts them), so unchanged input gives the same
 /// bytes and the atomic writer can skip the write.
-pub fn render(groups: &[TargetGroup], format: OutputFormat) -> Result<Vec<u8>, RenderError> {
+pub fn render<G: Serialize>(groups: &[G], format: OutputFormat) -> Result<Vec<u8>, RenderError> {
     Ok(match format {
         OutputFormat::Json => {
             let mut bytes = serde_json::to_vec_pretty(groups)?;
@@ -81,7 +81,10 @@ mod tests {
 
     #[test]
     fn empty_list_renders_as_empty_array() {
-        assert_eq!(render(&[], OutputFormat::Json).expect("renders"), b"[]\n");
+        assert_eq!(
+            render::<TargetGroup>(&[], OutputFormat::Json).expect("renders"),
+            b"[]\n"
+        );
     }
 
     #[test]

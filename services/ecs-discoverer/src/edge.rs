@@ -494,7 +494,7 @@ impl Edge {
         cluster: &str,
         cluster_arn: &str,
         names: &[String],
-    ) -> Result<HashMap<String, Arc<BTreeMap<String, String>>>, EdgeError> {
+    ) -> Result<(HashMap<String, Arc<BTreeMap<String, String>>>, bool), EdgeError> {
         let key = |name: &str| (cluster_arn.to_string(), name.to_string());
         let stale: Vec<String> = names
             .iter()
@@ -530,14 +530,15 @@ impl Edge {
                 self.services.insert(key(name), (now, Arc::new(tags)));
             }
         }
-        Ok(names
+        let tags = names
             .iter()
             .filter_map(|n| {
                 self.services
                     .get(&key(n))
                     .map(|(_, tags)| (n.clone(), tags.clone()))
             })
-            .collect())
+            .collect();
+        Ok((tags, !stale.is_empty()))
     }
 
     /// Everything resolution needs about one cluster. On error nothing of the cycle's partial
@@ -598,9 +599,18 @@ impl Edge {
             names.sort();
             names
         };
-        let service_tags = self
+        let (service_tags, services_refreshed) = self
             .service_tags(cluster, &info.arn, &service_names)
             .await?;
+        // Nothing new was described: the same RUNNING tasks as last cycle, no new container
+        // instance, no service description refreshed. Resolution would give the same result.
+        let unchanged = unknown.is_empty()
+            && missing.is_empty()
+            && !services_refreshed
+            && self
+                .running
+                .get(cluster)
+                .is_some_and(|known| known.len() == listed.len());
 
         // Every call succeeded: commit the caches.
         let mut instances: HashMap<String, Arc<Instance>> =
@@ -638,6 +648,7 @@ impl Edge {
             task_definitions: definitions,
             instances,
             service_tags,
+            unchanged,
         })
     }
 }

@@ -4,27 +4,67 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
+use serde::ser::{Serialize, SerializeMap, SerializeStruct, Serializer};
 use stack_common::atomic_file::{self, WriteError, WriteOutcome};
 use stack_common::target_group::{OutputFormat, TargetGroup, render};
 
 use crate::resolve::{Interval, Skip, Target};
 
+/// A target group as served, borrowed from the target it comes from: the combined file and
+/// http_sd add `__scrape_interval__`, in label order, without copying any label.
+#[derive(Debug, Clone, Copy)]
+pub struct GroupView<'a> {
+    group: &'a TargetGroup,
+    interval: Option<&'static str>,
+}
+
+const SCRAPE_INTERVAL: &str = "__scrape_interval__";
+
+impl Serialize for GroupView<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        struct Labels<'a>(&'a BTreeMap<String, String>, Option<&'static str>);
+        impl Serialize for Labels<'_> {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let extra = self.1.filter(|_| !self.0.contains_key(SCRAPE_INTERVAL));
+                let mut map =
+                    serializer.serialize_map(Some(self.0.len() + extra.map_or(0, |_| 1)))?;
+                let mut pending = extra;
+                for (name, value) in self.0 {
+                    if let Some(interval) = pending.filter(|_| name.as_str() > SCRAPE_INTERVAL) {
+                        map.serialize_entry(SCRAPE_INTERVAL, interval)?;
+                        pending = None;
+                    }
+                    map.serialize_entry(name, value)?;
+                }
+                if let Some(interval) = pending {
+                    map.serialize_entry(SCRAPE_INTERVAL, interval)?;
+                }
+                map.end()
+            }
+        }
+        let mut group = serializer.serialize_struct("TargetGroup", 2)?;
+        group.serialize_field("targets", &self.group.targets)?;
+        group.serialize_field("labels", &Labels(&self.group.labels, self.interval))?;
+        group.end()
+    }
+}
+
 /// The combined list: every ECS target, with `__scrape_interval__` on those that declared one,
 /// then the Cloud Map groups (which are in no per-interval file).
-pub fn combined_groups(targets: &[Target], cloudmap: &[TargetGroup]) -> Vec<TargetGroup> {
+pub fn combined_groups<'a>(
+    targets: &'a [Target],
+    cloudmap: &'a [TargetGroup],
+) -> Vec<GroupView<'a>> {
     targets
         .iter()
-        .map(|t| {
-            let mut group = t.group.clone();
-            if let Some(interval) = t.interval {
-                group.labels.insert(
-                    "__scrape_interval__".to_string(),
-                    interval.as_str().to_string(),
-                );
-            }
-            group
+        .map(|t| GroupView {
+            group: &t.group,
+            interval: t.interval.map(Interval::as_str),
         })
-        .chain(cloudmap.iter().cloned())
+        .chain(cloudmap.iter().map(|group| GroupView {
+            group,
+            interval: None,
+        }))
         .collect()
 }
 
@@ -60,7 +100,7 @@ impl FileSdWriter {
     pub fn create_missing(&self) -> Result<(), WriteError> {
         atomic_file::create_if_missing(
             &self.combined_path(),
-            &render(&[], self.format).unwrap_or_default(),
+            &render::<TargetGroup>(&[], self.format).unwrap_or_default(),
         )?;
         for (_, path) in self.interval_paths() {
             atomic_file::create_if_missing(&path, b"[]\n")?;
@@ -74,29 +114,25 @@ impl FileSdWriter {
         targets: &[Target],
         cloudmap: &[TargetGroup],
     ) -> Vec<(PathBuf, Result<WriteOutcome, WriteError>)> {
-        let mut by_interval: BTreeMap<Option<Interval>, Vec<TargetGroup>> = BTreeMap::new();
+        let mut by_interval: BTreeMap<Option<Interval>, Vec<&TargetGroup>> = BTreeMap::new();
         for target in targets {
             by_interval
                 .entry(target.interval)
                 .or_default()
-                .push(target.group.clone());
+                .push(&target.group);
         }
         let mut files = vec![(
             self.combined_path(),
-            combined_groups(targets, cloudmap),
-            self.format,
+            render(&combined_groups(targets, cloudmap), self.format),
         )];
         for (interval, path) in self.interval_paths() {
-            files.push((
-                path,
-                by_interval.remove(&interval).unwrap_or_default(),
-                OutputFormat::Json,
-            ));
+            let groups = by_interval.remove(&interval).unwrap_or_default();
+            files.push((path, render(&groups, OutputFormat::Json)));
         }
         files
             .into_iter()
-            .map(|(path, groups, format)| {
-                let outcome = render(&groups, format)
+            .map(|(path, rendered)| {
+                let outcome = rendered
                     .map_err(|e| WriteError {
                         path: path.clone(),
                         source: std::io::Error::other(e),
@@ -124,7 +160,7 @@ pub struct SharedState {
 }
 
 impl SharedState {
-    pub fn publish(&self, targets: &[Target], cloudmap: &[TargetGroup], skipped: Vec<Skip>) {
+    pub fn publish(&self, targets: &[Target], cloudmap: &[TargetGroup], skipped: Arc<Vec<Skip>>) {
         let body = serde_json::to_vec(&combined_groups(targets, cloudmap))
             .unwrap_or_else(|_| b"[]".to_vec());
         let mut inner = self
@@ -132,7 +168,7 @@ impl SharedState {
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         inner.http_sd = Some(Arc::new(body));
-        inner.skipped = Arc::new(skipped);
+        inner.skipped = skipped;
         inner.targets = targets.len() + cloudmap.len();
     }
 
@@ -154,5 +190,49 @@ impl SharedState {
 
     pub fn is_ready(&self) -> bool {
         self.http_sd().is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(interval: Option<Interval>, names: &[&str]) -> Target {
+        Target {
+            interval,
+            group: TargetGroup::new(
+                "10.0.0.1:8080",
+                names
+                    .iter()
+                    .map(|n| (n.to_string(), format!("{n}-value")))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// The view renders exactly what a copy with the label inserted would.
+    #[test]
+    fn the_scrape_interval_is_rendered_in_label_order_without_a_copy() {
+        for names in [
+            &["__meta_a", "__metrics_path__", "__scheme__", "job"][..],
+            &["job", "zz"][..],
+            &["__a"][..],
+            &[][..],
+        ] {
+            for interval in [None, Some(Interval::S30)] {
+                let t = target(interval, names);
+                let mut copy = t.group.clone();
+                if let Some(interval) = interval {
+                    copy.labels
+                        .insert(SCRAPE_INTERVAL.to_string(), interval.as_str().to_string());
+                }
+                let view = combined_groups(std::slice::from_ref(&t), &[]);
+                assert_eq!(
+                    serde_json::to_string(&view).expect("json"),
+                    serde_json::to_string(&[copy]).expect("json"),
+                    "{names:?} {interval:?}"
+                );
+            }
+        }
     }
 }

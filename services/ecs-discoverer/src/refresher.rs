@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::edge::Edge;
 use crate::metrics::{ClusterLabels, Metrics, ResultLabels, SkipLabels};
 use crate::output::{FileSdWriter, SharedState};
-use crate::resolve::{Options, Resolution, Target, combine, resolve_cluster};
+use crate::resolve::{Options, Resolution, Skip, Target, combine, resolve_cluster};
 
 /// How a cycle went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,11 +41,14 @@ impl CycleResult {
 pub struct CycleReport {
     pub result: CycleResult,
     pub errors: Vec<String>,
-    pub targets: Vec<Target>,
+    pub targets: Arc<Vec<Target>>,
     /// The Cloud Map groups served beside the ECS targets (last good).
     pub cloudmap: Vec<TargetGroup>,
-    pub skipped: Vec<crate::resolve::Skip>,
+    pub skipped: Arc<Vec<Skip>>,
 }
+
+/// All targets and skips of the last good results, deduplicated.
+type Combined = (Arc<Vec<Target>>, Arc<Vec<Skip>>);
 
 #[derive(Debug)]
 pub struct Refresher {
@@ -65,6 +68,11 @@ pub struct Refresher {
     cloudmap_last_good: Vec<TargetGroup>,
     /// Skip causes already logged, so each is logged once while it lasts.
     logged_skips: HashSet<String>,
+    /// The combination of `last_good` (and Cloud Map) as of the last change. A cycle that
+    /// changes nothing reuses it and publishes nothing: no render, no file read or write.
+    combined: Option<Combined>,
+    /// A publish left a file unwritten: publish again even if nothing changes.
+    publish_pending: bool,
 }
 
 impl Refresher {
@@ -95,6 +103,8 @@ impl Refresher {
             cloudmap_namespaces: config.cloudmap_namespaces.clone(),
             cloudmap_last_good: Vec::new(),
             logged_skips: HashSet::new(),
+            combined: None,
+            publish_pending: false,
         }
     }
 
@@ -106,10 +116,11 @@ impl Refresher {
         self
     }
 
-    /// Refreshes the Cloud Map groups; on failure the last good ones stay.
-    async fn refresh_cloudmap(&mut self, errors: &mut Vec<String>) -> bool {
+    /// Refreshes the Cloud Map groups; on failure the last good ones stay. Returns whether it
+    /// succeeded and whether the groups changed.
+    async fn refresh_cloudmap(&mut self, errors: &mut Vec<String>) -> (bool, bool) {
         let Some(client) = &self.cloudmap else {
-            return true;
+            return (true, false);
         };
         match client.snapshot(&self.cloudmap_namespaces).await {
             Ok(snapshot) => {
@@ -117,21 +128,22 @@ impl Refresher {
                 for reason in found.skipped {
                     tracing::warn!("{reason}");
                 }
+                let changed = self.cloudmap_last_good != found.groups;
                 self.cloudmap_last_good = found.groups;
-                true
+                (true, changed)
             }
             Err(error) => {
                 tracing::warn!(%error, "Cloud Map refresh failed; keeping its last good targets");
                 self.metrics.cloudmap_failures.inc();
                 errors.push(error.to_string());
-                false
+                (false, false)
             }
         }
     }
 
     /// Logs each skip cause once, while it lasts (a cause that goes away and comes back is
     /// logged again).
-    fn log_new_skips(&mut self, skipped: &[crate::resolve::Skip]) {
+    fn log_new_skips(&mut self, skipped: &[Skip]) {
         let current: HashSet<String> = skipped
             .iter()
             .map(|s| {
@@ -164,9 +176,12 @@ impl Refresher {
             Some(self.clusters.clone())
         };
         let mut refreshed = 0;
+        let mut changed = false;
         if let Some(clusters) = &listed {
             let keep: HashSet<String> = clusters.iter().cloned().collect();
+            let before = self.last_good.len();
             self.last_good.retain(|k, _| keep.contains(k));
+            changed |= self.last_good.len() != before;
             self.edge.retain_clusters(&keep);
             for cluster in clusters {
                 let failure_labels = ClusterLabels {
@@ -177,11 +192,15 @@ impl Refresher {
                     .get_or_create(&failure_labels)
                     .inc_by(0);
                 match self.edge.snapshot(cluster).await {
+                    Ok(snapshot) if snapshot.unchanged && self.last_good.contains_key(cluster) => {
+                        refreshed += 1;
+                    }
                     Ok(snapshot) => {
                         let resolution = resolve_cluster(&snapshot, &self.options);
                         for warning in &resolution.warnings {
                             tracing::warn!(cluster = %snapshot.name, "{warning}");
                         }
+                        changed |= self.last_good.get(cluster) != Some(&resolution);
                         self.last_good.insert(cluster.clone(), resolution);
                         refreshed += 1;
                     }
@@ -198,7 +217,8 @@ impl Refresher {
                 }
             }
         }
-        let cloudmap_ok = self.refresh_cloudmap(&mut errors).await;
+        let (cloudmap_ok, cloudmap_changed) = self.refresh_cloudmap(&mut errors).await;
+        changed |= cloudmap_changed;
         let result = match (&listed, errors.is_empty()) {
             (Some(_), true) => CycleResult::Success,
             (Some(clusters), false) if refreshed > 0 || clusters.is_empty() || cloudmap_ok => {
@@ -207,25 +227,34 @@ impl Refresher {
             _ => CycleResult::Failure,
         };
 
-        let targets = combine(
-            self.last_good
-                .values()
-                .flat_map(|r| r.targets.iter().cloned()),
-        );
-        let skipped: Vec<_> = self
-            .last_good
-            .values()
-            .flat_map(|r| r.skipped.iter().cloned())
-            .collect();
+        let (targets, skipped) = match (&self.combined, changed) {
+            (Some((targets, skipped)), false) => (targets.clone(), skipped.clone()),
+            _ => {
+                let targets = Arc::new(combine(
+                    self.last_good
+                        .values()
+                        .flat_map(|r| r.targets.iter().cloned()),
+                ));
+                let skipped: Arc<Vec<Skip>> = Arc::new(
+                    self.last_good
+                        .values()
+                        .flat_map(|r| r.skipped.iter().cloned())
+                        .collect(),
+                );
+                self.combined = Some((targets.clone(), skipped.clone()));
+                changed = true;
+                (targets, skipped)
+            }
+        };
         let publishable = result == CycleResult::Success
             || (result == CycleResult::Partial && self.published_once);
-        if publish && publishable {
+        if publish && publishable && (changed || !self.published_once || self.publish_pending) {
             self.publish(&targets, &skipped);
         }
-        if publish {
+        if publish && changed {
             self.log_new_skips(&skipped);
         }
-        self.record(result, started, &targets, &skipped);
+        self.record(result, started, changed);
         CycleReport {
             result,
             errors,
@@ -235,10 +264,11 @@ impl Refresher {
         }
     }
 
-    fn publish(&mut self, targets: &[Target], skipped: &[crate::resolve::Skip]) {
+    fn publish(&mut self, targets: &[Target], skipped: &Arc<Vec<Skip>>) {
         self.published_once = true;
+        self.publish_pending = false;
         self.state
-            .publish(targets, &self.cloudmap_last_good, skipped.to_vec());
+            .publish(targets, &self.cloudmap_last_good, skipped.clone());
         if let Some(writer) = &self.writer {
             for (path, outcome) in writer.write(targets, &self.cloudmap_last_good) {
                 let result = match outcome {
@@ -246,6 +276,7 @@ impl Refresher {
                     Ok(WriteOutcome::Unchanged) => "unchanged",
                     Err(error) => {
                         tracing::error!(%error, path = %path.display(), "file_sd write failed; the old file stays");
+                        self.publish_pending = true;
                         "error"
                     }
                 };
@@ -259,13 +290,9 @@ impl Refresher {
         }
     }
 
-    fn record(
-        &self,
-        result: CycleResult,
-        started: Instant,
-        targets: &[Target],
-        skipped: &[crate::resolve::Skip],
-    ) {
+    /// Counts the cycle; when the combination `changed`, also resets the target and skip gauges,
+    /// which otherwise keep their values.
+    fn record(&self, result: CycleResult, started: Instant, changed: bool) {
         let metrics = &self.metrics;
         metrics
             .cycles
@@ -283,34 +310,54 @@ impl Refresher {
                 .unwrap_or_default();
             metrics.last_success.set(now);
         }
-        metrics.targets.clear();
-        for target in targets {
-            let cluster = target
-                .group
-                .labels
-                .get("ecs_cluster")
-                .cloned()
-                .unwrap_or_default();
+        if let Some((targets, skipped)) = self.combined.as_ref().filter(|_| changed) {
+            let mut by_cluster: BTreeMap<&str, i64> = BTreeMap::new();
+            for target in targets.iter() {
+                let cluster = target
+                    .group
+                    .labels
+                    .get("ecs_cluster")
+                    .map_or("", String::as_str);
+                *by_cluster.entry(cluster).or_default() += 1;
+            }
+            metrics.targets.clear();
+            for (cluster, count) in by_cluster {
+                metrics
+                    .targets
+                    .get_or_create(&ClusterLabels {
+                        cluster: cluster.to_string(),
+                    })
+                    .set(count);
+            }
+            let mut by_reason: BTreeMap<(&str, &str), i64> = BTreeMap::new();
+            for skip in skipped.iter() {
+                *by_reason
+                    .entry((skip.reason.code(), skip.convention.as_str()))
+                    .or_default() += 1;
+            }
+            metrics.skipped.clear();
+            for ((reason, convention), count) in by_reason {
+                metrics
+                    .skipped
+                    .get_or_create(&SkipLabels {
+                        reason: reason.to_string(),
+                        convention: convention.to_string(),
+                    })
+                    .set(count);
+            }
             metrics
-                .targets
-                .get_or_create(&ClusterLabels { cluster })
-                .inc();
+                .cloudmap_targets
+                .set(self.cloudmap_last_good.len() as i64);
         }
-        metrics
-            .cloudmap_targets
-            .set(self.cloudmap_last_good.len() as i64);
-        metrics.skipped.clear();
-        for skip in skipped {
-            let labels = SkipLabels {
-                reason: skip.reason.code().to_string(),
-                convention: skip.convention.as_str().to_string(),
-            };
-            metrics.skipped.get_or_create(&labels).inc();
-        }
+        let (targets, skipped) = self
+            .combined
+            .as_ref()
+            .map_or((0, 0), |(t, s)| (t.len(), s.len()));
         tracing::info!(
             result = result.as_str(),
-            targets = targets.len(),
-            skipped = skipped.len(),
+            targets,
+            skipped,
+            changed,
             duration_ms = started.elapsed().as_millis() as u64,
             "discovery cycle"
         );

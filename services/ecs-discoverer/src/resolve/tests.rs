@@ -92,6 +92,7 @@ fn cluster(
             }),
         )]),
         service_tags: HashMap::from([("web".to_string(), Arc::new(map(&[("team", "obs")])))]),
+        unchanged: false,
     }
 }
 
