@@ -43,6 +43,7 @@ RESULTS = Path(__file__).resolve().parent / "bench-results"
 PROMED_PYTHON = ROOT / ".tools" / "promed" / "bin" / "python"
 CLUSTERS = 3
 TICKS = os.sysconf("SC_CLK_TCK")
+WARM_CYCLES = 5
 
 
 def ours_binary() -> Path:
@@ -200,6 +201,8 @@ def cycles(operations: list[str]) -> list[Counter]:
 
 
 def cpu_seconds(pid: int) -> float:
+    """user+sys of the whole process, exited threads included (/proc/PID/stat), in clock ticks
+    (10 ms): warm cycles are averaged over WARM_CYCLES to get below that."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS
 
@@ -266,7 +269,7 @@ def reported_durations(log_path: Path, marker: str) -> list[float]:
             found.append(record["duration_ms"] / 1000)
         elif "duration" in record.get("record", {}).get("extra", {}):
             found.append(float(record["record"]["extra"]["duration"]))
-    return found + [math.nan, math.nan]
+    return found + [math.nan] * (2 + WARM_CYCLES)
 
 
 def failure_reason(log_path: Path, error: Exception) -> str:
@@ -309,12 +312,16 @@ def run_tool(tool: str, emulator: Emulator, workdir: Path, timeout: float) -> Ru
         if markers["start"]:
             cold_start_cpu, started_wall = wait_for(markers["start"], 1)
         cold_end_cpu, cold_end_wall = wait_for(markers["end"], 1)
-        warm_end_cpu, warm_end_wall = wait_for(markers["end"], 2)
+        warm_end_cpu, warm_end_wall = wait_for(markers["end"], 1 + WARM_CYCLES)
         rss = peak_rss_mib(proc.pid)
         calls = cycles(recorder.operations())
-        cold_wall, warm_wall = reported_durations(log_path, markers["end"])[:2]
-        return Run(tool, calls[0], calls[1] if len(calls) > 1 else Counter(), cold_end_cpu - cold_start_cpu,
-                   warm_end_cpu - cold_end_cpu, cold_wall, warm_wall, rss, file_targets(output))
+        durations = reported_durations(log_path, markers["end"])
+        warm_calls = calls[1:1 + WARM_CYCLES]
+        if any(c != warm_calls[0] for c in warm_calls):
+            raise RuntimeError(f"{tool}: warm cycles differ in calls: {warm_calls}")
+        return Run(tool, calls[0], warm_calls[0] if warm_calls else Counter(), cold_end_cpu - cold_start_cpu,
+                   (warm_end_cpu - cold_end_cpu) / WARM_CYCLES, durations[0],
+                   sum(durations[1:1 + WARM_CYCLES]) / WARM_CYCLES, rss, file_targets(output))
     except RuntimeError as error:
         return Run(tool, Counter(), Counter(), math.nan, math.nan, math.nan, math.nan, math.nan,
                    file_targets(output), error=failure_reason(log_path, error))
@@ -426,8 +433,8 @@ def report(results: list[dict], robustness: list[dict], load: dict, rates: str, 
              f"Run on {date.today().isoformat()}, {machine}. Emulator: moto (embedded, with the fidelity layer), "
              "on the same machine.", "",
              "**The emulator is slow in absolute terms and shares the CPU, so wall times mostly measure it; "
-             "the ratios (calls, process CPU, memory) are the result.** CPU is user+sys of the tool's own process "
-             "from /proc. ecs-discoverer's cold CPU includes its process start-up; PromED's excludes its Python "
+             "the ratios (calls, process CPU, memory) are the result.** CPU is user+sys of the tool's own process from "
+             f"/proc/PID/stat (10 ms ticks; warm figures are the mean of {WARM_CYCLES} warm cycles). ecs-discoverer's cold CPU includes its process start-up; PromED's excludes its Python "
              "start-up (measured from its 'Start new discovery round').", ""]
     lines += ["## Calls, CPU, memory", "",
               "| N | tool | cold calls | warm calls | cold CPU s | warm CPU s | peak RSS MiB | cold / warm wall s | targets |",

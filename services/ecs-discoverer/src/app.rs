@@ -139,7 +139,7 @@ mod tests {
             convention: Convention::DockerLabel,
             reason: SkipReason::NoNetworkBinding,
         };
-        state.publish(&[target], &[], Arc::new(vec![skip]));
+        state.publish(&[Arc::new(target)], &[], Arc::new(vec![skip]));
         for path in ["/prometheus-targets", "/targets"] {
             let (status, body, content_type) =
                 get(app(state.clone(), registry.clone()), path).await;

@@ -7,7 +7,8 @@
 //! - Container instance → EC2 instance → private IP is cached; an entry is dropped as soon as no
 //!   task of its cluster runs on it any more (the instance drained or disappeared).
 //! - Cluster and service descriptions (tags, for labels and selectors) are cached with a TTL.
-//! - Batches are at the API maxima: DescribeTasks 100, DescribeContainerInstances 100,
+//! - Batches are at the API maxima: DescribeClusters 100 (all clusters of a cycle at once),
+//!   DescribeTasks 100, DescribeContainerInstances 100,
 //!   DescribeServices 10, DescribeInstances 1000 ids.
 //!
 //! A warm cycle on an unchanged estate is one ListTasks per 100 tasks of each cluster.
@@ -36,6 +37,7 @@ use crate::ratelimit::{Bucket, RateLimiter};
 const DESCRIBE_TASKS_BATCH: usize = 100;
 const DESCRIBE_CONTAINER_INSTANCES_BATCH: usize = 100;
 const DESCRIBE_SERVICES_BATCH: usize = 10;
+const DESCRIBE_CLUSTERS_BATCH: usize = 100;
 const DESCRIBE_INSTANCES_BATCH: usize = 1000;
 /// Task definitions kept beyond those in use, so a rollback or a canary revision isn't
 /// described again, without letting the cache grow forever.
@@ -146,6 +148,20 @@ struct ClusterInfo {
     name: String,
     tags: BTreeMap<String, String>,
     fetched: Instant,
+}
+
+impl ClusterInfo {
+    fn of(found: &aws_sdk_ecs::types::Cluster, asked: &str, fetched: Instant) -> Self {
+        Self {
+            arn: found.cluster_arn().unwrap_or(asked).to_string(),
+            name: found
+                .cluster_name()
+                .unwrap_or(cluster_name(asked))
+                .to_string(),
+            tags: tags_of(found.tags().iter().map(|t| (t.key(), t.value()))),
+            fetched,
+        }
+    }
 }
 
 /// The AWS edge and its caches; one per process.
@@ -302,6 +318,51 @@ impl Edge {
         self.instances.retain(|k, _| keep.contains(k));
     }
 
+    /// Describes every uncached cluster in batches of 100, so a cold cycle makes one
+    /// DescribeClusters for up to 100 clusters. Failures are left to [`Edge::snapshot`], which
+    /// then describes that cluster on its own and reports the error.
+    pub async fn prefetch_clusters(&mut self, clusters: &[String]) {
+        let stale: Vec<String> = clusters
+            .iter()
+            .filter(|c| {
+                self.clusters
+                    .get(*c)
+                    .is_none_or(|i| i.fetched.elapsed() >= self.ttl)
+            })
+            .cloned()
+            .collect();
+        for batch in stale
+            .chunks(DESCRIBE_CLUSTERS_BATCH)
+            .filter(|b| b.len() > 1)
+        {
+            self.limiter.acquire(Bucket::ClusterRead).await;
+            let Ok(answer) = self
+                .ecs
+                .describe_clusters()
+                .set_clusters(Some(batch.to_vec()))
+                .include(ClusterField::Tags)
+                .send()
+                .await
+            else {
+                continue;
+            };
+            let now = Instant::now();
+            for found in answer
+                .clusters()
+                .iter()
+                .filter(|c| c.status() != Some("INACTIVE"))
+            {
+                for key in batch.iter().filter(|k| {
+                    Some(k.as_str()) == found.cluster_arn()
+                        || Some(k.as_str()) == found.cluster_name()
+                }) {
+                    self.clusters
+                        .insert(key.clone(), ClusterInfo::of(found, key, now));
+                }
+            }
+        }
+    }
+
     async fn cluster_info(&mut self, cluster: &str) -> Result<ClusterInfo, EdgeError> {
         if let Some(info) = self
             .clusters
@@ -339,15 +400,7 @@ impl Edge {
                 ),
             });
         };
-        let info = ClusterInfo {
-            arn: found.cluster_arn().unwrap_or(cluster).to_string(),
-            name: found
-                .cluster_name()
-                .unwrap_or(cluster_name(cluster))
-                .to_string(),
-            tags: tags_of(found.tags().iter().map(|t| (t.key(), t.value()))),
-            fetched: Instant::now(),
-        };
+        let info = ClusterInfo::of(found, cluster, Instant::now());
         self.clusters.insert(cluster.to_string(), info.clone());
         Ok(info)
     }

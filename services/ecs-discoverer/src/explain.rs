@@ -1,6 +1,8 @@
 //! "Why is my container not a target?": the skip list as text or JSON, for the CLI
 //! (`ecs-discoverer explain`) and the debug page (`GET /debug/skipped`).
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use crate::resolve::{Skip, Target};
@@ -32,7 +34,7 @@ pub fn views(skipped: &[Skip]) -> Vec<SkipView<'_>> {
 }
 
 /// A plain-text report, one block per skipped container endpoint.
-pub fn text(skipped: &[Skip], targets: Option<&[Target]>) -> String {
+pub fn text(skipped: &[Skip], targets: Option<&[Arc<Target>]>) -> String {
     let mut out = String::new();
     if skipped.is_empty() {
         out.push_str("No marked container was skipped.\n");

@@ -52,7 +52,7 @@ impl Serialize for GroupView<'_> {
 /// The combined list: every ECS target, with `__scrape_interval__` on those that declared one,
 /// then the Cloud Map groups (which are in no per-interval file).
 pub fn combined_groups<'a>(
-    targets: &'a [Target],
+    targets: &'a [Arc<Target>],
     cloudmap: &'a [TargetGroup],
 ) -> Vec<GroupView<'a>> {
     targets
@@ -111,7 +111,7 @@ impl FileSdWriter {
     /// Writes every file; returns each file's outcome.
     pub fn write(
         &self,
-        targets: &[Target],
+        targets: &[Arc<Target>],
         cloudmap: &[TargetGroup],
     ) -> Vec<(PathBuf, Result<WriteOutcome, WriteError>)> {
         let mut by_interval: BTreeMap<Option<Interval>, Vec<&TargetGroup>> = BTreeMap::new();
@@ -160,7 +160,12 @@ pub struct SharedState {
 }
 
 impl SharedState {
-    pub fn publish(&self, targets: &[Target], cloudmap: &[TargetGroup], skipped: Arc<Vec<Skip>>) {
+    pub fn publish(
+        &self,
+        targets: &[Arc<Target>],
+        cloudmap: &[TargetGroup],
+        skipped: Arc<Vec<Skip>>,
+    ) {
         let body = serde_json::to_vec(&combined_groups(targets, cloudmap))
             .unwrap_or_else(|_| b"[]".to_vec());
         let mut inner = self
@@ -226,7 +231,8 @@ mod tests {
                     copy.labels
                         .insert(SCRAPE_INTERVAL.to_string(), interval.as_str().to_string());
                 }
-                let view = combined_groups(std::slice::from_ref(&t), &[]);
+                let shared = [Arc::new(t.clone())];
+                let view = combined_groups(&shared, &[]);
                 assert_eq!(
                     serde_json::to_string(&view).expect("json"),
                     serde_json::to_string(&[copy]).expect("json"),

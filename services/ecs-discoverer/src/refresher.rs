@@ -41,14 +41,14 @@ impl CycleResult {
 pub struct CycleReport {
     pub result: CycleResult,
     pub errors: Vec<String>,
-    pub targets: Arc<Vec<Target>>,
+    pub targets: Arc<Vec<Arc<Target>>>,
     /// The Cloud Map groups served beside the ECS targets (last good).
     pub cloudmap: Vec<TargetGroup>,
     pub skipped: Arc<Vec<Skip>>,
 }
 
 /// All targets and skips of the last good results, deduplicated.
-type Combined = (Arc<Vec<Target>>, Arc<Vec<Skip>>);
+type Combined = (Arc<Vec<Arc<Target>>>, Arc<Vec<Skip>>);
 
 #[derive(Debug)]
 pub struct Refresher {
@@ -183,6 +183,7 @@ impl Refresher {
             self.last_good.retain(|k, _| keep.contains(k));
             changed |= self.last_good.len() != before;
             self.edge.retain_clusters(&keep);
+            self.edge.prefetch_clusters(clusters).await;
             for cluster in clusters {
                 let failure_labels = ClusterLabels {
                     cluster: crate::model::cluster_name(cluster).to_string(),
@@ -264,7 +265,7 @@ impl Refresher {
         }
     }
 
-    fn publish(&mut self, targets: &[Target], skipped: &Arc<Vec<Skip>>) {
+    fn publish(&mut self, targets: &[Arc<Target>], skipped: &Arc<Vec<Skip>>) {
         self.published_once = true;
         self.publish_pending = false;
         self.state

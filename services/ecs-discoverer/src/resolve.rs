@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::sync::Arc;
 
 use stack_common::labels::{is_valid_label_name, sanitize_label_name};
 use stack_common::target_group::TargetGroup;
@@ -206,7 +207,8 @@ pub struct Target {
 /// The outcome of resolving one cluster.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Resolution {
-    pub targets: Vec<Target>,
+    /// Shared, so the combined list and the last good results hold one copy of each target.
+    pub targets: Vec<Arc<Target>>,
     pub skipped: Vec<Skip>,
     /// Problems that did not cost a target (e.g. an invalid custom label name, dropped).
     pub warnings: Vec<String>,
@@ -781,7 +783,7 @@ impl<'a> Resolver<'a> {
             match endpoint {
                 Ok((endpoint, (ip, instance))) => {
                     let target = self.target(&ctx, endpoint, &ip, instance);
-                    self.out.targets.push(target);
+                    self.out.targets.push(Arc::new(target));
                 }
                 Err(reason) => self.skip(&ctx, &container, convention, reason),
             }
@@ -804,8 +806,8 @@ pub fn resolve_cluster(cluster: &ClusterSnapshot, options: &Options) -> Resoluti
 
 /// Merges targets into one sorted list; two endpoints with the same address and path are
 /// emitted once (the first by sort order wins).
-pub fn combine(targets: impl IntoIterator<Item = Target>) -> Vec<Target> {
-    let mut all: Vec<Target> = targets.into_iter().collect();
+pub fn combine(targets: impl IntoIterator<Item = Arc<Target>>) -> Vec<Arc<Target>> {
+    let mut all: Vec<Arc<Target>> = targets.into_iter().collect();
     all.sort();
     let mut seen = BTreeSet::new();
     all.retain(|t| {

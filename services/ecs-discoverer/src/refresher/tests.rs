@@ -81,7 +81,7 @@ fn two_cluster_rules(c1_tasks: Arc<AtomicUsize>, c2_down: Arc<AtomicBool>) -> Ve
     rules
 }
 
-fn addresses(targets: &[Target]) -> Vec<String> {
+fn addresses(targets: &[Arc<Target>]) -> Vec<String> {
     let mut out: Vec<String> = targets
         .iter()
         .flat_map(|t| t.group.targets.iter().cloned())
