@@ -93,12 +93,15 @@ impl Intercept for ApiCallRecorder {
                 .headers()
                 .get("x-amzn-errortype")
                 .unwrap_or_default();
-            let body_says = response.body().bytes().is_some_and(|b| {
-                b.windows(10)
-                    .any(|w| w == b"Throttling" || w == b"RequestLim")
-            });
+            // Only an error answer's body is read: success bodies can be hundreds of kB.
+            let body_says = || {
+                response.body().bytes().is_some_and(|b| {
+                    b.windows(10)
+                        .any(|w| w == b"Throttling" || w == b"RequestLim")
+                })
+            };
             if status == 429
-                || (status == 400 && (error_type.starts_with("Throttling") || body_says))
+                || (status == 400 && (error_type.starts_with("Throttling") || body_says()))
             {
                 self.metrics.api_throttled.get_or_create(&labels).inc();
             }
@@ -137,6 +140,14 @@ pub fn clients(
         aws_sdk_ecs::Client::from_conf(ecs),
         aws_sdk_ec2::Client::from_conf(ec2),
     )
+}
+
+/// What a cycle's look at a cluster found.
+#[derive(Debug)]
+pub enum Refresh {
+    /// Nothing to describe since the last snapshot: its resolution still holds.
+    Unchanged,
+    Changed(Box<ClusterSnapshot>),
 }
 
 /// Tags of a resource, shared between the cache and the snapshots.
@@ -180,6 +191,8 @@ pub struct Edge {
     instances: HashMap<String, HashMap<String, Arc<Instance>>>,
     /// By (cluster ARN, service name).
     services: HashMap<(String, String), (Instant, Tags)>,
+    /// The services of each cluster's RUNNING tasks at its last full snapshot.
+    cluster_services: HashMap<String, Vec<String>>,
 }
 
 fn tags_of<'a>(
@@ -286,6 +299,7 @@ impl Edge {
             task_definitions: HashMap::new(),
             instances: HashMap::new(),
             services: HashMap::new(),
+            cluster_services: HashMap::new(),
         }
     }
 
@@ -315,6 +329,7 @@ impl Edge {
     pub fn retain_clusters(&mut self, keep: &HashSet<String>) {
         self.clusters.retain(|k, _| keep.contains(k));
         self.running.retain(|k, _| keep.contains(k));
+        self.cluster_services.retain(|k, _| keep.contains(k));
         self.instances.retain(|k, _| keep.contains(k));
     }
 
@@ -547,7 +562,7 @@ impl Edge {
         cluster: &str,
         cluster_arn: &str,
         names: &[String],
-    ) -> Result<(HashMap<String, Arc<BTreeMap<String, String>>>, bool), EdgeError> {
+    ) -> Result<HashMap<String, Arc<BTreeMap<String, String>>>, EdgeError> {
         let key = |name: &str| (cluster_arn.to_string(), name.to_string());
         let stale: Vec<String> = names
             .iter()
@@ -583,15 +598,43 @@ impl Edge {
                 self.services.insert(key(name), (now, Arc::new(tags)));
             }
         }
-        let tags = names
+        Ok(names
             .iter()
             .filter_map(|n| {
                 self.services
                     .get(&key(n))
                     .map(|(_, tags)| (n.clone(), tags.clone()))
             })
-            .collect();
-        Ok((tags, !stale.is_empty()))
+            .collect())
+    }
+
+    /// One cycle's look at a cluster: after its ListTasks, [`Refresh::Unchanged`] when nothing
+    /// needs describing (the same RUNNING tasks, no cluster or service description due), else
+    /// the full snapshot.
+    pub async fn refresh(&mut self, cluster: &str) -> Result<Refresh, EdgeError> {
+        let cluster_cached = self
+            .clusters
+            .get(cluster)
+            .is_some_and(|i| i.fetched.elapsed() < self.ttl);
+        let info = self.cluster_info(cluster).await?;
+        let listed = self.list_task_arns(cluster).await?;
+        let services_cached = self.cluster_services.get(cluster).is_some_and(|names| {
+            names.iter().all(|name| {
+                self.services
+                    .get(&(info.arn.clone(), name.clone()))
+                    .is_some_and(|(at, _)| at.elapsed() < self.ttl)
+            })
+        });
+        let all_known = self.running.get(cluster).is_some_and(|known| {
+            known.len() == listed.len() && listed.iter().all(|arn| known.contains_key(arn))
+        });
+        if cluster_cached && services_cached && all_known {
+            self.metrics.cache("task", listed.len(), 0);
+            return Ok(Refresh::Unchanged);
+        }
+        self.snapshot_of(cluster, info, listed)
+            .await
+            .map(|snapshot| Refresh::Changed(Box::new(snapshot)))
     }
 
     /// Everything resolution needs about one cluster. On error nothing of the cycle's partial
@@ -599,7 +642,15 @@ impl Edge {
     pub async fn snapshot(&mut self, cluster: &str) -> Result<ClusterSnapshot, EdgeError> {
         let info = self.cluster_info(cluster).await?;
         let listed = self.list_task_arns(cluster).await?;
+        self.snapshot_of(cluster, info, listed).await
+    }
 
+    async fn snapshot_of(
+        &mut self,
+        cluster: &str,
+        info: ClusterInfo,
+        listed: Vec<String>,
+    ) -> Result<ClusterSnapshot, EdgeError> {
         let known = self.running.get(cluster);
         let unknown: Vec<String> = listed
             .iter()
@@ -652,18 +703,11 @@ impl Edge {
             names.sort();
             names
         };
-        let (service_tags, services_refreshed) = self
+        let service_tags = self
             .service_tags(cluster, &info.arn, &service_names)
             .await?;
-        // Nothing new was described: the same RUNNING tasks as last cycle, no new container
-        // instance, no service description refreshed. Resolution would give the same result.
-        let unchanged = unknown.is_empty()
-            && missing.is_empty()
-            && !services_refreshed
-            && self
-                .running
-                .get(cluster)
-                .is_some_and(|known| known.len() == listed.len());
+        self.cluster_services
+            .insert(cluster.to_string(), service_names);
 
         // Every call succeeded: commit the caches.
         let mut instances: HashMap<String, Arc<Instance>> =
@@ -701,7 +745,6 @@ impl Edge {
             task_definitions: definitions,
             instances,
             service_tags,
-            unchanged,
         })
     }
 }

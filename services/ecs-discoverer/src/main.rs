@@ -20,7 +20,7 @@ use stack_common::listen::Listen;
 use stack_common::shutdown::Shutdown;
 use stack_common::{http, telemetry};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let command = cli

@@ -117,8 +117,6 @@ pub struct ClusterSnapshot {
     pub instances: HashMap<String, Arc<Instance>>,
     /// Service tags, by service name; a service missing here has unknown tags.
     pub service_tags: HashMap<String, Arc<BTreeMap<String, String>>>,
-    /// True when the edge described nothing new since the last snapshot of this cluster.
-    pub unchanged: bool,
 }
 
 /// The cluster name in a cluster ARN (`arn:...:cluster/NAME`), or the input as it stands.

@@ -10,7 +10,7 @@ use stack_common::shutdown::Shutdown;
 use stack_common::target_group::TargetGroup;
 
 use crate::config::Config;
-use crate::edge::Edge;
+use crate::edge::{Edge, Refresh};
 use crate::metrics::{ClusterLabels, Metrics, ResultLabels, SkipLabels};
 use crate::output::{FileSdWriter, SharedState};
 use crate::resolve::{Options, Resolution, Skip, Target, combine, resolve_cluster};
@@ -192,11 +192,17 @@ impl Refresher {
                     .cluster_failures
                     .get_or_create(&failure_labels)
                     .inc_by(0);
-                match self.edge.snapshot(cluster).await {
-                    Ok(snapshot) if snapshot.unchanged && self.last_good.contains_key(cluster) => {
+                let refreshed_cluster = match self.edge.refresh(cluster).await {
+                    Ok(Refresh::Unchanged) if self.last_good.contains_key(cluster) => Ok(None),
+                    Ok(Refresh::Unchanged) => self.edge.snapshot(cluster).await.map(Some),
+                    Ok(Refresh::Changed(snapshot)) => Ok(Some(*snapshot)),
+                    Err(error) => Err(error),
+                };
+                match refreshed_cluster {
+                    Ok(None) => {
                         refreshed += 1;
                     }
-                    Ok(snapshot) => {
+                    Ok(Some(snapshot)) => {
                         let resolution = resolve_cluster(&snapshot, &self.options);
                         for warning in &resolution.warnings {
                             tracing::warn!(cluster = %snapshot.name, "{warning}");

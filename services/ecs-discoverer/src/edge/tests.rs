@@ -265,3 +265,24 @@ async fn a_pending_task_is_described_again_until_running() {
         "described while PENDING and once RUNNING, then cached"
     );
 }
+
+#[tokio::test]
+async fn a_refresh_with_nothing_to_describe_is_unchanged() {
+    let (mut edge, metrics) = edge_with(&estate_rules(5, Arc::new(AtomicUsize::new(0))));
+    assert!(matches!(
+        edge.refresh("c1").await.expect("cold"),
+        Refresh::Changed(snapshot) if snapshot.tasks.len() == 5
+    ));
+    let cold = calls(&metrics);
+    assert!(matches!(
+        edge.refresh("c1").await.expect("warm"),
+        Refresh::Unchanged
+    ));
+    let warm = calls(&metrics);
+    assert_eq!(warm["ListTasks"], cold["ListTasks"] + 1);
+    assert_eq!(
+        warm.values().sum::<u64>(),
+        cold.values().sum::<u64>() + 1,
+        "a warm refresh is one ListTasks"
+    );
+}

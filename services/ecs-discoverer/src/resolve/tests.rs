@@ -92,7 +92,6 @@ fn cluster(
             }),
         )]),
         service_tags: HashMap::from([("web".to_string(), Arc::new(map(&[("team", "obs")])))]),
-        unchanged: false,
     }
 }
 
