@@ -95,17 +95,9 @@ async fn once(syncer: &mut Syncer, config: &Config) -> anyhow::Result<()> {
     let report = syncer.pass().await;
     if report.reload_needed
         && let Some(url) = &config.reload_url
+        && let Err(error) = reload::post_reload(&reload::client(), url, &syncer.metrics).await
     {
-        let client =
-            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                .build_http();
-        match reload::post_reload(&client, url).await {
-            Ok(()) => syncer.metrics.reload("success"),
-            Err(error) => {
-                syncer.metrics.reload("failure");
-                tracing::warn!(%url, %error, "Prometheus reload failed (one pass: not retried)");
-            }
-        }
+        tracing::warn!(%url, %error, "Prometheus reload failed (one pass: not retried)");
     }
     if !report.is_success() {
         bail!("the pass failed:\n  {}", report.errors.join("\n  "));

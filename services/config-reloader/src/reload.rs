@@ -61,11 +61,26 @@ impl ReloadTrigger {
     }
 }
 
-/// One POST; Ok for a 2xx answer, otherwise a message saying what came back.
+/// The HTTP client of the reload POSTs.
+pub type ReloadClient = Client<HttpConnector, Empty<Bytes>>;
+
+pub fn client() -> ReloadClient {
+    Client::builder(TokioExecutor::new()).build_http()
+}
+
+/// One POST, counted as a success or a failure; Ok for a 2xx answer, otherwise a message
+/// saying what came back.
 pub async fn post_reload(
-    client: &Client<HttpConnector, Empty<Bytes>>,
+    client: &ReloadClient,
     url: &Uri,
+    metrics: &Metrics,
 ) -> Result<(), String> {
+    let answer = post(client, url).await;
+    metrics.reload(if answer.is_ok() { "success" } else { "failure" });
+    answer
+}
+
+async fn post(client: &ReloadClient, url: &Uri) -> Result<(), String> {
     let request = Request::builder()
         .method(Method::POST)
         .uri(url.clone())
@@ -98,7 +113,7 @@ async fn run(
     metrics: Arc<Metrics>,
     shutdown: Shutdown,
 ) {
-    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+    let client = client();
     loop {
         tokio::select! {
             changed = requests.changed() => if changed.is_err() { return },
@@ -108,14 +123,12 @@ async fn run(
         loop {
             requests.mark_unchanged();
             attempt += 1;
-            match post_reload(&client, &url).await {
+            match post_reload(&client, &url, &metrics).await {
                 Ok(()) => {
-                    metrics.reload("success");
                     tracing::info!(%url, attempt, "Prometheus reloaded");
                     break;
                 }
                 Err(error) => {
-                    metrics.reload("failure");
                     let pause = backoff.pause(attempt);
                     tracing::warn!(%url, attempt, %error, retry_in_ms = pause.as_millis() as u64, "Prometheus reload failed; retrying");
                     tokio::select! {

@@ -333,17 +333,27 @@ impl Edge {
         self.instances.retain(|k, _| keep.contains(k));
     }
 
+    /// The cached description of `cluster`, while younger than the TTL.
+    fn fresh_cluster(&self, cluster: &str) -> Option<&ClusterInfo> {
+        self.clusters
+            .get(cluster)
+            .filter(|i| i.fetched.elapsed() < self.ttl)
+    }
+
+    /// True while the cached tags of `service` (in `cluster_arn`) are younger than the TTL.
+    fn service_fresh(&self, cluster_arn: &str, service: &str) -> bool {
+        self.services
+            .get(&(cluster_arn.to_string(), service.to_string()))
+            .is_some_and(|(at, _)| at.elapsed() < self.ttl)
+    }
+
     /// Describes every uncached cluster in batches of 100, so a cold cycle makes one
     /// DescribeClusters for up to 100 clusters. Failures are left to [`Edge::snapshot`], which
     /// then describes that cluster on its own and reports the error.
     pub async fn prefetch_clusters(&mut self, clusters: &[String]) {
         let stale: Vec<String> = clusters
             .iter()
-            .filter(|c| {
-                self.clusters
-                    .get(*c)
-                    .is_none_or(|i| i.fetched.elapsed() >= self.ttl)
-            })
+            .filter(|c| self.fresh_cluster(c).is_none())
             .cloned()
             .collect();
         for batch in stale
@@ -379,11 +389,7 @@ impl Edge {
     }
 
     async fn cluster_info(&mut self, cluster: &str) -> Result<ClusterInfo, EdgeError> {
-        if let Some(info) = self
-            .clusters
-            .get(cluster)
-            .filter(|i| i.fetched.elapsed() < self.ttl)
-        {
+        if let Some(info) = self.fresh_cluster(cluster) {
             self.metrics.cache("cluster", 1, 0);
             return Ok(info.clone());
         }
@@ -566,11 +572,7 @@ impl Edge {
         let key = |name: &str| (cluster_arn.to_string(), name.to_string());
         let stale: Vec<String> = names
             .iter()
-            .filter(|n| {
-                self.services
-                    .get(&key(n))
-                    .is_none_or(|(at, _)| at.elapsed() >= self.ttl)
-            })
+            .filter(|n| !self.service_fresh(cluster_arn, n))
             .cloned()
             .collect();
         self.metrics
@@ -612,19 +614,13 @@ impl Edge {
     /// needs describing (the same RUNNING tasks, no cluster or service description due), else
     /// the full snapshot.
     pub async fn refresh(&mut self, cluster: &str) -> Result<Refresh, EdgeError> {
-        let cluster_cached = self
-            .clusters
-            .get(cluster)
-            .is_some_and(|i| i.fetched.elapsed() < self.ttl);
+        let cluster_cached = self.fresh_cluster(cluster).is_some();
         let info = self.cluster_info(cluster).await?;
         let listed = self.list_task_arns(cluster).await?;
-        let services_cached = self.cluster_services.get(cluster).is_some_and(|names| {
-            names.iter().all(|name| {
-                self.services
-                    .get(&(info.arn.clone(), name.clone()))
-                    .is_some_and(|(at, _)| at.elapsed() < self.ttl)
-            })
-        });
+        let services_cached = self
+            .cluster_services
+            .get(cluster)
+            .is_some_and(|names| names.iter().all(|n| self.service_fresh(&info.arn, n)));
         let all_known = self.running.get(cluster).is_some_and(|known| {
             known.len() == listed.len() && listed.iter().all(|arn| known.contains_key(arn))
         });

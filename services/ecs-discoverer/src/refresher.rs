@@ -215,9 +215,7 @@ impl Refresher {
                         tracing::warn!(%error, "cluster refresh failed; keeping its last good targets");
                         self.metrics
                             .cluster_failures
-                            .get_or_create(&ClusterLabels {
-                                cluster: crate::model::cluster_name(cluster).to_string(),
-                            })
+                            .get_or_create(&failure_labels)
                             .inc();
                         errors.push(error.to_string());
                     }
