@@ -36,7 +36,7 @@ from urllib.parse import parse_qs
 
 import requests
 
-from harness import ROOT, Emulator, cargo_target_dir, free_port, wait_until
+from harness import ROOT, Emulator, cargo_target_dir, free_port, metric_sum, wait_until
 from seed import Estate, container
 
 RESULTS = Path(__file__).resolve().parent / "bench-results"
@@ -381,9 +381,7 @@ def http_sd_load(emulator: Emulator, workdir: Path) -> dict[str, object]:
 
         def calls() -> tuple[float, float]:
             text = requests.get(f"{url}/metrics", timeout=10).text
-            total = sum(float(v) for v in re.findall(r"^ecs_sd_aws_api_calls_total\{[^}]*\} (\S+)", text, re.M))
-            done = sum(float(v) for v in re.findall(r"^ecs_sd_cycles_total\{[^}]*\} (\S+)", text, re.M))
-            return total, done
+            return metric_sum(text, "ecs_sd_aws_api_calls_total"), metric_sum(text, "ecs_sd_cycles_total")
 
         def at_cycle_end() -> tuple[float, float]:
             """Read just after a cycle ends (in the pause before the next), so no cycle is half counted."""
@@ -429,7 +427,7 @@ def ratio(a: float, b: float) -> str:
 
 
 def report(results: list[dict], robustness: list[dict], load: dict, rates: str, machine: str) -> str:
-    lines = [f"# Benchmark: ecs-discoverer vs prometheus-ecs-discoverer 3.3.4", "",
+    lines = ["# Benchmark: ecs-discoverer vs prometheus-ecs-discoverer 3.3.4", "",
              f"Run on {date.today().isoformat()}, {machine}. Emulator: moto (embedded, with the fidelity layer), "
              "on the same machine.", "",
              "**The emulator is slow in absolute terms and shares the CPU, so wall times mostly measure it; "

@@ -11,6 +11,7 @@ instead of starting the embedded one; the harness then only resets it between te
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -20,7 +21,7 @@ import tempfile
 import time
 import weakref
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import requests
 import yaml
@@ -64,6 +65,25 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: fl
             last_error = error
         time.sleep(interval)
     raise TimeoutError(f"timed out after {timeout}s waiting for {what} (last error: {last_error})")
+
+
+def metric_samples(text: str, name: str) -> Iterator[tuple[dict[str, str], float]]:
+    """(labels, value) of every sample of metric `name` in a Prometheus text exposition."""
+    for match in re.finditer(rf"^{name}(?:\{{([^}}]*)\}})? (\S+)$", text, re.MULTILINE):
+        yield dict(re.findall(r'(\w+)="([^"]*)"', match.group(1) or "")), float(match.group(2))
+
+
+def metric_sum(text: str, name: str, **labels: str) -> float:
+    """The sum of the samples of `name` whose labels include `labels`."""
+    return sum(v for found, v in metric_samples(text, name) if all(found.get(k) == w for k, w in labels.items()))
+
+
+def metric_by(text: str, name: str, label: str) -> dict[str, float]:
+    """The samples of `name` summed by the value of `label`."""
+    out: dict[str, float] = {}
+    for found, value in metric_samples(text, name):
+        out[found.get(label, "")] = out.get(found.get(label, ""), 0) + value
+    return out
 
 
 def http_ok(url: str) -> bool:

@@ -20,7 +20,6 @@ import re
 import subprocess
 import time
 import warnings
-from pathlib import Path
 from typing import Iterator
 
 import pytest

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 from pathlib import Path
 
-from harness import Emulator, Service, free_port, service_binary, wait_until
+from harness import Emulator, Service, free_port, metric_by, metric_sum, service_binary, wait_until
 from seed import Estate, container
 
 
@@ -92,10 +91,7 @@ def test_once_fails_clearly_for_an_unknown_cluster(estate: Estate, emulator: Emu
 
 
 def api_calls(metrics: str) -> dict[str, float]:
-    calls = {}
-    for match in re.finditer(r'ecs_sd_aws_api_calls_total\{[^}]*operation="(\w+)"[^}]*\} (\S+)', metrics):
-        calls[match.group(1)] = calls.get(match.group(1), 0) + float(match.group(2))
-    return calls
+    return metric_by(metrics, "ecs_sd_aws_api_calls_total", "operation")
 
 
 def test_serves_prometheus_and_stays_at_the_lower_bound(estate: Estate, emulator: Emulator, tmp_path: Path,
@@ -141,7 +137,7 @@ def test_serves_prometheus_and_stays_at_the_lower_bound(estate: Estate, emulator
 
 
 def cycles_done(metrics: str) -> float:
-    return sum(float(m.group(1)) for m in re.finditer(r"ecs_sd_cycles_total\{[^}]*\} (\S+)", metrics))
+    return metric_sum(metrics, "ecs_sd_cycles_total")
 
 
 def after_a_cycle(discoverer: Service) -> tuple[dict[str, float], float]:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
-from harness import Emulator, Service, free_port, wait_until
+from harness import Emulator, Service, free_port, metric_sum, wait_until
 from seed import Estate, container
 from test_discoverer import cycles_done, seed_estate
 
@@ -75,8 +74,7 @@ def test_a_started_task_appears_within_one_cycle(estate: Estate, emulator: Emula
 
 
 def failures(metrics: str, cluster: str) -> float:
-    found = re.search(rf'ecs_sd_cluster_refresh_failures_total\{{cluster="{cluster}"\}} (\S+)', metrics)
-    return float(found.group(1)) if found else 0.0
+    return metric_sum(metrics, "ecs_sd_cluster_refresh_failures_total", cluster=cluster)
 
 
 def files(directory: Path) -> dict[str, tuple[bytes, int]]:

@@ -3,14 +3,13 @@ original sidecar (SSM Prometheus server, S3 one-pass exporter config), and its f
 
 from __future__ import annotations
 
-import re
 import subprocess
 import time
 from pathlib import Path
 
 import yaml
 
-from harness import Emulator, Prometheus, Service, free_port, service_binary, wait_until
+from harness import Emulator, Prometheus, Service, free_port, metric_sum, service_binary, wait_until
 from seed import Estate
 
 
@@ -27,15 +26,6 @@ def start_reloader(emulator: Emulator, config_dir: Path, env: dict[str, str], fr
     return Service("config-reloader", [], env={
         **emulator.env, "CONFIG_FILE_DIR": str(config_dir), "CONFIG_RELOAD_FREQUENCY": str(frequency),
         "RELOADER_LISTEN": f"127.0.0.1:{port}", **env}, listen_port=port, log_dir=config_dir.parent)
-
-
-def metric(text: str, name: str, **labels: str) -> float:
-    total = 0.0
-    for match in re.finditer(rf"^{name}(?:\{{([^}}]*)\}})? (\S+)$", text, re.MULTILINE):
-        found = dict(re.findall(r'(\w+)="([^"]*)"', match.group(1) or ""))
-        if all(found.get(k) == v for k, v in labels.items()):
-            total += float(match.group(2))
-    return total
 
 
 def ssm_env(reload_port: int) -> dict[str, str]:
@@ -86,7 +76,7 @@ def test_ssm_example_config_changes_and_cloudmap_reach_prometheus(estate: Estate
         wait_until(lambda: "job_name: added" in prometheus.loaded_config(), 15, "the new job in Prometheus")
         latency = time.monotonic() - changed_at
         print(f"reload latency (SSM change -> Prometheus config): {latency:.2f}s")
-        assert metric(reloader.metrics(), "config_reloader_reloads_total", result="success") >= 1
+        assert metric_sum(reloader.metrics(), "config_reloader_reloads_total", result="success") >= 1
 
         # A deregistered instance leaves within one cycle.
         estate.client("servicediscovery").deregister_instance(ServiceId=addresses[("apps.local", "web")],
@@ -111,10 +101,10 @@ def test_invalid_yaml_keeps_the_old_file_and_sends_no_reload(estate: Estate, emu
     try:
         target = config_dir / "prometheus.yml"
         wait_until(lambda: target.exists(), 15, "the first pass")
-        attempts = lambda: metric(reloader.metrics(), "config_reloader_reloads_total")  # noqa: E731
+        attempts = lambda: metric_sum(reloader.metrics(), "config_reloader_reloads_total")  # noqa: E731
         wait_until(lambda: attempts() >= 1, 10, "the first reload attempt")
         estate.ssm_parameter("/prometheus/config.yml", "scrape_configs: [\n  - job_name: broken\n")
-        wait_until(lambda: metric(reloader.metrics(), "config_reloader_file_writes_total", result="invalid") >= 1,
+        wait_until(lambda: metric_sum(reloader.metrics(), "config_reloader_file_writes_total", result="invalid") >= 1,
                    10, "the invalid config to be counted")
         assert target.read_text() == good
         assert "broken" not in reloader.process.log(tail=100_000)  # the content is never logged
@@ -133,12 +123,12 @@ def test_reload_is_retried_until_prometheus_comes_back(estate: Estate, emulator:
     reloader = start_reloader(emulator, config_dir, ssm_env(prometheus_port))
     prometheus = None
     try:
-        wait_until(lambda: metric(reloader.metrics(), "config_reloader_reloads_total", result="failure") >= 2,
+        wait_until(lambda: metric_sum(reloader.metrics(), "config_reloader_reloads_total", result="failure") >= 2,
                    20, "failed reloads while Prometheus is down")
-        assert metric(reloader.metrics(), "config_reloader_reloads_total", result="success") == 0
+        assert metric_sum(reloader.metrics(), "config_reloader_reloads_total", result="success") == 0
         prometheus = Prometheus(config_path=config_dir / "prometheus.yml", workdir=tmp_path / "prometheus",
                                 port=prometheus_port)
-        wait_until(lambda: metric(reloader.metrics(), "config_reloader_reloads_total", result="success") >= 1,
+        wait_until(lambda: metric_sum(reloader.metrics(), "config_reloader_reloads_total", result="success") >= 1,
                    40, "the reload once Prometheus is back")
     finally:
         if prometheus is not None:
@@ -213,7 +203,7 @@ def test_a_dead_endpoint_keeps_the_files_then_recovers(tmp_path: Path) -> None:
         wait_until(lambda: (config_dir / "jobs.json").exists(), 15, "the first pass")
         before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in config_dir.iterdir()}
         own.kill()
-        wait_until(lambda: metric(reloader.metrics(), "config_reloader_fetches_total", result="error") >= 2,
+        wait_until(lambda: metric_sum(reloader.metrics(), "config_reloader_fetches_total", result="error") >= 2,
                    90, "failed fetches")
         assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in config_dir.iterdir()} == before
         own.start()

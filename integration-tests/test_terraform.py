@@ -16,12 +16,11 @@ import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import boto3
 import pytest
 from botocore.session import get_session
 from botocore.validate import ParamValidator
 
-from harness import AWS_ENV, ROOT, Emulator, Prometheus, find_binary, service_binary, wait_until
+from harness import ROOT, Emulator, find_binary, service_binary, wait_until
 from seed import Estate
 
 TERRAFORM_DIR = ROOT / "terraform"
@@ -124,9 +123,7 @@ class AppliedStack:
         return {k: v["value"] for k, v in json.loads(done.stdout).items()}
 
     def client(self, service: str):
-        return boto3.client(service, endpoint_url=self.emulator.endpoint, region_name=AWS_ENV["AWS_REGION"],
-                            aws_access_key_id=AWS_ENV["AWS_ACCESS_KEY_ID"],
-                            aws_secret_access_key=AWS_ENV["AWS_SECRET_ACCESS_KEY"])
+        return Estate(self.emulator.endpoint).client(service)
 
 
 @pytest.fixture(scope="module")
