@@ -4,14 +4,18 @@
 //! over the destination. A reader sees the old file or the new one, never a partial one. A
 //! failure at any step leaves the old file in place. Unchanged content is not written, so the
 //! file keeps its mtime and file watchers (Prometheus file_sd) see no event.
+//!
+//! Content can be streamed ([`write_with_if_changed`]): it is compared with the old file while
+//! it is written, so neither the old nor the new content is ever held in memory whole.
 
-use std::fs;
-use std::io::{self, Write};
+use std::fs::{self, File};
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 /// Readable by a Prometheus container running under another user on the same volume.
 const FILE_MODE: u32 = 0o644;
+const STREAM_BUFFER: usize = 64 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteOutcome {
@@ -29,31 +33,97 @@ pub struct WriteError {
 
 /// Replaces `path` with `contents` atomically, unless it already holds exactly that.
 pub fn write_if_changed(path: &Path, contents: &[u8]) -> Result<WriteOutcome, WriteError> {
+    write_with_if_changed(path, |out| out.write_all(contents))
+}
+
+/// Replaces `path` atomically with what `produce` writes, unless that is exactly what the file
+/// already holds. An error from `produce` leaves the old file in place.
+pub fn write_with_if_changed(
+    path: &Path,
+    produce: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<WriteOutcome, WriteError> {
     let error = |source: io::Error| WriteError {
         path: path.to_path_buf(),
         source,
     };
-    match fs::read(path) {
-        Ok(existing) if existing == contents => return Ok(WriteOutcome::Unchanged),
-        Ok(_) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+    let old = match File::open(path) {
+        Ok(file) => Some(BufReader::with_capacity(STREAM_BUFFER, file)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(e) => return Err(error(e)),
-    }
+    };
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
-    let mut temp = tempfile::Builder::new()
+    let temp = tempfile::Builder::new()
         .prefix(".tmp-")
         .tempfile_in(dir)
         .map_err(error)?;
-    temp.write_all(contents).map_err(error)?;
-    temp.as_file().sync_all().map_err(error)?;
-    temp.as_file()
+    let mut out = BufWriter::with_capacity(
+        STREAM_BUFFER,
+        Comparing {
+            file: temp,
+            old,
+            same: true,
+        },
+    );
+    produce(&mut out).map_err(error)?;
+    let Comparing { file, old, same } = out.into_inner().map_err(|e| error(e.into_error()))?;
+    let old_ended = match old {
+        Some(mut old) => old.fill_buf().map_err(error)?.is_empty(),
+        None => false,
+    };
+    if same && old_ended {
+        return Ok(WriteOutcome::Unchanged); // the temp file is removed on drop
+    }
+    file.as_file().sync_all().map_err(error)?;
+    file.as_file()
         .set_permissions(fs::Permissions::from_mode(FILE_MODE))
         .map_err(error)?;
-    temp.persist(path).map_err(|e| error(e.error))?;
+    file.persist(path).map_err(|e| error(e.error))?;
     Ok(WriteOutcome::Written)
+}
+
+/// Writes to the temp file and compares what it writes with the old file as it goes.
+struct Comparing {
+    file: tempfile::NamedTempFile,
+    /// The old file, read up to where the new content has been written; `None` if there is none.
+    old: Option<BufReader<File>>,
+    /// Everything written so far equals the old file's start.
+    same: bool,
+}
+
+impl Comparing {
+    fn compare(&mut self, mut written: &[u8]) -> io::Result<()> {
+        let Some(old) = self.old.as_mut().filter(|_| self.same) else {
+            self.same = false;
+            return Ok(());
+        };
+        while !written.is_empty() {
+            let available = old.fill_buf()?;
+            let n = available.len().min(written.len());
+            if n == 0 || available[..n] != written[..n] {
+                self.same = false;
+                self.old = None;
+                return Ok(());
+            }
+            old.consume(n);
+            written = &written[n..];
+        }
+        Ok(())
+    }
+}
+
+impl Write for Comparing {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.compare(&buf[..n])?;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
 }
 
 /// Creates `path` with `contents` only if it does not exist yet (e.g. an empty `[]` file_sd
@@ -102,6 +172,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("out.json");
         write_if_changed(&path, b"x").expect("write");
+        assert_eq!(
+            write_if_changed(&path, b"x").expect("write"),
+            WriteOutcome::Unchanged
+        );
         let names: Vec<_> = fs::read_dir(dir.path())
             .expect("list")
             .map(|e| e.expect("entry").file_name())
@@ -119,6 +193,59 @@ mod tests {
             err.to_string()
                 .contains("/nonexistent-dir-for-test/out.json")
         );
+    }
+
+    #[test]
+    fn streamed_content_is_compared_with_the_old_file_however_it_is_chunked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("big.json");
+        let content: Vec<u8> = (0..300_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
+        let in_chunks = |chunk: usize, content: Vec<u8>| {
+            move |out: &mut dyn Write| content.chunks(chunk).try_for_each(|c| out.write_all(c))
+        };
+        assert_eq!(
+            write_with_if_changed(&path, in_chunks(7, content.clone())).expect("write"),
+            WriteOutcome::Written
+        );
+        assert_eq!(
+            write_with_if_changed(&path, in_chunks(100_003, content.clone())).expect("write"),
+            WriteOutcome::Unchanged
+        );
+        let mut longer = content.clone();
+        longer.push(0);
+        let mut changed_at_end = content.clone();
+        *changed_at_end.last_mut().expect("content") ^= 1;
+        let shorter = content[..content.len() - 1].to_vec();
+        for (other, expected) in [
+            (longer, WriteOutcome::Written),
+            (changed_at_end, WriteOutcome::Written),
+            (shorter.clone(), WriteOutcome::Written),
+            (shorter, WriteOutcome::Unchanged),
+            (content, WriteOutcome::Written),
+        ] {
+            assert_eq!(
+                write_with_if_changed(&path, in_chunks(4096, other.clone())).expect("write"),
+                expected
+            );
+            assert_eq!(fs::read(&path).expect("read"), other);
+        }
+    }
+
+    #[test]
+    fn a_failing_producer_leaves_the_old_file_and_no_temp_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("out.json");
+        write_if_changed(&path, b"[1]").expect("write");
+        let err = write_with_if_changed(&path, |out| {
+            out.write_all(b"[2")?;
+            Err(io::Error::other("render failed"))
+        })
+        .expect_err("must fail");
+        assert!(err.to_string().contains("render failed"), "{err}");
+        assert_eq!(fs::read(&path).expect("read"), b"[1]");
+        assert_eq!(fs::read_dir(dir.path()).expect("list").count(), 1);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The target group of Prometheus file_sd and http_sd, and its JSON/YAML rendering.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 
 use serde::{Deserialize, Serialize};
 
@@ -48,14 +49,25 @@ pub enum RenderError {
 /// Renders groups in a stable form (the caller sorts them), so unchanged input gives the same
 /// bytes and the atomic writer can skip the write.
 pub fn render<G: Serialize>(groups: &[G], format: OutputFormat) -> Result<Vec<u8>, RenderError> {
-    Ok(match format {
+    let mut bytes = Vec::new();
+    render_to(groups, format, &mut bytes)?;
+    Ok(bytes)
+}
+
+/// [`render`], streamed into `out`.
+pub fn render_to<G: Serialize, W: Write>(
+    groups: &[G],
+    format: OutputFormat,
+    mut out: W,
+) -> Result<(), RenderError> {
+    match format {
         OutputFormat::Json => {
-            let mut bytes = serde_json::to_vec_pretty(groups)?;
-            bytes.push(b'\n');
-            bytes
+            serde_json::to_writer_pretty(&mut out, groups)?;
+            out.write_all(b"\n").map_err(serde_json::Error::io)?;
         }
-        OutputFormat::Yaml => serde_yaml_ng::to_string(groups)?.into_bytes(),
-    })
+        OutputFormat::Yaml => serde_yaml_ng::to_writer(out, groups)?,
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -28,11 +28,7 @@ pub fn app(state: Arc<SharedState>, registry: Arc<Registry>) -> Router {
 
 async fn http_sd(State(state): State<Arc<SharedState>>) -> Response {
     match state.http_sd() {
-        Some(body) => (
-            [(header::CONTENT_TYPE, "application/json")],
-            body.as_ref().clone(),
-        )
-            .into_response(),
+        Some(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
         None => (
             StatusCode::SERVICE_UNAVAILABLE,
             "no successful discovery cycle yet\n",
@@ -80,11 +76,10 @@ mod tests {
     use axum::body::Body;
     use axum::http::Request;
     use http_body_util::BodyExt;
-    use std::collections::BTreeMap;
     use tower::ServiceExt;
 
+    use crate::label_set::LabelSet;
     use crate::resolve::{Convention, Interval, Skip, SkipReason, Target};
-    use stack_common::target_group::TargetGroup;
 
     async fn get(app: Router, path: &str) -> (StatusCode, String, Option<String>) {
         let response = app
@@ -126,10 +121,8 @@ mod tests {
 
         let target = Target {
             interval: Some(Interval::S30),
-            group: TargetGroup::new(
-                "10.0.0.1:80",
-                BTreeMap::from([("job".to_string(), "app".to_string())]),
-            ),
+            address: "10.0.0.1:80".into(),
+            labels: LabelSet::from_pairs(vec![("job".into(), "app".into())]),
         };
         let skip = Skip {
             cluster: "c".into(),
@@ -139,7 +132,7 @@ mod tests {
             convention: Convention::DockerLabel,
             reason: SkipReason::NoNetworkBinding,
         };
-        state.publish(&[Arc::new(target)], &[], Arc::new(vec![skip]));
+        state.publish(Arc::new(vec![Arc::new(target)]), &[], Arc::new(vec![skip]));
         for path in ["/prometheus-targets", "/targets"] {
             let (status, body, content_type) =
                 get(app(state.clone(), registry.clone()), path).await;

@@ -59,10 +59,10 @@ pub fn text(skipped: &[Skip], targets: Option<&[Arc<Target>]>) -> String {
     if let Some(targets) = targets {
         out.push_str(&format!("\n{} target(s):\n", targets.len()));
         for t in targets {
-            let label = |name: &str| t.group.labels.get(name).map_or("-", String::as_str);
+            let label = |name: &str| t.labels.get(name).unwrap_or("-");
             out.push_str(&format!(
                 "  {} {} job={} cluster={} service={} container={}\n",
-                t.group.targets.join(","),
+                t.address,
                 label("__metrics_path__"),
                 label("job"),
                 label("ecs_cluster"),

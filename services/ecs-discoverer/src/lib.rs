@@ -9,6 +9,7 @@ pub mod app;
 pub mod config;
 pub mod edge;
 pub mod explain;
+pub mod label_set;
 pub mod metrics;
 pub mod model;
 pub mod output;

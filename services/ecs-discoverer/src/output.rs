@@ -1,36 +1,83 @@
 //! The sinks: file_sd files and the state behind the HTTP endpoints.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock, RwLock};
+
+use bytes::Bytes;
 
 use serde::ser::{Serialize, SerializeMap, SerializeStruct, Serializer};
 use stack_common::atomic_file::{self, WriteError, WriteOutcome};
-use stack_common::target_group::{OutputFormat, TargetGroup, render};
+use stack_common::target_group::{OutputFormat, TargetGroup, render, render_to};
 
 use crate::resolve::{Interval, Skip, Target};
 
-/// A target group as served, borrowed from the target it comes from: the combined file and
-/// http_sd add `__scrape_interval__`, in label order, without copying any label.
+/// A target group as served, borrowed from the target (or Cloud Map group) it comes from: the
+/// combined file and http_sd add `__scrape_interval__`, in label order, without copying any
+/// label.
 #[derive(Debug, Clone, Copy)]
 pub struct GroupView<'a> {
-    group: &'a TargetGroup,
+    source: Source<'a>,
     interval: Option<&'static str>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Source<'a> {
+    Ecs(&'a Target),
+    CloudMap(&'a TargetGroup),
 }
 
 const SCRAPE_INTERVAL: &str = "__scrape_interval__";
 
+impl<'a> GroupView<'a> {
+    /// The ECS target, with its interval as a label when `with_interval`.
+    fn ecs(target: &'a Target, with_interval: bool) -> Self {
+        Self {
+            source: Source::Ecs(target),
+            interval: target
+                .interval
+                .filter(|_| with_interval)
+                .map(Interval::as_str),
+        }
+    }
+
+    fn label_count(&self) -> usize {
+        match self.source {
+            Source::Ecs(target) => target.labels.len(),
+            Source::CloudMap(group) => group.labels.len(),
+        }
+    }
+
+    fn has_label(&self, name: &str) -> bool {
+        match self.source {
+            Source::Ecs(target) => target.labels.contains_key(name),
+            Source::CloudMap(group) => group.labels.contains_key(name),
+        }
+    }
+
+    fn labels(&self) -> Box<dyn Iterator<Item = (&'a str, &'a str)> + 'a> {
+        match self.source {
+            Source::Ecs(target) => Box::new(target.labels.iter()),
+            Source::CloudMap(group) => {
+                Box::new(group.labels.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+            }
+        }
+    }
+}
+
 impl Serialize for GroupView<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        struct Labels<'a>(&'a BTreeMap<String, String>, Option<&'static str>);
+        struct Labels<'v>(&'v GroupView<'v>);
         impl Serialize for Labels<'_> {
             fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                let extra = self.1.filter(|_| !self.0.contains_key(SCRAPE_INTERVAL));
-                let mut map =
-                    serializer.serialize_map(Some(self.0.len() + extra.map_or(0, |_| 1)))?;
-                let mut pending = extra;
-                for (name, value) in self.0 {
-                    if let Some(interval) = pending.filter(|_| name.as_str() > SCRAPE_INTERVAL) {
+                let mut pending = self
+                    .0
+                    .interval
+                    .filter(|_| !self.0.has_label(SCRAPE_INTERVAL));
+                let mut map = serializer
+                    .serialize_map(Some(self.0.label_count() + usize::from(pending.is_some())))?;
+                for (name, value) in self.0.labels() {
+                    if let Some(interval) = pending.filter(|_| name > SCRAPE_INTERVAL) {
                         map.serialize_entry(SCRAPE_INTERVAL, interval)?;
                         pending = None;
                     }
@@ -43,8 +90,11 @@ impl Serialize for GroupView<'_> {
             }
         }
         let mut group = serializer.serialize_struct("TargetGroup", 2)?;
-        group.serialize_field("targets", &self.group.targets)?;
-        group.serialize_field("labels", &Labels(&self.group.labels, self.interval))?;
+        match self.source {
+            Source::Ecs(target) => group.serialize_field("targets", &[&*target.address])?,
+            Source::CloudMap(cloudmap) => group.serialize_field("targets", &cloudmap.targets)?,
+        }
+        group.serialize_field("labels", &Labels(self))?;
         group.end()
     }
 }
@@ -57,12 +107,9 @@ pub fn combined_groups<'a>(
 ) -> Vec<GroupView<'a>> {
     targets
         .iter()
-        .map(|t| GroupView {
-            group: &t.group,
-            interval: t.interval.map(Interval::as_str),
-        })
+        .map(|t| GroupView::ecs(t, true))
         .chain(cloudmap.iter().map(|group| GroupView {
-            group,
+            source: Source::CloudMap(group),
             interval: None,
         }))
         .collect()
@@ -108,114 +155,140 @@ impl FileSdWriter {
         Ok(())
     }
 
-    /// Writes every file; returns each file's outcome.
+    /// Writes every file, each streamed straight into its temp file; returns each file's
+    /// outcome.
     pub fn write(
         &self,
         targets: &[Arc<Target>],
         cloudmap: &[TargetGroup],
     ) -> Vec<(PathBuf, Result<WriteOutcome, WriteError>)> {
-        let mut by_interval: BTreeMap<Option<Interval>, Vec<&TargetGroup>> = BTreeMap::new();
+        let mut by_interval: BTreeMap<Option<Interval>, Vec<GroupView>> = BTreeMap::new();
         for target in targets {
             by_interval
                 .entry(target.interval)
                 .or_default()
-                .push(&target.group);
+                .push(GroupView::ecs(target, false));
         }
-        let mut files = vec![(
-            self.combined_path(),
-            render(&combined_groups(targets, cloudmap), self.format),
+        let combined = self.combined_path();
+        let mut outcomes = vec![(
+            combined.clone(),
+            write_groups(&combined, &combined_groups(targets, cloudmap), self.format),
         )];
         for (interval, path) in self.interval_paths() {
             let groups = by_interval.remove(&interval).unwrap_or_default();
-            files.push((path, render(&groups, OutputFormat::Json)));
+            let outcome = write_groups(&path, &groups, OutputFormat::Json);
+            outcomes.push((path, outcome));
         }
-        files
-            .into_iter()
-            .map(|(path, rendered)| {
-                let outcome = rendered
-                    .map_err(|e| WriteError {
-                        path: path.clone(),
-                        source: std::io::Error::other(e),
-                    })
-                    .and_then(|bytes| atomic_file::write_if_changed(&path, &bytes));
-                (path, outcome)
-            })
-            .collect()
+        outcomes
     }
 }
 
-/// What the HTTP endpoints serve: the last good groups (pre-rendered) and the skip list.
-#[derive(Debug, Default)]
-pub struct Published {
-    /// The http_sd body; `None` until the first successful cycle.
-    pub http_sd: Option<Arc<Vec<u8>>>,
-    pub skipped: Arc<Vec<Skip>>,
-    pub targets: usize,
+fn write_groups<G: Serialize>(
+    path: &Path,
+    groups: &[G],
+    format: OutputFormat,
+) -> Result<WriteOutcome, WriteError> {
+    atomic_file::write_with_if_changed(path, |out| {
+        render_to(groups, format, out).map_err(std::io::Error::other)
+    })
 }
 
-/// Shared between the refresher (writer) and the HTTP handlers (readers).
+/// One publication: the groups as of a change, and their http_sd body, rendered on the first
+/// request that needs it (a set-up that reads only the files never pays for it).
+#[derive(Debug)]
+struct Publication {
+    targets: Arc<Vec<Arc<Target>>>,
+    cloudmap: Vec<TargetGroup>,
+    skipped: Arc<Vec<Skip>>,
+    http_sd: OnceLock<Bytes>,
+}
+
+impl Publication {
+    fn http_sd(&self) -> Bytes {
+        self.http_sd
+            .get_or_init(|| {
+                serde_json::to_vec(&combined_groups(&self.targets, &self.cloudmap))
+                    .unwrap_or_else(|_| b"[]".to_vec())
+                    .into()
+            })
+            .clone()
+    }
+}
+
+/// What the HTTP endpoints serve: the last good groups and the skip list. Shared between the
+/// refresher (writer) and the HTTP handlers (readers).
 #[derive(Debug, Default)]
 pub struct SharedState {
-    inner: RwLock<Published>,
+    /// `None` until the first successful cycle.
+    inner: RwLock<Option<Arc<Publication>>>,
 }
 
 impl SharedState {
     pub fn publish(
         &self,
-        targets: &[Arc<Target>],
+        targets: Arc<Vec<Arc<Target>>>,
         cloudmap: &[TargetGroup],
         skipped: Arc<Vec<Skip>>,
     ) {
-        let body = serde_json::to_vec(&combined_groups(targets, cloudmap))
-            .unwrap_or_else(|_| b"[]".to_vec());
-        let mut inner = self
+        let publication = Arc::new(Publication {
+            targets,
+            cloudmap: cloudmap.to_vec(),
+            skipped,
+            http_sd: OnceLock::new(),
+        });
+        *self
             .inner
             .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        inner.http_sd = Some(Arc::new(body));
-        inner.skipped = skipped;
-        inner.targets = targets.len() + cloudmap.len();
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(publication);
     }
 
-    pub fn http_sd(&self) -> Option<Arc<Vec<u8>>> {
-        self.inner
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .http_sd
-            .clone()
+    fn current(&self) -> Option<Arc<Publication>> {
+        self.inner.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The http_sd body; `None` until the first successful cycle.
+    pub fn http_sd(&self) -> Option<Bytes> {
+        self.current().map(|p| p.http_sd())
     }
 
     pub fn skipped(&self) -> Arc<Vec<Skip>> {
-        self.inner
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .skipped
-            .clone()
+        self.current()
+            .map(|p| p.skipped.clone())
+            .unwrap_or_default()
     }
 
     pub fn is_ready(&self) -> bool {
-        self.http_sd().is_some()
+        self.current().is_some()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::label_set::LabelSet;
+
+    fn labels(names: &[&str]) -> BTreeMap<String, String> {
+        names
+            .iter()
+            .map(|n| (n.to_string(), format!("{n}-value")))
+            .collect()
+    }
 
     fn target(interval: Option<Interval>, names: &[&str]) -> Target {
+        let mut interner = crate::label_set::Interner::default();
         Target {
             interval,
-            group: TargetGroup::new(
-                "10.0.0.1:8080",
-                names
+            address: "10.0.0.1:8080".into(),
+            labels: LabelSet::from_pairs(
+                labels(names)
                     .iter()
-                    .map(|n| (n.to_string(), format!("{n}-value")))
+                    .map(|(n, v)| (interner.intern(n), interner.intern(v)))
                     .collect(),
             ),
         }
     }
 
-    /// The view renders exactly what a copy with the label inserted would.
+    /// The view renders exactly what a copied target group with the label inserted would.
     #[test]
     fn the_scrape_interval_is_rendered_in_label_order_without_a_copy() {
         for names in [
@@ -226,7 +299,8 @@ mod tests {
         ] {
             for interval in [None, Some(Interval::S30)] {
                 let t = target(interval, names);
-                let mut copy = t.group.clone();
+                let mut copy = TargetGroup::new("10.0.0.1:8080", labels(names));
+                let per_interval_file = render(&[copy.clone()], OutputFormat::Json).expect("json");
                 if let Some(interval) = interval {
                     copy.labels
                         .insert(SCRAPE_INTERVAL.to_string(), interval.as_str().to_string());
@@ -238,7 +312,26 @@ mod tests {
                     serde_json::to_string(&[copy]).expect("json"),
                     "{names:?} {interval:?}"
                 );
+                assert_eq!(
+                    render(&[GroupView::ecs(&t, false)], OutputFormat::Json).expect("json"),
+                    per_interval_file
+                );
             }
+        }
+    }
+
+    #[test]
+    fn cloud_map_groups_are_rendered_as_they_are() {
+        let group = TargetGroup {
+            targets: vec!["10.0.0.2:9100".into(), "10.0.0.3:9100".into()],
+            labels: labels(&["__meta_cloudmap_service", "job"]),
+        };
+        let view = combined_groups(&[], std::slice::from_ref(&group));
+        for format in [OutputFormat::Json, OutputFormat::Yaml] {
+            assert_eq!(
+                render(&view, format).expect("render"),
+                render(std::slice::from_ref(&group), format).expect("render")
+            );
         }
     }
 }

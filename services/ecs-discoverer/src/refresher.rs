@@ -269,11 +269,11 @@ impl Refresher {
         }
     }
 
-    fn publish(&mut self, targets: &[Arc<Target>], skipped: &Arc<Vec<Skip>>) {
+    fn publish(&mut self, targets: &Arc<Vec<Arc<Target>>>, skipped: &Arc<Vec<Skip>>) {
         self.published_once = true;
         self.publish_pending = false;
         self.state
-            .publish(targets, &self.cloudmap_last_good, skipped.clone());
+            .publish(targets.clone(), &self.cloudmap_last_good, skipped.clone());
         if let Some(writer) = &self.writer {
             for (path, outcome) in writer.write(targets, &self.cloudmap_last_good) {
                 let result = match outcome {
@@ -318,11 +318,7 @@ impl Refresher {
         if let Some((targets, skipped)) = self.combined.as_ref().filter(|_| changed) {
             let mut by_cluster: BTreeMap<&str, i64> = BTreeMap::new();
             for target in targets.iter() {
-                let cluster = target
-                    .group
-                    .labels
-                    .get("ecs_cluster")
-                    .map_or("", String::as_str);
+                let cluster = target.labels.get("ecs_cluster").unwrap_or_default();
                 *by_cluster.entry(cluster).or_default() += 1;
             }
             metrics.targets.clear();

@@ -8,9 +8,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use stack_common::labels::{is_valid_label_name, sanitize_label_name};
-use stack_common::target_group::TargetGroup;
 
 use crate::config::LabelFilter;
+use crate::label_set::{Interner, LabelSet, Text};
 use crate::model::{
     ClusterSnapshot, ContainerDefinition, Instance, NetworkBinding, Task, TaskDefinition,
 };
@@ -197,11 +197,14 @@ pub struct Skip {
     pub reason: SkipReason,
 }
 
-/// One target: its group (without `__scrape_interval__`) and its declared interval.
+/// One target: its address, its labels (without `__scrape_interval__`) and its declared
+/// interval.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Target {
     pub interval: Option<Interval>,
-    pub group: TargetGroup,
+    /// `host:port`.
+    pub address: Text,
+    pub labels: LabelSet,
 }
 
 /// The outcome of resolving one cluster.
@@ -276,6 +279,7 @@ struct Resolver<'a> {
     cluster: &'a ClusterSnapshot,
     options: &'a Options,
     out: Resolution,
+    interner: Interner,
 }
 
 /// The per-task facts every endpoint of the task shares.
@@ -609,7 +613,7 @@ impl<'a> Resolver<'a> {
     }
 
     fn target(
-        &self,
+        &mut self,
         ctx: &TaskContext<'_>,
         endpoint: Endpoint<'_>,
         ip: &str,
@@ -617,11 +621,15 @@ impl<'a> Resolver<'a> {
     ) -> Target {
         let task = ctx.task;
         let definition = ctx.definition;
-        let mut labels = self.options.extra_labels.clone();
-        labels.extend(endpoint.labels);
+        let interner = &mut self.interner;
+        let mut pairs: Vec<(Text, Text)> =
+            Vec::with_capacity(self.options.extra_labels.len() + endpoint.labels.len() + 32);
         let mut set = |name: &str, value: &str| {
-            labels.insert(name.to_string(), value.to_string());
+            pairs.push((interner.intern(name), interner.intern(value)));
         };
+        for (name, value) in self.options.extra_labels.iter().chain(&endpoint.labels) {
+            set(name, value);
+        }
         set("job", endpoint.job.as_deref().unwrap_or(&definition.family));
         set("__metrics_path__", &endpoint.path);
         if let Some(scheme) = &endpoint.scheme {
@@ -673,16 +681,17 @@ impl<'a> Resolver<'a> {
         ];
         for (kind, tags) in tag_sets {
             for (key, value) in tags.into_iter().flatten() {
-                labels.insert(
-                    format!("__meta_ecs_tag_{kind}_{}", sanitize_label_name(key)),
-                    value.clone(),
+                set(
+                    &format!("__meta_ecs_tag_{kind}_{}", sanitize_label_name(key)),
+                    value,
                 );
             }
         }
         let host = endpoint.host.as_deref().unwrap_or(ip);
         Target {
             interval: endpoint.interval,
-            group: TargetGroup::new(format!("{host}:{}", endpoint.port), labels),
+            address: Arc::from(format!("{host}:{}", endpoint.port)),
+            labels: LabelSet::from_pairs(pairs),
         }
     }
 
@@ -797,6 +806,7 @@ pub fn resolve_cluster(cluster: &ClusterSnapshot, options: &Options) -> Resoluti
         cluster,
         options,
         out: Resolution::default(),
+        interner: Interner::default(),
     };
     for task in &cluster.tasks {
         resolver.task(task);
@@ -811,13 +821,8 @@ pub fn combine(targets: impl IntoIterator<Item = Arc<Target>>) -> Vec<Arc<Target
     all.sort();
     let mut seen = BTreeSet::new();
     all.retain(|t| {
-        let path = t
-            .group
-            .labels
-            .get("__metrics_path__")
-            .cloned()
-            .unwrap_or_default();
-        seen.insert((t.group.targets.clone(), path))
+        let path = t.labels.get("__metrics_path__").unwrap_or_default();
+        seen.insert((t.address.clone(), Text::from(path)))
     });
     all
 }

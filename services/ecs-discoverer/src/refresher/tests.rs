@@ -82,10 +82,7 @@ fn two_cluster_rules(c1_tasks: Arc<AtomicUsize>, c2_down: Arc<AtomicBool>) -> Ve
 }
 
 fn addresses(targets: &[Arc<Target>]) -> Vec<String> {
-    let mut out: Vec<String> = targets
-        .iter()
-        .flat_map(|t| t.group.targets.iter().cloned())
-        .collect();
+    let mut out: Vec<String> = targets.iter().map(|t| t.address.to_string()).collect();
     out.sort();
     out
 }

@@ -113,8 +113,8 @@ fn endpoints(resolution: &Resolution) -> Vec<(String, String, Option<&'static st
         .iter()
         .map(|t| {
             (
-                t.group.targets[0].clone(),
-                t.group.labels["__metrics_path__"].clone(),
+                t.address.to_string(),
+                t.labels["__metrics_path__"].to_string(),
                 t.interval.map(Interval::as_str),
             )
         })
@@ -369,11 +369,11 @@ fn docker_label_convention() {
         vec![def("app", &[], &labels, &[(8080, None), (9090, None)])],
         containers,
     ));
-    let group = &r.targets[0].group;
-    assert_eq!(group.targets, vec!["10.0.0.5:32769"]);
-    assert_eq!(group.labels["job"], "api");
-    assert_eq!(group.labels["__metrics_path__"], "/stats");
-    assert_eq!(group.labels["__scheme__"], "https");
+    let target = &r.targets[0];
+    assert_eq!(&*target.address, "10.0.0.5:32769");
+    assert_eq!(&target.labels["job"], "api");
+    assert_eq!(&target.labels["__metrics_path__"], "/stats");
+    assert_eq!(&target.labels["__scheme__"], "https");
     // awsvpc: the port as it stands; server name replaces the IP
     let labels = [
         ("PROMETHEUS_EXPORTER_PORT", "9090"),
@@ -384,8 +384,8 @@ fn docker_label_convention() {
         vec![def("app", &[], &labels, &[(9090, None)])],
         vec![],
     ));
-    assert_eq!(r.targets[0].group.targets, vec!["api.internal:9090"]);
-    assert!(!r.targets[0].group.labels.contains_key("__scheme__"));
+    assert_eq!([&*r.targets[0].address], ["api.internal:9090"]);
+    assert!(!r.targets[0].labels.contains_key("__scheme__"));
     // bad scheme and unmatched port
     let r = resolve(&cluster(
         "awsvpc",
@@ -457,8 +457,8 @@ fn tag_convention_groups_by_suffix_and_task_tags_win() {
             ("10.1.2.3:9100".into(), "/metrics".into(), None)
         ]
     );
-    assert_eq!(r.targets[0].group.labels["scrape_target_name"], "web");
-    assert_eq!(r.targets[1].group.labels["scrape_target_name"], "node");
+    assert_eq!(&r.targets[0].labels["scrape_target_name"], "web");
+    assert_eq!(&r.targets[1].labels["scrape_target_name"], "node");
     // a path without a port
     Arc::make_mut(&mut c.tasks[0]).tags = map(&[("METRICS_PATH_X", "/x")]);
     c.service_tags.clear();
@@ -481,7 +481,7 @@ fn tag_convention_in_bridge_mode_maps_to_the_host_port() {
     Arc::make_mut(&mut c.tasks[0]).tags = map(&[("METRICS_PORT", "9100")]);
     let r = resolve(&c);
     assert_eq!(endpoints(&r)[0].0, "10.0.0.5:32999");
-    assert_eq!(r.targets[0].group.labels["ecs_container"], "side");
+    assert_eq!(&r.targets[0].labels["ecs_container"], "side");
 }
 
 #[test]
@@ -505,10 +505,10 @@ fn all_three_conventions_in_one_task() {
     let conventions: Vec<_> = r
         .targets
         .iter()
-        .map(|t| t.group.labels["__meta_ecs_convention"].clone())
+        .map(|t| t.labels["__meta_ecs_convention"].to_string())
         .collect();
     assert_eq!(conventions, vec!["environment", "docker_label", "tag"]);
-    assert_eq!(r.targets[2].group.labels["ecs_container"], "plain");
+    assert_eq!(&r.targets[2].labels["ecs_container"], "plain");
 }
 
 #[test]
@@ -528,7 +528,7 @@ fn labels_of_a_target() {
     let mut opts = options();
     opts.extra_labels = map(&[("region", "eu"), ("team", "platform")]);
     let r = resolve_cluster(&c, &opts);
-    let labels = &r.targets[0].group.labels;
+    let labels = &r.targets[0].labels;
     let expect = [
         ("job", "app"),
         ("team", "obs"),
@@ -562,7 +562,7 @@ fn labels_of_a_target() {
         ("__meta_ecs_tag_task_aws_ecs_clusterName", "c1"),
     ];
     for (name, value) in expect {
-        assert_eq!(labels.get(name).map(String::as_str), Some(value), "{name}");
+        assert_eq!(labels.get(name), Some(value), "{name}");
     }
     assert_eq!(r.warnings.len(), 2, "{:?}", r.warnings);
     // standalone task: no service labels; awsvpc: no EC2 labels
@@ -572,7 +572,7 @@ fn labels_of_a_target() {
         vec![],
     );
     Arc::make_mut(&mut c.tasks[0]).group = Some("family:app".into());
-    let labels = &resolve(&c).targets[0].group.labels;
+    let labels = &resolve(&c).targets[0].labels;
     assert!(!labels.contains_key("ecs_service") && !labels.contains_key("__meta_ecs_service"));
     assert!(!labels.contains_key("__meta_ecs_ec2_instance_id"));
 }
@@ -667,7 +667,7 @@ fn many_containers_many_tasks() {
     let addresses: Vec<_> = resolve(&c)
         .targets
         .into_iter()
-        .map(|t| t.group.targets[0].clone())
+        .map(|t| t.address.to_string())
         .collect();
     assert_eq!(
         addresses,
@@ -695,9 +695,9 @@ fn awsvpc_on_ec2_uses_the_eni_address_and_keeps_the_instance_labels() {
         endpoints(&r),
         vec![("10.1.2.3:8080".into(), "/metrics".into(), None)]
     );
-    let labels = &r.targets[0].group.labels;
-    assert_eq!(labels["__meta_ecs_ip_address"], "10.1.2.3");
-    assert_eq!(labels["__meta_ecs_ec2_instance_id"], "i-1");
-    assert_eq!(labels["__meta_ecs_ec2_instance_private_ip"], "10.0.0.5");
-    assert_eq!(labels["__meta_ecs_container_instance_arn"], CI);
+    let labels = &r.targets[0].labels;
+    assert_eq!(&labels["__meta_ecs_ip_address"], "10.1.2.3");
+    assert_eq!(&labels["__meta_ecs_ec2_instance_id"], "i-1");
+    assert_eq!(&labels["__meta_ecs_ec2_instance_private_ip"], "10.0.0.5");
+    assert_eq!(&labels["__meta_ecs_container_instance_arn"], CI);
 }
