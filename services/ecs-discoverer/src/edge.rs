@@ -9,11 +9,12 @@
 //! - Cluster and service descriptions (tags, for labels and selectors) are cached with a TTL.
 //! - Batches are at the API maxima: DescribeClusters 100 (all clusters of a cycle at once),
 //!   DescribeTasks 100, DescribeContainerInstances 100,
-//!   DescribeServices 10, DescribeInstances 1000 ids.
+//!   DescribeServices 10, DescribeInstances 1000 ids (of every cluster of a cycle together:
+//!   [`Edge::finish`]).
 //!
 //! A warm cycle on an unchanged estate is one ListTasks per 100 tasks of each cluster.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -147,7 +148,22 @@ pub fn clients(
 pub enum Refresh {
     /// Nothing to describe since the last snapshot: its resolution still holds.
     Unchanged,
-    Changed(Box<ClusterSnapshot>),
+    /// Something changed: [`Edge::finish`] completes the snapshot.
+    Changed(Box<Draft>),
+}
+
+/// A cluster's snapshot whose new container instances don't have their EC2 address yet.
+/// [`Edge::finish`] looks up the addresses of every cluster's drafts in one DescribeInstances,
+/// then commits the caches of each cluster whose calls all succeeded.
+#[derive(Debug)]
+pub struct Draft {
+    cluster: String,
+    snapshot: ClusterSnapshot,
+    /// Container instances described this cycle (EC2 id known, address not yet).
+    new_instances: Vec<Instance>,
+    /// Every container instance a task of the snapshot runs on.
+    needed: HashSet<String>,
+    service_names: Vec<String>,
 }
 
 /// Tags of a resource, shared between the cache and the snapshots.
@@ -497,7 +513,7 @@ impl Edge {
         Ok(definition)
     }
 
-    async fn describe_instances(
+    async fn describe_container_instances(
         &self,
         cluster: &str,
         arns: &[String],
@@ -524,10 +540,12 @@ impl Edge {
                 });
             }
         }
-        let ids: Vec<String> = instances
-            .iter()
-            .filter_map(|i| i.ec2_instance_id.clone())
-            .collect();
+        Ok(instances)
+    }
+
+    /// The private IP of each EC2 instance, by instance id (DescribeInstances, 1000 ids a call,
+    /// whichever clusters they belong to).
+    async fn private_ips(&self, ids: &[String]) -> Result<HashMap<String, String>, String> {
         let mut private_ips = HashMap::new();
         for batch in ids.chunks(DESCRIBE_INSTANCES_BATCH) {
             let mut token = None;
@@ -540,7 +558,7 @@ impl Edge {
                     .set_next_token(token)
                     .send()
                     .await
-                    .map_err(|e| edge_error("DescribeInstances", cluster, e))?;
+                    .map_err(|e| DisplayErrorContext(e).to_string())?;
                 for instance in answer.reservations().iter().flat_map(|r| r.instances()) {
                     if let (Some(id), Some(ip)) =
                         (instance.instance_id(), instance.private_ip_address())
@@ -554,13 +572,7 @@ impl Edge {
                 }
             }
         }
-        for instance in &mut instances {
-            instance.private_ip = instance
-                .ec2_instance_id
-                .as_ref()
-                .and_then(|id| private_ips.get(id).cloned());
-        }
-        Ok(instances)
+        Ok(private_ips)
     }
 
     async fn service_tags(
@@ -612,7 +624,7 @@ impl Edge {
 
     /// One cycle's look at a cluster: after its ListTasks, [`Refresh::Unchanged`] when nothing
     /// needs describing (the same RUNNING tasks, no cluster or service description due), else
-    /// the full snapshot.
+    /// the draft of its snapshot.
     pub async fn refresh(&mut self, cluster: &str) -> Result<Refresh, EdgeError> {
         let cluster_cached = self.fresh_cluster(cluster).is_some();
         let info = self.cluster_info(cluster).await?;
@@ -628,25 +640,33 @@ impl Edge {
             self.metrics.cache("task", listed.len(), 0);
             return Ok(Refresh::Unchanged);
         }
-        self.snapshot_of(cluster, info, listed)
+        self.draft_of(cluster, info, listed)
             .await
-            .map(|snapshot| Refresh::Changed(Box::new(snapshot)))
+            .map(|draft| Refresh::Changed(Box::new(draft)))
     }
 
-    /// Everything resolution needs about one cluster. On error nothing of the cycle's partial
-    /// state is returned, and the caches hold only what was fully fetched.
-    pub async fn snapshot(&mut self, cluster: &str) -> Result<ClusterSnapshot, EdgeError> {
+    /// The draft of a cluster's snapshot, whatever the caches say.
+    pub async fn draft(&mut self, cluster: &str) -> Result<Draft, EdgeError> {
         let info = self.cluster_info(cluster).await?;
         let listed = self.list_task_arns(cluster).await?;
-        self.snapshot_of(cluster, info, listed).await
+        self.draft_of(cluster, info, listed).await
     }
 
-    async fn snapshot_of(
+    /// Everything resolution needs about one cluster ([`Edge::draft`] then [`Edge::finish`]).
+    pub async fn snapshot(&mut self, cluster: &str) -> Result<ClusterSnapshot, EdgeError> {
+        let draft = self.draft(cluster).await?;
+        match self.finish(vec![draft]).await.pop() {
+            Some((_, finished)) => finished,
+            None => unreachable!("finish answers each draft"),
+        }
+    }
+
+    async fn draft_of(
         &mut self,
         cluster: &str,
         info: ClusterInfo,
         listed: Vec<String>,
-    ) -> Result<ClusterSnapshot, EdgeError> {
+    ) -> Result<Draft, EdgeError> {
         let known = self.running.get(cluster);
         let unknown: Vec<String> = listed
             .iter()
@@ -676,22 +696,22 @@ impl Edge {
             definitions.insert(arn.to_string(), definition);
         }
 
-        let needed: HashSet<&str> = tasks
+        let needed: HashSet<String> = tasks
             .iter()
-            .filter_map(|t| t.container_instance_arn.as_deref())
+            .filter_map(|t| t.container_instance_arn.clone())
             .collect();
         let cached = self.instances.get(cluster);
         let missing: Vec<String> = needed
             .iter()
-            .filter(|arn| cached.is_none_or(|c| !c.contains_key(**arn)))
-            .map(|arn| arn.to_string())
+            .filter(|arn| cached.is_none_or(|c| !c.contains_key(*arn)))
+            .cloned()
             .collect();
         self.metrics.cache(
             "container_instance",
             needed.len() - missing.len(),
             missing.len(),
         );
-        let fetched = self.describe_instances(cluster, &missing).await?;
+        let new_instances = self.describe_container_instances(cluster, &missing).await?;
 
         let service_names: Vec<String> = {
             let names: HashSet<&str> = tasks.iter().filter_map(|t| t.service_name()).collect();
@@ -702,27 +722,91 @@ impl Edge {
         let service_tags = self
             .service_tags(cluster, &info.arn, &service_names)
             .await?;
-        self.cluster_services
-            .insert(cluster.to_string(), service_names);
 
-        // Every call succeeded: commit the caches.
+        Ok(Draft {
+            cluster: cluster.to_string(),
+            snapshot: ClusterSnapshot {
+                name: info.name,
+                arn: info.arn,
+                tags: info.tags,
+                tasks,
+                task_definitions: definitions,
+                instances: HashMap::new(),
+                service_tags,
+            },
+            new_instances,
+            needed,
+            service_names,
+        })
+    }
+
+    /// Completes the drafts of a cycle: one DescribeInstances for the new container instances
+    /// of all of them, then each cluster's caches are committed. If that call fails, the
+    /// clusters that needed it fail (and commit nothing); the others complete.
+    pub async fn finish(
+        &mut self,
+        drafts: Vec<Draft>,
+    ) -> Vec<(String, Result<ClusterSnapshot, EdgeError>)> {
+        let ids: Vec<String> = drafts
+            .iter()
+            .flat_map(|d| d.new_instances.iter())
+            .filter_map(|i| i.ec2_instance_id.clone())
+            .collect::<BTreeSet<String>>()
+            .into_iter()
+            .collect();
+        let private_ips = if ids.is_empty() {
+            Ok(HashMap::new())
+        } else {
+            self.private_ips(&ids).await
+        };
+        drafts
+            .into_iter()
+            .map(|draft| {
+                let cluster = draft.cluster.clone();
+                let finished = match &private_ips {
+                    Err(message) if !draft.new_instances.is_empty() => Err(EdgeError {
+                        operation: "DescribeInstances",
+                        cluster: cluster.clone(),
+                        message: message.clone(),
+                    }),
+                    Err(_) => Ok(self.commit(draft, &HashMap::new())),
+                    Ok(ips) => Ok(self.commit(draft, ips)),
+                };
+                (cluster, finished)
+            })
+            .collect()
+    }
+
+    /// Every call for the draft succeeded: commit its caches and complete its snapshot.
+    fn commit(&mut self, draft: Draft, private_ips: &HashMap<String, String>) -> ClusterSnapshot {
+        let Draft {
+            cluster,
+            mut snapshot,
+            new_instances,
+            needed,
+            service_names,
+        } = draft;
         let mut instances: HashMap<String, Arc<Instance>> =
-            self.instances.remove(cluster).unwrap_or_default();
-        instances.extend(
-            fetched
-                .into_iter()
-                .map(|i| (i.container_instance_arn.clone(), Arc::new(i))),
-        );
-        instances.retain(|arn, _| needed.contains(arn.as_str()));
-        self.instances
-            .insert(cluster.to_string(), instances.clone());
+            self.instances.remove(&cluster).unwrap_or_default();
+        instances.extend(new_instances.into_iter().map(|mut instance| {
+            instance.private_ip = instance
+                .ec2_instance_id
+                .as_ref()
+                .and_then(|id| private_ips.get(id).cloned());
+            (instance.container_instance_arn.clone(), Arc::new(instance))
+        }));
+        instances.retain(|arn, _| needed.contains(arn));
+        self.instances.insert(cluster.clone(), instances.clone());
+        snapshot.instances = instances;
 
-        let running: HashMap<String, Arc<Task>> = tasks
+        let running: HashMap<String, Arc<Task>> = snapshot
+            .tasks
             .iter()
             .filter(|t| t.last_status == "RUNNING")
             .map(|t| (t.arn.clone(), t.clone()))
             .collect();
-        self.running.insert(cluster.to_string(), running);
+        self.running.insert(cluster.clone(), running);
+        self.cluster_services.insert(cluster, service_names);
         if self.task_definitions.len() > TASK_DEFINITION_CACHE_LIMIT {
             let in_use: HashSet<&String> = self
                 .running
@@ -732,16 +816,7 @@ impl Edge {
                 .collect();
             self.task_definitions.retain(|arn, _| in_use.contains(arn));
         }
-
-        Ok(ClusterSnapshot {
-            name: info.name,
-            arn: info.arn,
-            tags: info.tags,
-            tasks,
-            task_definitions: definitions,
-            instances,
-            service_tags,
-        })
+        snapshot
     }
 }
 

@@ -10,10 +10,16 @@ use stack_common::shutdown::Shutdown;
 use stack_common::target_group::TargetGroup;
 
 use crate::config::Config;
-use crate::edge::{Edge, Refresh};
+use crate::edge::{Edge, EdgeError, Refresh};
 use crate::metrics::{ClusterLabels, Metrics, ResultLabels, SkipLabels};
 use crate::output::{FileSdWriter, SharedState};
 use crate::resolve::{Options, Resolution, Skip, Target, combine, resolve_cluster};
+
+fn failure_labels(cluster: &str) -> ClusterLabels {
+    ClusterLabels {
+        cluster: crate::model::cluster_name(cluster).to_string(),
+    }
+}
 
 /// How a cycle went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,6 +147,16 @@ impl Refresher {
         }
     }
 
+    /// A cluster's refresh failed: it keeps its last good targets.
+    fn cluster_failed(&self, cluster: &str, error: EdgeError, errors: &mut Vec<String>) {
+        tracing::warn!(%error, "cluster refresh failed; keeping its last good targets");
+        self.metrics
+            .cluster_failures
+            .get_or_create(&failure_labels(cluster))
+            .inc();
+        errors.push(error.to_string());
+    }
+
     /// Logs each skip cause once, while it lasts (a cause that goes away and comes back is
     /// logged again).
     fn log_new_skips(&mut self, skipped: &[Skip]) {
@@ -184,41 +200,38 @@ impl Refresher {
             changed |= self.last_good.len() != before;
             self.edge.retain_clusters(&keep);
             self.edge.prefetch_clusters(clusters).await;
+            let mut drafts = Vec::new();
             for cluster in clusters {
-                let failure_labels = ClusterLabels {
-                    cluster: crate::model::cluster_name(cluster).to_string(),
-                };
                 self.metrics
                     .cluster_failures
-                    .get_or_create(&failure_labels)
+                    .get_or_create(&failure_labels(cluster))
                     .inc_by(0);
-                let refreshed_cluster = match self.edge.refresh(cluster).await {
-                    Ok(Refresh::Unchanged) if self.last_good.contains_key(cluster) => Ok(None),
-                    Ok(Refresh::Unchanged) => self.edge.snapshot(cluster).await.map(Some),
-                    Ok(Refresh::Changed(snapshot)) => Ok(Some(*snapshot)),
+                let draft = match self.edge.refresh(cluster).await {
+                    Ok(Refresh::Unchanged) if self.last_good.contains_key(cluster) => {
+                        refreshed += 1;
+                        continue;
+                    }
+                    Ok(Refresh::Unchanged) => self.edge.draft(cluster).await,
+                    Ok(Refresh::Changed(draft)) => Ok(*draft),
                     Err(error) => Err(error),
                 };
-                match refreshed_cluster {
-                    Ok(None) => {
-                        refreshed += 1;
-                    }
-                    Ok(Some(snapshot)) => {
+                match draft {
+                    Ok(draft) => drafts.push(draft),
+                    Err(error) => self.cluster_failed(cluster, error, &mut errors),
+                }
+            }
+            for (cluster, finished) in self.edge.finish(drafts).await {
+                match finished {
+                    Ok(snapshot) => {
                         let resolution = resolve_cluster(&snapshot, &self.options);
                         for warning in &resolution.warnings {
                             tracing::warn!(cluster = %snapshot.name, "{warning}");
                         }
-                        changed |= self.last_good.get(cluster) != Some(&resolution);
-                        self.last_good.insert(cluster.clone(), resolution);
+                        changed |= self.last_good.get(&cluster) != Some(&resolution);
+                        self.last_good.insert(cluster, resolution);
                         refreshed += 1;
                     }
-                    Err(error) => {
-                        tracing::warn!(%error, "cluster refresh failed; keeping its last good targets");
-                        self.metrics
-                            .cluster_failures
-                            .get_or_create(&failure_labels)
-                            .inc();
-                        errors.push(error.to_string());
-                    }
+                    Err(error) => self.cluster_failed(&cluster, error, &mut errors),
                 }
             }
         }

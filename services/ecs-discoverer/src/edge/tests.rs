@@ -126,6 +126,10 @@ pub(crate) fn definition_service_and_instance_rules() -> [Rule; 3] {
 }
 
 pub(crate) fn edge_with(rules: &[Rule]) -> (Edge, Arc<Metrics>) {
+    edge_with_ec2(rules, &[])
+}
+
+fn edge_with_ec2(rules: &[Rule], ec2_rules: &[Rule]) -> (Edge, Arc<Metrics>) {
     let metrics = Arc::new(Metrics::default());
     let recorder = ApiCallRecorder {
         metrics: metrics.clone(),
@@ -138,7 +142,8 @@ pub(crate) fn edge_with(rules: &[Rule]) -> (Edge, Arc<Metrics>) {
                 .with_max_attempts(8)
                 .with_initial_backoff(Duration::from_millis(1))
         ));
-    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[]);
+    let ec2_refs: Vec<&Rule> = ec2_rules.iter().collect();
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &ec2_refs);
     let limiter = RateLimiter::with_limits(|_| (1e9, 1e9));
     (
         Edge::new(ecs, ec2, limiter, metrics.clone(), Duration::from_secs(300)),
@@ -269,10 +274,11 @@ async fn a_pending_task_is_described_again_until_running() {
 #[tokio::test]
 async fn a_refresh_with_nothing_to_describe_is_unchanged() {
     let (mut edge, metrics) = edge_with(&estate_rules(5, Arc::new(AtomicUsize::new(0))));
-    assert!(matches!(
-        edge.refresh("c1").await.expect("cold"),
-        Refresh::Changed(snapshot) if snapshot.tasks.len() == 5
-    ));
+    let Refresh::Changed(draft) = edge.refresh("c1").await.expect("cold") else {
+        panic!("a cold refresh has something to describe");
+    };
+    assert_eq!(draft.snapshot.tasks.len(), 5);
+    edge.finish(vec![*draft]).await;
     let cold = calls(&metrics);
     assert!(matches!(
         edge.refresh("c1").await.expect("warm"),
@@ -285,4 +291,180 @@ async fn a_refresh_with_nothing_to_describe_is_unchanged() {
         cold.values().sum::<u64>() + 1,
         "a warm refresh is one ListTasks"
     );
+}
+
+/// Clusters c1, c2 and c3: in c1 and c2 one EC2 task on a container instance (EC2 instance
+/// `i-<cluster>`), in c3 one Fargate task. DescribeInstances fails while `ec2_fails` is above 0.
+fn ec2_estate(
+    ec2_calls: Arc<AtomicUsize>,
+    ec2_ids: Arc<std::sync::Mutex<Vec<String>>>,
+    ec2_fails: Arc<AtomicUsize>,
+) -> (Vec<Rule>, Vec<Rule>) {
+    use aws_sdk_ec2::operation::describe_instances::{
+        DescribeInstancesError, DescribeInstancesOutput,
+    };
+    use aws_smithy_mocks::MockResponse;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    let clusters = mock!(aws_sdk_ecs::Client::describe_clusters).then_compute_output(|input| {
+        DescribeClustersOutput::builder()
+            .set_clusters(Some(
+                input
+                    .clusters()
+                    .iter()
+                    .map(|c| {
+                        ecs::Cluster::builder()
+                            .cluster_arn(format!("arn:aws:ecs:us-east-1:1:cluster/{c}"))
+                            .cluster_name(c)
+                            .status("ACTIVE")
+                            .build()
+                    })
+                    .collect(),
+            ))
+            .build()
+    });
+    let list = mock!(aws_sdk_ecs::Client::list_tasks).then_compute_output(|input| {
+        let cluster = input.cluster().unwrap_or_default();
+        ListTasksOutput::builder()
+            .task_arns(format!("arn:aws:ecs:us-east-1:1:task/{cluster}/0"))
+            .build()
+    });
+    let describe = mock!(aws_sdk_ecs::Client::describe_tasks).then_compute_output(|input| {
+        let cluster = input.cluster().unwrap_or_default().to_string();
+        let mut task = sdk_task(&input.tasks()[0]);
+        if cluster != "c3" {
+            task.launch_type = Some(ecs::LaunchType::Ec2);
+            task.container_instance_arn = Some(format!("ci/{cluster}"));
+        }
+        DescribeTasksOutput::builder().tasks(task).build()
+    });
+    let container_instances = mock!(aws_sdk_ecs::Client::describe_container_instances)
+        .then_compute_output(|input| {
+            DescribeContainerInstancesOutput::builder()
+                .set_container_instances(Some(
+                    input
+                        .container_instances()
+                        .iter()
+                        .map(|arn| {
+                            ecs::ContainerInstance::builder()
+                                .container_instance_arn(arn)
+                                .ec2_instance_id(arn.replace("ci/", "i-"))
+                                .build()
+                        })
+                        .collect(),
+                ))
+                .build()
+        });
+    let [definition, services, _] = definition_service_and_instance_rules();
+    let instances =
+        mock!(aws_sdk_ec2::Client::describe_instances).then_compute_response(move |input| {
+            ec2_calls.fetch_add(1, Ordering::SeqCst);
+            if ec2_fails.load(Ordering::SeqCst) > 0 {
+                ec2_fails.fetch_sub(1, Ordering::SeqCst);
+                return MockResponse::Error(DescribeInstancesError::generic(
+                    ErrorMetadata::builder()
+                        .code("UnauthorizedOperation")
+                        .message("not allowed")
+                        .build(),
+                ));
+            }
+            let ids = input.instance_ids().to_vec();
+            ec2_ids.lock().expect("ids").extend(ids.iter().cloned());
+            MockResponse::Output(
+                DescribeInstancesOutput::builder()
+                    .reservations(
+                        aws_sdk_ec2::types::Reservation::builder()
+                            .set_instances(Some(
+                                ids.iter()
+                                    .map(|id| {
+                                        aws_sdk_ec2::types::Instance::builder()
+                                            .instance_id(id)
+                                            .private_ip_address(format!("10.0.0.{}", id.len()))
+                                            .build()
+                                    })
+                                    .collect(),
+                            ))
+                            .build(),
+                    )
+                    .build(),
+            )
+        });
+    (
+        vec![
+            clusters,
+            list,
+            describe,
+            container_instances,
+            definition,
+            services,
+        ],
+        vec![instances],
+    )
+}
+
+async fn drafts_of(edge: &mut Edge, clusters: &[&str]) -> Vec<Draft> {
+    let mut out = Vec::new();
+    for cluster in clusters {
+        match edge.refresh(cluster).await.expect("refresh") {
+            Refresh::Changed(draft) => out.push(*draft),
+            Refresh::Unchanged => panic!("{cluster} has something to describe"),
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_container_instances_of_every_cluster_cost_one_describe_instances() {
+    let (calls, ids) = (Arc::new(AtomicUsize::new(0)), Arc::new(Default::default()));
+    let (ecs_rules, ec2_rules) = ec2_estate(calls.clone(), Arc::clone(&ids), Arc::default());
+    let (mut edge, _) = edge_with_ec2(&ecs_rules, &ec2_rules);
+    let drafts = drafts_of(&mut edge, &["c1", "c2", "c3"]).await;
+    let finished = edge.finish(drafts).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "one DescribeInstances");
+    let mut asked = ids.lock().expect("ids").clone();
+    asked.sort();
+    assert_eq!(asked, ["i-c1", "i-c2"]);
+    for (cluster, snapshot) in finished {
+        let snapshot = snapshot.expect("finished");
+        let ips: Vec<_> = snapshot
+            .instances
+            .values()
+            .map(|i| i.private_ip.clone())
+            .collect();
+        let expected = if cluster == "c3" {
+            vec![]
+        } else {
+            vec![Some("10.0.0.4".to_string())]
+        };
+        assert_eq!(ips, expected, "{cluster}");
+    }
+}
+
+#[tokio::test]
+async fn a_failed_describe_instances_fails_only_the_clusters_that_needed_it_and_commits_nothing() {
+    let (calls, ids) = (Arc::new(AtomicUsize::new(0)), Arc::new(Default::default()));
+    let fails = Arc::new(AtomicUsize::new(1));
+    let (ecs_rules, ec2_rules) = ec2_estate(calls.clone(), ids, fails);
+    let (mut edge, _) = edge_with_ec2(&ecs_rules, &ec2_rules);
+    let drafts = drafts_of(&mut edge, &["c1", "c3"]).await;
+    let finished: BTreeMap<String, Result<ClusterSnapshot, EdgeError>> =
+        edge.finish(drafts).await.into_iter().collect();
+    let error = finished["c1"].as_ref().expect_err("c1 needed EC2");
+    assert_eq!(error.operation, "DescribeInstances");
+    assert!(error.to_string().contains("not allowed"), "{error}");
+    assert!(finished["c3"].is_ok(), "c3 (Fargate) did not need EC2");
+
+    // c1 committed nothing: the next cycle drafts it again, and now completes it.
+    assert!(matches!(
+        edge.refresh("c3").await.expect("refresh"),
+        Refresh::Unchanged
+    ));
+    let drafts = drafts_of(&mut edge, &["c1"]).await;
+    let (_, snapshot) = edge.finish(drafts).await.pop().expect("c1");
+    let snapshot = snapshot.expect("c1 completes");
+    assert_eq!(
+        snapshot.instances["ci/c1"].private_ip.as_deref(),
+        Some("10.0.0.4")
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
