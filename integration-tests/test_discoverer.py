@@ -126,6 +126,8 @@ def test_serves_prometheus_and_stays_at_the_lower_bound(estate: Estate, emulator
         cycles = cycles_after - cycles_before
         assert cycles >= 3
         assert delta == {"ListClusters": cycles, "ListTasks": 2 * cycles}, delta
+        # The cold cycle looked up the EC2 addresses of both clusters' container instances at once.
+        assert after["DescribeInstances"] == 1, after
 
         # A stopped task disappears within one cycle.
         node_task = estate.ecs.list_tasks(cluster="east", family="node")["taskArns"][0]
