@@ -5,7 +5,6 @@ use std::sync::Mutex;
 
 use aws_sdk_ec2::operation::describe_instances::DescribeInstancesOutput;
 use aws_sdk_ecs::operation::describe_clusters::DescribeClustersOutput;
-use aws_sdk_ecs::operation::describe_container_instances::DescribeContainerInstancesOutput;
 use aws_sdk_ecs::operation::describe_services::DescribeServicesOutput;
 use aws_sdk_ecs::operation::describe_task_definition::DescribeTaskDefinitionOutput;
 use aws_sdk_ecs::operation::describe_tasks::DescribeTasksOutput;
@@ -163,27 +162,9 @@ fn ecs_rules() -> Vec<Rule> {
             ))
             .build()
     });
-    let instances =
-        mock!(aws_sdk_ecs::Client::describe_container_instances).then_compute_output(|input| {
-            DescribeContainerInstancesOutput::builder()
-                .set_container_instances(Some(
-                    input
-                        .container_instances()
-                        .iter()
-                        .map(|arn| {
-                            ecs::ContainerInstance::builder()
-                                .container_instance_arn(arn)
-                                .ec2_instance_id(format!(
-                                    "i-{:02}{:03}",
-                                    cluster_of(arn),
-                                    index_of(arn)
-                                ))
-                                .build()
-                        })
-                        .collect(),
-                ))
-                .build()
-        });
+    let instances = tests::container_instances_rule(|arn| {
+        format!("i-{:02}{:03}", cluster_of(arn), index_of(arn))
+    });
     vec![clusters, list, describe, definition, services, instances]
 }
 

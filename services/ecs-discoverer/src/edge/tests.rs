@@ -125,6 +125,29 @@ pub(crate) fn definition_service_and_instance_rules() -> [Rule; 3] {
     [definition, services, instances]
 }
 
+/// DescribeContainerInstances answering each container instance asked for, on EC2 instance
+/// `ec2_instance_id(arn)`.
+pub(crate) fn container_instances_rule(
+    ec2_instance_id: impl Fn(&str) -> String + Send + Sync + 'static,
+) -> Rule {
+    mock!(aws_sdk_ecs::Client::describe_container_instances).then_compute_output(move |input| {
+        DescribeContainerInstancesOutput::builder()
+            .set_container_instances(Some(
+                input
+                    .container_instances()
+                    .iter()
+                    .map(|arn| {
+                        ecs::ContainerInstance::builder()
+                            .container_instance_arn(arn)
+                            .ec2_instance_id(ec2_instance_id(arn))
+                            .build()
+                    })
+                    .collect(),
+            ))
+            .build()
+    })
+}
+
 pub(crate) fn edge_with(rules: &[Rule]) -> (Edge, Arc<Metrics>) {
     edge_with_ec2(rules, &[])
 }
@@ -338,23 +361,7 @@ fn ec2_estate(
         }
         DescribeTasksOutput::builder().tasks(task).build()
     });
-    let container_instances = mock!(aws_sdk_ecs::Client::describe_container_instances)
-        .then_compute_output(|input| {
-            DescribeContainerInstancesOutput::builder()
-                .set_container_instances(Some(
-                    input
-                        .container_instances()
-                        .iter()
-                        .map(|arn| {
-                            ecs::ContainerInstance::builder()
-                                .container_instance_arn(arn)
-                                .ec2_instance_id(arn.replace("ci/", "i-"))
-                                .build()
-                        })
-                        .collect(),
-                ))
-                .build()
-        });
+    let container_instances = container_instances_rule(|arn| arn.replace("ci/", "i-"));
     let [definition, services, _] = definition_service_and_instance_rules();
     let instances =
         mock!(aws_sdk_ec2::Client::describe_instances).then_compute_response(move |input| {
