@@ -132,7 +132,11 @@ mod tests {
             convention: Convention::DockerLabel,
             reason: SkipReason::NoNetworkBinding,
         };
-        state.publish(Arc::new(vec![Arc::new(target)]), &[], Arc::new(vec![skip]));
+        state.publish(
+            Arc::new(vec![Arc::new(target)]),
+            Arc::default(),
+            Arc::new(vec![skip]),
+        );
         for path in ["/prometheus-targets", "/targets"] {
             let (status, body, content_type) =
                 get(app(state.clone(), registry.clone()), path).await;

@@ -198,7 +198,7 @@ fn write_groups<G: Serialize>(
 #[derive(Debug)]
 struct Publication {
     targets: Arc<Vec<Arc<Target>>>,
-    cloudmap: Vec<TargetGroup>,
+    cloudmap: Arc<Vec<TargetGroup>>,
     skipped: Arc<Vec<Skip>>,
     http_sd: OnceLock<Bytes>,
 }
@@ -227,12 +227,12 @@ impl SharedState {
     pub fn publish(
         &self,
         targets: Arc<Vec<Arc<Target>>>,
-        cloudmap: &[TargetGroup],
+        cloudmap: Arc<Vec<TargetGroup>>,
         skipped: Arc<Vec<Skip>>,
     ) {
         let publication = Arc::new(Publication {
             targets,
-            cloudmap: cloudmap.to_vec(),
+            cloudmap,
             skipped,
             http_sd: OnceLock::new(),
         });

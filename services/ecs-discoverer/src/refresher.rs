@@ -49,7 +49,7 @@ pub struct CycleReport {
     pub errors: Vec<String>,
     pub targets: Arc<Vec<Arc<Target>>>,
     /// The Cloud Map groups served beside the ECS targets (last good).
-    pub cloudmap: Vec<TargetGroup>,
+    pub cloudmap: Arc<Vec<TargetGroup>>,
     pub skipped: Arc<Vec<Skip>>,
 }
 
@@ -71,7 +71,8 @@ pub struct Refresher {
     /// Cloud Map namespaces (`--cloudmap-namespaces`) and their client, when any are given.
     cloudmap: Option<CloudMap>,
     cloudmap_namespaces: Vec<String>,
-    cloudmap_last_good: Vec<TargetGroup>,
+    /// Shared with the published state and the cycle report, not copied per cycle.
+    cloudmap_last_good: Arc<Vec<TargetGroup>>,
     /// Skip causes already logged, so each is logged once while it lasts.
     logged_skips: HashSet<String>,
     /// The combination of `last_good` (and Cloud Map) as of the last change. A cycle that
@@ -107,7 +108,7 @@ impl Refresher {
             published_once: false,
             cloudmap: None,
             cloudmap_namespaces: config.cloudmap_namespaces.clone(),
-            cloudmap_last_good: Vec::new(),
+            cloudmap_last_good: Arc::default(),
             logged_skips: HashSet::new(),
             combined: None,
             publish_pending: false,
@@ -134,8 +135,10 @@ impl Refresher {
                 for reason in found.skipped {
                     tracing::warn!("{reason}");
                 }
-                let changed = self.cloudmap_last_good != found.groups;
-                self.cloudmap_last_good = found.groups;
+                let changed = *self.cloudmap_last_good != found.groups;
+                if changed {
+                    self.cloudmap_last_good = Arc::new(found.groups);
+                }
                 (true, changed)
             }
             Err(error) => {
@@ -277,7 +280,7 @@ impl Refresher {
             result,
             errors,
             targets,
-            cloudmap: self.cloudmap_last_good.clone(),
+            cloudmap: Arc::clone(&self.cloudmap_last_good),
             skipped,
         }
     }
@@ -285,8 +288,11 @@ impl Refresher {
     fn publish(&mut self, targets: &Arc<Vec<Arc<Target>>>, skipped: &Arc<Vec<Skip>>) {
         self.published_once = true;
         self.publish_pending = false;
-        self.state
-            .publish(targets.clone(), &self.cloudmap_last_good, skipped.clone());
+        self.state.publish(
+            targets.clone(),
+            self.cloudmap_last_good.clone(),
+            skipped.clone(),
+        );
         if let Some(writer) = &self.writer {
             for (path, outcome) in writer.write(targets, &self.cloudmap_last_good) {
                 let result = match outcome {
