@@ -4,7 +4,6 @@
 use std::sync::Mutex;
 
 use aws_sdk_ec2::operation::describe_instances::DescribeInstancesOutput;
-use aws_sdk_ecs::operation::describe_clusters::DescribeClustersOutput;
 use aws_sdk_ecs::operation::describe_services::DescribeServicesOutput;
 use aws_sdk_ecs::operation::describe_task_definition::DescribeTaskDefinitionOutput;
 use aws_sdk_ecs::operation::describe_tasks::DescribeTasksOutput;
@@ -65,18 +64,7 @@ fn index_of(arn: &str) -> usize {
 }
 
 fn ecs_rules() -> Vec<Rule> {
-    let clusters = mock!(aws_sdk_ecs::Client::describe_clusters).then_compute_output(|input| {
-        let name = input.clusters().first().cloned().unwrap_or_default();
-        DescribeClustersOutput::builder()
-            .clusters(
-                ecs::Cluster::builder()
-                    .cluster_arn(format!("arn:aws:ecs:us-east-1:1:cluster/{name}"))
-                    .cluster_name(name)
-                    .status("ACTIVE")
-                    .build(),
-            )
-            .build()
-    });
+    let clusters = tests::clusters_rule();
     let list = mock!(aws_sdk_ecs::Client::list_tasks).then_compute_output(|input| {
         let cluster: usize = input.cluster().unwrap_or("c0")[1..].parse().unwrap_or(0);
         let start: usize = input.next_token().map_or(0, |t| t.parse().unwrap_or(0));

@@ -125,6 +125,27 @@ pub(crate) fn definition_service_and_instance_rules() -> [Rule; 3] {
     [definition, services, instances]
 }
 
+/// DescribeClusters answering every cluster asked for (by name) as ACTIVE.
+pub(crate) fn clusters_rule() -> Rule {
+    mock!(aws_sdk_ecs::Client::describe_clusters).then_compute_output(|input| {
+        DescribeClustersOutput::builder()
+            .set_clusters(Some(
+                input
+                    .clusters()
+                    .iter()
+                    .map(|name| {
+                        ecs::Cluster::builder()
+                            .cluster_arn(format!("arn:aws:ecs:us-east-1:1:cluster/{name}"))
+                            .cluster_name(name)
+                            .status("ACTIVE")
+                            .build()
+                    })
+                    .collect(),
+            ))
+            .build()
+    })
+}
+
 /// DescribeContainerInstances answering each container instance asked for, on EC2 instance
 /// `ec2_instance_id(arn)`.
 pub(crate) fn container_instances_rule(
@@ -329,23 +350,7 @@ fn ec2_estate(
     use aws_smithy_mocks::MockResponse;
     use aws_smithy_types::error::ErrorMetadata;
 
-    let clusters = mock!(aws_sdk_ecs::Client::describe_clusters).then_compute_output(|input| {
-        DescribeClustersOutput::builder()
-            .set_clusters(Some(
-                input
-                    .clusters()
-                    .iter()
-                    .map(|c| {
-                        ecs::Cluster::builder()
-                            .cluster_arn(format!("arn:aws:ecs:us-east-1:1:cluster/{c}"))
-                            .cluster_name(c)
-                            .status("ACTIVE")
-                            .build()
-                    })
-                    .collect(),
-            ))
-            .build()
-    });
+    let clusters = clusters_rule();
     let list = mock!(aws_sdk_ecs::Client::list_tasks).then_compute_output(|input| {
         let cluster = input.cluster().unwrap_or_default();
         ListTasksOutput::builder()

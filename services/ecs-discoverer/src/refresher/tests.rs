@@ -3,16 +3,16 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use aws_sdk_ecs::operation::describe_clusters::DescribeClustersOutput;
 use aws_sdk_ecs::operation::describe_tasks::DescribeTasksOutput;
 use aws_sdk_ecs::operation::list_tasks::ListTasksOutput;
-use aws_sdk_ecs::types as ecs;
 use aws_smithy_mocks::{Rule, mock};
 use clap::Parser;
 
 use super::*;
 use crate::config::Cli;
-use crate::edge::tests::{definition_service_and_instance_rules, edge_with, sdk_task_at};
+use crate::edge::tests::{
+    clusters_rule, definition_service_and_instance_rules, edge_with, sdk_task_at,
+};
 
 fn task_arn(cluster: &str, i: usize) -> String {
     format!("arn:aws:ecs:us-east-1:1:task/{cluster}/{i:05}")
@@ -31,18 +31,7 @@ fn task_ip(arn: &str) -> String {
 /// Clusters c1 (with `c1_tasks` tasks) and c2 (two tasks), whose ListTasks fails with a server
 /// error while `c2_down` is set.
 fn two_cluster_rules(c1_tasks: Arc<AtomicUsize>, c2_down: Arc<AtomicBool>) -> Vec<Rule> {
-    let clusters = mock!(aws_sdk_ecs::Client::describe_clusters).then_compute_output(|input| {
-        let name = input.clusters().first().cloned().unwrap_or_default();
-        DescribeClustersOutput::builder()
-            .clusters(
-                ecs::Cluster::builder()
-                    .cluster_arn(format!("arn:aws:ecs:us-east-1:1:cluster/{name}"))
-                    .cluster_name(name)
-                    .status("ACTIVE")
-                    .build(),
-            )
-            .build()
-    });
+    let clusters = clusters_rule();
     let c2_failing = mock!(aws_sdk_ecs::Client::list_tasks)
         .match_requests(move |input| {
             input.cluster() == Some("c2") && c2_down.load(Ordering::SeqCst)
