@@ -40,7 +40,7 @@ pub fn write_if_changed(path: &Path, contents: &[u8]) -> Result<WriteOutcome, Wr
 /// already holds. An error from `produce` leaves the old file in place.
 pub fn write_with_if_changed(
     path: &Path,
-    produce: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+    produce: impl FnOnce(&mut Streamed) -> io::Result<()>,
 ) -> Result<WriteOutcome, WriteError> {
     let error = |source: io::Error| WriteError {
         path: path.to_path_buf(),
@@ -59,16 +59,16 @@ pub fn write_with_if_changed(
         .prefix(".tmp-")
         .tempfile_in(dir)
         .map_err(error)?;
-    let mut out = BufWriter::with_capacity(
+    let mut out = Streamed(BufWriter::with_capacity(
         STREAM_BUFFER,
         Comparing {
             file: temp,
             old,
             same: true,
         },
-    );
+    ));
     produce(&mut out).map_err(error)?;
-    let Comparing { file, old, same } = out.into_inner().map_err(|e| error(e.into_error()))?;
+    let Comparing { file, old, same } = out.0.into_inner().map_err(|e| error(e.into_error()))?;
     let old_ended = match old {
         Some(mut old) => old.fill_buf().map_err(error)?.is_empty(),
         None => false,
@@ -84,7 +84,29 @@ pub fn write_with_if_changed(
     Ok(WriteOutcome::Written)
 }
 
+/// What [`write_with_if_changed`]'s producer writes into: a concrete type rather than a
+/// `dyn Write`, so a serializer's many small writes inline into the buffer's fast path.
+#[derive(Debug)]
+pub struct Streamed(BufWriter<Comparing>);
+
+impl Write for Streamed {
+    #[inline]
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+
+    #[inline]
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.0.write_all(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
 /// Writes to the temp file and compares what it writes with the old file as it goes.
+#[derive(Debug)]
 struct Comparing {
     file: tempfile::NamedTempFile,
     /// The old file, read up to where the new content has been written; `None` if there is none.
@@ -203,7 +225,7 @@ mod tests {
             .flat_map(|i| (i % 251).to_le_bytes())
             .collect();
         let in_chunks = |chunk: usize, content: Vec<u8>| {
-            move |out: &mut dyn Write| content.chunks(chunk).try_for_each(|c| out.write_all(c))
+            move |out: &mut Streamed| content.chunks(chunk).try_for_each(|c| out.write_all(c))
         };
         assert_eq!(
             write_with_if_changed(&path, in_chunks(7, content.clone())).expect("write"),
