@@ -690,7 +690,7 @@ impl<'a> Resolver<'a> {
         let host = endpoint.host.as_deref().unwrap_or(ip);
         Target {
             interval: endpoint.interval,
-            address: Arc::from(format!("{host}:{}", endpoint.port)),
+            address: Text::from(format!("{host}:{}", endpoint.port)),
             labels: LabelSet::from_pairs(pairs),
         }
     }
