@@ -26,11 +26,12 @@ import os
 import platform
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace, field
 from datetime import date
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -45,6 +46,9 @@ PROMED_PYTHON = ROOT / ".tools" / "promed" / "bin" / "python"
 CLUSTERS = 3
 TICKS = os.sysconf("SC_CLK_TCK")
 WARM_CYCLES = 5
+# Each tool runs this many times per estate; the report takes the median of each figure, since
+# one cold cycle is a single sample and the machine's noise is about 10%.
+RUNS = 3
 
 
 def ours_binary() -> Path:
@@ -269,6 +273,24 @@ TOOLS = {
 }
 
 
+def median_run(runs: list[Run]) -> Run:
+    """The median of each measured figure over runs of one tool on one estate; the calls and
+    targets of the first run (the bench checks they agree). A failed run is returned as such."""
+    failed = [run for run in runs if run.error]
+    if failed:
+        return failed[0]
+    first = runs[0]
+    for run in runs[1:]:
+        if (run.cold_calls, run.warm_calls, run.targets) != (first.cold_calls, first.warm_calls, first.targets):
+            return replace(first, error=f"runs disagree on calls or targets: {run.cold_calls} vs {first.cold_calls}")
+
+    def median(figure: str) -> float:
+        return statistics.median(getattr(run, figure) for run in runs)
+
+    return replace(first, **{figure: median(figure) for figure in
+                             ("startup_cpu", "cold_cpu", "warm_cpu", "cold_wall", "warm_wall", "rss_mib")})
+
+
 def command(tool: str, output: Path, emulator: Emulator) -> tuple[list[str], dict[str, str]]:
     env = {**emulator.env, "PATH": "/usr/bin:/bin"}
     if tool == "ecs-discoverer":
@@ -421,12 +443,16 @@ def http_sd_load(emulator: Emulator, workdir: Path) -> dict[str, object]:
         quiet_calls, quiet_cycles = at_cycle_end()
         time.sleep(6)
         idle_calls, idle_cycles = at_cycle_end()
-        out = subprocess.run([wrk, "-t2", "-c32", "-d10s", "--latency", f"{url}/prometheus-targets"],
-                             capture_output=True, text=True, timeout=60).stdout
+        rps, p99 = [], []
+        for _ in range(RUNS):
+            out = subprocess.run([wrk, "-t2", "-c32", "-d10s", "--latency", f"{url}/prometheus-targets"],
+                                 capture_output=True, text=True, timeout=60).stdout
+            rps.append(float(re.search(r"Requests/sec:\s+(\S+)", out).group(1)))
+            value, unit = re.search(r"99%\s+([\d.]+)(us|ms|s)", out).groups()
+            p99.append(float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit])
         loaded_calls, loaded_cycles = at_cycle_end()
-        rps = float(re.search(r"Requests/sec:\s+(\S+)", out).group(1))
-        p99 = re.search(r"99%\s+(\S+)", out).group(1)
-        return {"targets": targets, "body_bytes": body, "rps": rps, "p99": p99,
+        return {"targets": targets, "body_bytes": body, "rps": statistics.median(rps),
+                "p99": f"{statistics.median(p99):.1f}ms",
                 "calls_per_cycle_idle": (idle_calls - quiet_calls) / max(idle_cycles - quiet_cycles, 1),
                 "calls_per_cycle_loaded": (loaded_calls - idle_calls) / max(loaded_cycles - idle_cycles, 1)}
     finally:
@@ -496,7 +522,8 @@ def report(results: list[dict], robustness: list[dict], load: dict, rates: str, 
              "A cycle's CPU is measured from the line each tool logs once its AWS clients are built and discovery "
              "begins (ecs-discoverer: 'ecs-discoverer starting', PromED: 'Start new discovery round') to the line "
              "it logs at the end of the cycle, so both exclude process start-up, which is shown on its own; "
-             f"warm figures are the mean of {WARM_CYCLES} warm cycles.", ""]
+             f"warm figures are the mean of {WARM_CYCLES} warm cycles. Each tool runs {RUNS} times on each estate, "
+             "and every CPU, memory and wall figure is the median of its runs.", ""]
     lines += ["## Targets", ""] + verdicts(results, robustness) + [
         "", "Where a cycle's CPU goes (a perf profile, and why the SDK's HTTP and JSON path sets the floor of "
         "a cold cycle): [services/ecs-discoverer/README.md](../../services/ecs-discoverer/README.md#where-the-cpu-of-a-cycle-goes).",
@@ -541,7 +568,7 @@ def report(results: list[dict], robustness: list[dict], load: dict, rates: str, 
         lines.append(f"Not measured: {load['error']}")
     else:
         lines += [f"- {load['targets']} target groups, {load['body_bytes']} bytes per answer;",
-                  f"- wrk, 2 threads, 32 connections, 10 s, loopback: **{load['rps']:.0f} requests/s, p99 {load['p99']}**;",
+                  f"- wrk, 2 threads, 32 connections, 10 s, loopback, median of {RUNS} runs: **{load['rps']:.0f} requests/s, p99 {load['p99']}**;",
                   f"- AWS calls per discovery cycle: {load['calls_per_cycle_idle']:.1f} with no poller, "
                   f"{load['calls_per_cycle_loaded']:.1f} under wrk (pollers don't cause AWS calls)."]
     lines += ["", "## Rate-limit compliance (aws-smithy-mocks, paused clock)", "", "```", rates, "```", ""]
@@ -601,7 +628,8 @@ def main() -> int:
             began = time.monotonic()
             shape = build_estate(estate, n)
             print(f"N={n}: estate of {shape.tasks} tasks built in {time.monotonic() - began:.0f}s", flush=True)
-            runs = [run_tool(tool, emulator, workdir / f"n{n}", timeout=1800) for tool in TOOLS]
+            runs = [median_run([run_tool(tool, emulator, workdir / f"n{n}-{i}", timeout=1800) for i in range(RUNS)])
+                    for tool in TOOLS]
             for run in runs:
                 print(f"  {run.tool}: cold {sum(run.cold_calls.values())} calls {run.cold_cpu:.2f}s CPU, "
                       f"warm {sum(run.warm_calls.values())} calls {run.warm_cpu:.2f}s CPU, {run.rss_mib:.0f} MiB, "
