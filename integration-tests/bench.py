@@ -38,7 +38,7 @@ from urllib.parse import parse_qs
 
 import requests
 
-from harness import ROOT, Emulator, cargo_target_dir, free_port, metric_sum, wait_until
+from harness import ROOT, Emulator, cargo_target_dir, free_port, metric_sum, metrics_after_next_cycle, wait_until
 from seed import Estate, container
 
 RESULTS = Path(__file__).resolve().parent / "bench-results"
@@ -431,14 +431,9 @@ def http_sd_load(emulator: Emulator, workdir: Path) -> dict[str, object]:
         targets = len(requests.get(f"{url}/prometheus-targets", timeout=30).json())
         body = len(requests.get(f"{url}/prometheus-targets", timeout=30).content)
 
-        def calls() -> tuple[float, float]:
-            text = requests.get(f"{url}/metrics", timeout=10).text
-            return metric_sum(text, "ecs_sd_aws_api_calls_total"), metric_sum(text, "ecs_sd_cycles_total")
-
         def at_cycle_end() -> tuple[float, float]:
-            """Read just after a cycle ends (in the pause before the next), so no cycle is half counted."""
-            start = calls()[1]
-            return wait_until(lambda: (now := calls())[1] > start and now, 300, "the next cycle", interval=0.02)
+            text = metrics_after_next_cycle(lambda: requests.get(f"{url}/metrics", timeout=10).text, 300)
+            return metric_sum(text, "ecs_sd_aws_api_calls_total"), metric_sum(text, "ecs_sd_cycles_total")
 
         quiet_calls, quiet_cycles = at_cycle_end()
         time.sleep(6)

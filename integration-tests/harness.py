@@ -86,6 +86,18 @@ def metric_by(text: str, name: str, label: str) -> dict[str, float]:
     return out
 
 
+def metrics_after_next_cycle(read_metrics: Callable[[], str], timeout: float = 30) -> str:
+    """ecs-discoverer's /metrics, read just after its next cycle ends (in the pause before the one
+    after), so no cycle's API calls are half counted."""
+    start = metric_sum(read_metrics(), "ecs_sd_cycles_total")
+
+    def next_cycle() -> str | None:
+        text = read_metrics()
+        return text if metric_sum(text, "ecs_sd_cycles_total") > start else None
+
+    return wait_until(next_cycle, timeout, "the next discovery cycle", interval=0.05)
+
+
 def http_ok(url: str) -> bool:
     return requests.get(url, timeout=2).status_code == 200
 

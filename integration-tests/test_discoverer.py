@@ -6,7 +6,8 @@ import json
 import subprocess
 from pathlib import Path
 
-from harness import Emulator, Service, free_port, metric_by, metric_sum, service_binary, wait_until
+from harness import (Emulator, Service, free_port, metric_by, metric_sum, metrics_after_next_cycle, service_binary,
+                     wait_until)
 from seed import Estate, container
 
 
@@ -143,16 +144,9 @@ def cycles_done(metrics: str) -> float:
 
 
 def after_a_cycle(discoverer: Service) -> tuple[dict[str, float], float]:
-    """API calls and cycle count read just after a cycle ends (inside the 1s pause before the
-    next one), so no cycle's calls are half counted."""
-    start = cycles_done(discoverer.metrics())
-
-    def next_cycle() -> tuple[dict[str, float], float] | None:
-        text = discoverer.metrics()
-        done = cycles_done(text)
-        return (api_calls(text), done) if done > start else None
-
-    return wait_until(next_cycle, 30, "the next discovery cycle", interval=0.05)
+    """API calls by operation and the cycle count, just after a cycle ends."""
+    text = metrics_after_next_cycle(discoverer.metrics)
+    return api_calls(text), cycles_done(text)
 
 
 def test_cloudmap_namespaces_join_the_combined_file_and_http_sd(estate: Estate, emulator: Emulator,
