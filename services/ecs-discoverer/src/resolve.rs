@@ -819,11 +819,19 @@ pub fn resolve_cluster(cluster: &ClusterSnapshot, options: &Options) -> Resoluti
 pub fn combine(targets: impl IntoIterator<Item = Arc<Target>>) -> Vec<Arc<Target>> {
     let mut all: Vec<Arc<Target>> = targets.into_iter().collect();
     all.sort();
-    let mut seen = BTreeSet::new();
-    all.retain(|t| {
-        let path = t.labels.get("__metrics_path__").unwrap_or_default();
-        seen.insert((t.address.clone(), Text::from(path)))
-    });
+    let first: Vec<bool> = {
+        let mut seen = BTreeSet::new();
+        all.iter()
+            .map(|t| {
+                seen.insert((
+                    &*t.address,
+                    t.labels.get("__metrics_path__").unwrap_or_default(),
+                ))
+            })
+            .collect()
+    };
+    let mut first = first.into_iter();
+    all.retain(|_| first.next().unwrap_or(false));
     all
 }
 
