@@ -5,7 +5,6 @@ use std::sync::Mutex;
 
 use aws_sdk_ec2::operation::describe_instances::DescribeInstancesOutput;
 use aws_sdk_ecs::operation::describe_services::DescribeServicesOutput;
-use aws_sdk_ecs::operation::describe_task_definition::DescribeTaskDefinitionOutput;
 use aws_sdk_ecs::operation::describe_tasks::DescribeTasksOutput;
 use aws_sdk_ecs::operation::list_tasks::ListTasksOutput;
 use aws_sdk_ecs::types as ecs;
@@ -114,30 +113,7 @@ fn ecs_rules() -> Vec<Rule> {
                 .next()
                 .and_then(|r| r.parse().ok())
                 .unwrap_or(1);
-            DescribeTaskDefinitionOutput::builder()
-                .task_definition(
-                    ecs::TaskDefinition::builder()
-                        .task_definition_arn(arn)
-                        .family("app")
-                        .revision(revision)
-                        .network_mode(ecs::NetworkMode::Bridge)
-                        .container_definitions(
-                            ecs::ContainerDefinition::builder()
-                                .name("app")
-                                .environment(
-                                    ecs::KeyValuePair::builder()
-                                        .name("PROMETHEUS_TARGET")
-                                        .value("true")
-                                        .build(),
-                                )
-                                .port_mappings(
-                                    ecs::PortMapping::builder().container_port(8080).build(),
-                                )
-                                .build(),
-                        )
-                        .build(),
-                )
-                .build()
+            tests::app_definition(&arn, revision, ecs::NetworkMode::Bridge)
         });
     let services = mock!(aws_sdk_ecs::Client::describe_services).then_compute_output(|input| {
         DescribeServicesOutput::builder()

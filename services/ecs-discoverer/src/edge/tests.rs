@@ -83,33 +83,42 @@ fn estate_rules(n: usize, describe_batches: Arc<AtomicUsize>) -> Vec<Rule> {
     vec![clusters, list, describe, definition, services, instances]
 }
 
+/// The answer for task definition `app` at `arn`: one container `app`, marked by the
+/// environment convention (PROMETHEUS=true), port 8080.
+pub(crate) fn app_definition(
+    arn: &str,
+    revision: i32,
+    network_mode: ecs::NetworkMode,
+) -> DescribeTaskDefinitionOutput {
+    DescribeTaskDefinitionOutput::builder()
+        .task_definition(
+            ecs::TaskDefinition::builder()
+                .task_definition_arn(arn)
+                .family("app")
+                .revision(revision)
+                .network_mode(network_mode)
+                .container_definitions(
+                    ecs::ContainerDefinition::builder()
+                        .name("app")
+                        .environment(
+                            ecs::KeyValuePair::builder()
+                                .name("PROMETHEUS")
+                                .value("true")
+                                .build(),
+                        )
+                        .port_mappings(ecs::PortMapping::builder().container_port(8080).build())
+                        .build(),
+                )
+                .build(),
+        )
+        .build()
+}
+
 /// The task definition `app` (awsvpc, environment convention, port 8080), service `web` with tag
 /// team=obs, and no container instances.
 pub(crate) fn definition_service_and_instance_rules() -> [Rule; 3] {
-    let definition = mock!(aws_sdk_ecs::Client::describe_task_definition).then_output(|| {
-        DescribeTaskDefinitionOutput::builder()
-            .task_definition(
-                ecs::TaskDefinition::builder()
-                    .task_definition_arn(TD)
-                    .family("app")
-                    .revision(1)
-                    .network_mode(ecs::NetworkMode::Awsvpc)
-                    .container_definitions(
-                        ecs::ContainerDefinition::builder()
-                            .name("app")
-                            .environment(
-                                ecs::KeyValuePair::builder()
-                                    .name("PROMETHEUS")
-                                    .value("true")
-                                    .build(),
-                            )
-                            .port_mappings(ecs::PortMapping::builder().container_port(8080).build())
-                            .build(),
-                    )
-                    .build(),
-            )
-            .build()
-    });
+    let definition = mock!(aws_sdk_ecs::Client::describe_task_definition)
+        .then_output(|| app_definition(TD, 1, ecs::NetworkMode::Awsvpc));
     let services = mock!(aws_sdk_ecs::Client::describe_services).then_output(|| {
         DescribeServicesOutput::builder()
             .services(
