@@ -42,6 +42,12 @@ AWS_ENV = {
 }
 
 
+# The embedded emulator's address: a loopback address outside every VPC the test bed seeds
+# (127.0.0.0/16), so the ECS agent's task namespaces reach it through their veth as they would
+# reach AWS's endpoints, and test processes in the root namespace reach it on `lo`.
+EMULATOR_HOST = "127.1.0.1"
+
+
 class StartError(RuntimeError):
     """A process of the test bed did not come up; the message carries its log tail."""
 
@@ -184,8 +190,8 @@ class Emulator:
             self.external = True
             self.reset()
         else:
-            self.port = free_port()
-            self.endpoint = f"http://127.0.0.1:{self.port}"
+            self.port = free_port(EMULATOR_HOST)
+            self.endpoint = f"http://{EMULATOR_HOST}:{self.port}"
             self.external = False
             self.start()
 
@@ -193,7 +199,7 @@ class Emulator:
         """Start the embedded emulator on its port (again, after `kill`: with no resources)."""
         self.process = ManagedProcess(
             "emulator",
-            [sys.executable, "-m", "emulator.server", "--port", str(self.port)],
+            [sys.executable, "-m", "emulator.server", "--host", EMULATOR_HOST, "--port", str(self.port)],
             # AWS managed IAM policies exist, so Terraform can attach them (e.g. the ECS
             # instance role's AmazonEC2ContainerServiceforEC2Role).
             env={**AWS_ENV, "PYTHONPATH": str(TESTS_DIR), "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",

@@ -2,7 +2,8 @@
 # Installs what the tests and the demo need, idempotently and locally:
 #  - a project venv (.venv) with the pinned Python test bed (moto server, boto3, pytest, ...);
 #  - checkov in its own venv (.tools/checkov), for the Terraform checks;
-#  - Debian's prometheus and prometheus-node-exporter, with apt, only when missing.
+#  - Debian's prometheus, prometheus-node-exporter and prometheus-alertmanager, with apt, only
+#    when missing.
 # Re-running it does nothing when everything is in place.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -32,6 +33,8 @@ fi
 missing=()
 command -v prometheus >/dev/null 2>&1 || [[ -x /usr/bin/prometheus ]] || missing+=(prometheus)
 command -v prometheus-node-exporter >/dev/null 2>&1 || [[ -x /usr/bin/prometheus-node-exporter ]] || missing+=(prometheus-node-exporter)
+# The ECS agent of the test bed runs the Alertmanager image's containers with Debian's binary.
+[[ -x /usr/bin/prometheus-alertmanager ]] || missing+=(prometheus-alertmanager)
 if (( ${#missing[@]} )); then
   echo "deps: installing ${missing[*]} from Debian"
   sudo_cmd=()

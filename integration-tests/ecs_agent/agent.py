@@ -1,0 +1,237 @@
+"""The test bed's ECS agent and scheduler: it runs the containers of the emulator's tasks as
+local processes, the way ECS would, and reports their state back to the emulator.
+
+`Agent.sync()` does one pass over the emulator's clusters:
+  - the service scheduler: a REPLICA service below its desired count gets tasks (RunTask with
+    the service's launch type, network configuration, group and startedBy); a stopped task of
+    a service is replaced, with a back-off that doubles from 5 s, as ECS throttles a service
+    whose tasks keep failing. DAEMON services are started on every container instance by the
+    emulator itself (fidelity P11);
+  - the container agent: every task whose desired status is RUNNING and that the agent doesn't
+    run yet is prepared and started (`task.TaskRun`); a task stopped through the API is
+    stopped here too;
+  - a task whose essential container stops is reported STOPPED to the emulator with the reason
+    (StopTask, and lastStatus STOPPED through fidelity hook P8), so the discoverer sees what it
+    would see on ECS.
+`Agent.run_in_background()` repeats it every second; `Agent.stop()` stops every task and
+removes every namespace, mount and volume (also on a failed test: it is the fixtures' finalizer).
+
+What the agent gives every container besides its definition: the emulator's endpoint and test
+credentials in the environment (`AWS_ENDPOINT_URL`, ...), where ECS would give the task role.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any, Callable
+
+import requests
+
+from .sandbox import Host, Sandbox, SandboxError
+from .task import Networking, TaskRun
+
+
+class Agent:
+    def __init__(self, endpoint: str, clients: Callable[[str], Any], aws_env: dict[str, str],
+                 health_scale: float = 1.0, stop_grace: float = 10.0, replace_stopped: bool = True):
+        Sandbox.remove_stale()
+        self.sandbox = Sandbox()
+        self.endpoint = endpoint
+        self.client = clients
+        self.aws_env = aws_env
+        self.health_scale = health_scale
+        self.stop_grace = stop_grace
+        self.replace_stopped = replace_stopped
+        self.tasks: dict[str, TaskRun] = {}
+        self.instances: dict[str, Host] = {}
+        self.definitions: dict[str, dict[str, Any]] = {}
+        self.errors: list[str] = []
+        self._backoff: dict[str, tuple[float, float]] = {}  # service ARN -> (next launch, delay)
+        self._lock = threading.RLock()
+        self._loop: threading.Thread | None = None
+        self._stopping = threading.Event()
+
+    # --- one pass --------------------------------------------------------------------------
+    def sync(self) -> None:
+        with self._lock:
+            ecs = self.client("ecs")
+            for cluster in _all(ecs, "list_clusters", "clusterArns"):
+                self._schedule_services(ecs, cluster)
+                self._run_tasks(ecs, cluster)
+
+    def _schedule_services(self, ecs: Any, cluster: str) -> None:
+        arns = _all(ecs, "list_services", "serviceArns", cluster=cluster)
+        for start in range(0, len(arns), 10):
+            for service in ecs.describe_services(cluster=cluster, services=arns[start:start + 10])["services"]:
+                if service.get("status") != "ACTIVE" or service.get("schedulingStrategy") == "DAEMON":
+                    continue
+                running = ecs.list_tasks(cluster=cluster, serviceName=service["serviceName"],
+                                         desiredStatus="RUNNING")["taskArns"]
+                missing = service.get("desiredCount", 0) - len(running)
+                if missing <= 0:
+                    continue
+                next_launch, _ = self._backoff.get(f"{cluster}/{service['serviceName']}", (0.0, 0.0))
+                if time.monotonic() < next_launch:
+                    continue
+                kwargs: dict[str, Any] = {
+                    "cluster": cluster, "taskDefinition": service["taskDefinition"], "count": missing,
+                    "group": f"service:{service['serviceName']}",
+                    "startedBy": f"ecs-svc/{abs(hash(service['serviceArn'])) % 10**19}",
+                    "launchType": service.get("launchType") or "EC2"}
+                if service.get("networkConfiguration"):
+                    kwargs["networkConfiguration"] = service["networkConfiguration"]
+                placed = ecs.run_task(**kwargs)
+                for failure in placed.get("failures", []):
+                    self.errors.append(f"service {service['serviceName']}: RunTask failed: {failure}")
+
+    def _run_tasks(self, ecs: Any, cluster: str) -> None:
+        arns = _all(ecs, "list_tasks", "taskArns", cluster=cluster, desiredStatus="RUNNING")
+        wanted = set(arns)
+        for arn, task in list(self.tasks.items()):
+            if task.cluster == cluster and arn not in wanted and task.status != "STOPPED":
+                task.stop("Task stopped through the ECS API")
+        new = [arn for arn in arns if arn not in self.tasks]
+        for start in range(0, len(new), 100):
+            for description in ecs.describe_tasks(cluster=cluster, tasks=new[start:start + 100])["tasks"]:
+                self._start(cluster, description)
+
+    def _start(self, cluster: str, description: dict[str, Any]) -> None:
+        arn = description["taskArn"]
+        definition = self._definition(description["taskDefinitionArn"])
+        try:
+            networking = self._networking(cluster, description, definition)
+        except (SandboxError, KeyError, IndexError) as error:
+            self.errors.append(f"task {arn}: no network for it: {error}")
+            return
+        env = {**self.aws_env, "AWS_ENDPOINT_URL": self.endpoint}
+        task = TaskRun(cluster=cluster, arn=arn, family=definition["family"], definition=definition,
+                       description=description, sandbox=self.sandbox, networking=networking, base_env=env,
+                       secret=self._secret, health_scale=self.health_scale, stop_grace=self.stop_grace,
+                       on_stopped=self._report_stopped)
+        self.tasks[arn] = task
+        try:
+            task.prepare()
+        except SandboxError as error:
+            task.stopped_reason, task.status = f"ResourceInitializationError: {error}", "STOPPED"
+            self._report_stopped(task)
+            return
+        task.start()
+
+    def _definition(self, arn: str) -> dict[str, Any]:
+        if arn not in self.definitions:
+            self.definitions[arn] = self.client("ecs").describe_task_definition(taskDefinition=arn)["taskDefinition"]
+        return self.definitions[arn]
+
+    def _networking(self, cluster: str, description: dict[str, Any], definition: dict[str, Any]) -> Networking:
+        mode = definition.get("networkMode") or "bridge"
+        instance_host = self._instance(cluster, description.get("containerInstanceArn"))
+        networking = Networking(mode=mode, instance_netns=instance_host.name if instance_host else None,
+                                instance_address=instance_host.address if instance_host else None)
+        task_id = description["taskArn"].rsplit("/", 1)[-1]
+        if mode == "awsvpc":
+            eni = next(c["networkInterfaces"][0]["privateIpv4Address"] for c in description["containers"]
+                       if c.get("networkInterfaces"))
+            networking.task_netns = self.sandbox.host(f"t{task_id[:8]}", eni).name
+        elif mode == "host":
+            if instance_host is None:
+                raise SandboxError("a host-mode task needs a container instance")
+            networking.task_netns = instance_host.name
+        else:
+            if instance_host is None:
+                raise SandboxError("a bridge-mode task needs a container instance")
+            networking.bridge_host = lambda name: self.sandbox.host(f"b{task_id[:6]}", self.sandbox.bridge_address())
+        return networking
+
+    def _instance(self, cluster: str, container_instance_arn: str | None) -> Host | None:
+        """The network namespace of an EC2 container instance, at its private IP."""
+        if not container_instance_arn:
+            return None
+        if container_instance_arn not in self.instances:
+            ecs, ec2 = self.client("ecs"), self.client("ec2")
+            instance = ecs.describe_container_instances(cluster=cluster, containerInstances=[container_instance_arn])
+            ec2_id = instance["containerInstances"][0]["ec2InstanceId"]
+            reservation = ec2.describe_instances(InstanceIds=[ec2_id])["Reservations"][0]
+            address = reservation["Instances"][0]["PrivateIpAddress"]
+            self.instances[container_instance_arn] = self.sandbox.host(f"i{ec2_id[-8:]}", address)
+        return self.instances[container_instance_arn]
+
+    def _secret(self, value_from: str) -> str:
+        """A `secrets` entry from the emulator's SSM or Secrets Manager, as the execution role
+        would fetch it; an unknown one fails the container's start."""
+        if ":secretsmanager:" in value_from:
+            parts = value_from.split(":")
+            secret_id = ":".join(parts[:7])
+            json_key = parts[7] if len(parts) > 7 else ""
+            value = self.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
+            return str(json.loads(value)[json_key]) if json_key else value
+        name = value_from.split(":parameter", 1)[-1] if value_from.startswith("arn:") else value_from
+        return self.client("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+
+    def _report_stopped(self, task: TaskRun) -> None:
+        try:
+            self.client("ecs").stop_task(cluster=task.cluster, task=task.arn, reason=task.stopped_reason[:255])
+            requests.post(f"{self.endpoint}/_fidelity/ecs/task-status", timeout=10,
+                          json={"cluster": task.cluster, "task": task.arn, "lastStatus": "STOPPED"}).raise_for_status()
+        except Exception as error:  # noqa: BLE001 - the emulator may be gone at teardown
+            self.errors.append(f"task {task.arn}: could not report STOPPED: {error}")
+        group = task.description.get("group", "")
+        if self.replace_stopped and group.startswith("service:") and not self._stopping.is_set():
+            key = f"{task.cluster}/{group.removeprefix('service:')}"
+            _, delay = self._backoff.get(key, (0.0, 0.0))
+            delay = 5.0 if delay == 0 else min(delay * 2, 300.0)
+            self._backoff[key] = (time.monotonic() + delay, delay)
+
+    # --- lifetime --------------------------------------------------------------------------
+    def run_in_background(self, interval: float = 1.0) -> None:
+        def loop() -> None:
+            while not self._stopping.wait(interval):
+                try:
+                    self.sync()
+                except Exception as error:  # noqa: BLE001 - the emulator restarting, say; keep going
+                    self.errors.append(f"sync: {error}")
+        self.sync()
+        self._loop = threading.Thread(target=loop, name="ecs-agent", daemon=True)
+        self._loop.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._loop is not None:
+            self._loop.join(timeout=30)
+        with self._lock:
+            for task in self.tasks.values():
+                task.stop("Task stopped: the test bed is shutting down")
+            self.sandbox.cleanup()
+
+    # --- what it saw -----------------------------------------------------------------------
+    def task(self, family: str, status: str | None = None) -> TaskRun:
+        found = [t for t in self.tasks.values() if t.family == family and (status is None or t.status == status)]
+        if not found:
+            raise KeyError(f"the agent runs no task of family {family}: {sorted(t.family for t in self.tasks.values())}")
+        return found[0]
+
+    def failures(self) -> list[dict[str, Any]]:
+        """Every container that stopped with an error, couldn't start, or turned UNHEALTHY:
+        task family, container, reason, and the end of its log."""
+        out = []
+        for task in self.tasks.values():
+            for container in task.containers:
+                failed = (container.status == "NOT_STARTED"
+                          or (container.status == "STOPPED" and container.exit_code not in (0, None)
+                              and not container.reason.startswith("stopped by the agent"))
+                          or container.health == "UNHEALTHY")
+                if failed:
+                    out.append({"task": task.family, "container": container.name, "status": container.status,
+                                "reason": container.reason, "health": container.health,
+                                "healthOutput": container.last_health_output, "taskStoppedReason": task.stopped_reason,
+                                "log": container.log_tail(400)})
+        return out
+
+    def not_run(self) -> list[str]:
+        return sorted({f"{t.family}/{c.name} ({c.image})" for t in self.tasks.values() for c in t.containers
+                       if c.status == "NOT_RUN"})
+
+
+def _all(client: Any, operation: str, key: str, **kwargs: Any) -> list[str]:
+    return [arn for page in client.get_paginator(operation).paginate(**kwargs) for arn in page[key]]
