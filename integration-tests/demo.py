@@ -1,6 +1,18 @@
 """`make demo`: the stack on the embedded emulator, with a real Prometheus scraping what it finds.
 
-It seeds a small ECS estate whose addresses are loopback addresses (127.0.0.0/16):
+The stack as deployed (when Terraform and its provider mirror are on the machine):
+  - `terraform apply` of terraform/examples/emulator against the embedded emulator;
+  - the test bed's ECS agent (integration-tests/ecs_agent) runs every task the stack declares:
+    Prometheus with config-init, config-reloader and ecs-discoverer (awsvpc, its own network
+    namespace), node-exporter on both container instances, cAdvisor and Grafana (reported, not
+    run: no local program), plus three example apps, one per target convention;
+  - the stack's own Prometheus, started by the agent from the stack's task definition with the
+    stack's config from SSM, scrapes everything.
+It prints the URLs and the targets with their health, and runs until Ctrl-C, which tears
+everything down. Without Terraform or the mirror it says so in one line and runs the seeded
+demo below instead.
+
+The seeded demo seeds a small ECS estate whose addresses are loopback addresses (127.0.0.0/16):
   - cluster `demo` with one EC2 container instance;
   - node-exporter, really running on that instance's address, as a host-mode daemon task marked
     with the docker-label convention (PROMETHEUS_EXPORTER_PORT);
@@ -17,15 +29,18 @@ everything down.
 
 from __future__ import annotations
 
+import shutil
 import signal
 import sys
 import time
 from pathlib import Path
 
+import requests
 import yaml
 
-from harness import ROOT, Emulator, NodeExporter, Prometheus, Service, free_port, wait_until
+from harness import AWS_ENV, ROOT, Emulator, NodeExporter, Prometheus, Service, free_port, wait_until
 from seed import Estate, container
+from terraform_stack import AppliedStack, StackDown, missing, stack_prometheus
 
 DEMO_DIR = ROOT / ".demo"
 
@@ -66,14 +81,83 @@ def seed(estate: Estate, node_exporter_port: int) -> str:
     return instance.private_ip
 
 
+def deployed_demo(stopping: list[bool]) -> int:
+    """The stack as deployed: Terraform, the ECS agent, the stack's own Prometheus."""
+    from ecs_agent import Agent  # needs root: network and mount namespaces
+
+    agent = None
+    emulator = Emulator(log_dir=DEMO_DIR)
+    try:
+        print("demo: terraform apply of terraform/examples/emulator (about a minute)", flush=True)
+        shutil.rmtree(DEMO_DIR / "terraform", ignore_errors=True)  # state of an earlier demo's emulator
+        stack = AppliedStack(emulator, DEMO_DIR / "terraform").apply()
+        instance_ips = stack.register_instances()
+        stack.add_example_apps()
+        agent = Agent(emulator.endpoint, Estate(emulator.endpoint).client, AWS_ENV, stop_grace=5)
+        agent.run_in_background()
+        print("demo: the ECS agent is running the stack's tasks", flush=True)
+
+        try:
+            _, url = stack_prometheus(agent)
+            eni = url.removeprefix("http://").split(":")[0]
+
+            def all_listed() -> list[dict]:
+                targets = requests.get(f"{url}/api/v1/targets", timeout=5).json()["data"]["activeTargets"]
+                scraped = [t for t in targets if t["health"] != "unknown"]
+                jobs = {t["labels"].get("job") for t in targets}
+                return targets if len(scraped) == len(targets) and "node-exporter" in jobs else []
+
+            targets = wait_until(all_listed, 120, "Prometheus to scrape every target once", interval=2)
+        except (StackDown, TimeoutError) as error:
+            print(f"\ndemo: the stack did not come up: {str(error).splitlines()[0]}\n\nWhat the ECS agent saw:")
+            for failure in agent.failures()[:6]:
+                print(f"  {failure['task']}/{failure['container']}: {failure['reason']} "
+                      f"({failure['taskStoppedReason']})\n    {failure['log'].strip()[-300:]}")
+            return 1
+        print("\nECS monitoring stack demo: the Terraform stack, run by the test bed's ECS agent.\n")
+        print(f"  Prometheus        {url}/targets   (the stack's task, ENI {eni})")
+        print(f"  ecs-discoverer    http://{eni}:9001/prometheus-targets  (/metrics, /health)")
+        print(f"  config-reloader   http://{eni}:9533/metrics")
+        for ip in instance_ips:
+            print(f"  node-exporter     http://{ip}:9100/metrics   (container instance {ip})")
+        print(f"  AWS emulator      {emulator.endpoint}  (AWS_ENDPOINT_URL for the aws CLI)")
+        print(f"  not run here      {', '.join(agent.not_run())}")
+        print("\nDashboards: import dashboards/*.json into a Grafana with a Prometheus data source at the URL"
+              " above (see dashboards/README.md).\n")
+        print("Prometheus targets (/api/v1/targets):")
+        for target in sorted(targets, key=lambda t: (t["labels"].get("job", ""), t["scrapeUrl"])):
+            print(f"  {target['health']:<7} job={target['labels'].get('job', ''):<16} {target['scrapeUrl']}")
+        print("\nCtrl-C stops the demo and tears everything down.", flush=True)
+        while not stopping:
+            time.sleep(1)
+        return 0
+    finally:
+        if agent is not None:
+            agent.stop()
+        emulator.stop()
+
+
 def main() -> int:
     DEMO_DIR.mkdir(exist_ok=True)
+    stopping: list[bool] = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    reason = missing()
+    if reason is None:
+        try:
+            return deployed_demo(stopping)
+        except KeyboardInterrupt:
+            return 0
+        finally:
+            print("demo: stopped")
+    print(f"demo: {reason}; running the seeded demo instead of the Terraform stack")
+    return seeded_demo(stopping)
+
+
+def seeded_demo(stopping: list[bool]) -> int:
     sd_dir = DEMO_DIR / "file_sd"
     sd_dir.mkdir(exist_ok=True)
     config_dir = DEMO_DIR / "config"
     config_dir.mkdir(exist_ok=True)
-    stopping = []
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
 
     started: list = []
     try:

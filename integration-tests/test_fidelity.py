@@ -198,3 +198,13 @@ def test_p12_create_service_keeps_rebalancing_and_managed_tags(estate: Estate) -
     plain, tagged = estate.ecs.describe_services(cluster="c", services=["plain", "tagged"])["services"]
     assert (plain["availabilityZoneRebalancing"], plain["enableECSManagedTags"]) == ("DISABLED", False)
     assert (tagged["availabilityZoneRebalancing"], tagged["enableECSManagedTags"]) == ("ENABLED", True)
+
+
+def test_p13_a_fargate_task_whose_containers_set_no_memory_runs(estate: Estate) -> None:
+    estate.cluster("c1")
+    definition = {"name": "app", "image": "example-app:latest", "essential": True}
+    arn = estate.ecs.register_task_definition(
+        family="no-memory", containerDefinitions=[definition], networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"], cpu="256", memory="512")["taskDefinition"]["taskDefinitionArn"]
+    [task] = estate.run_tasks("c1", arn, fargate=True)
+    assert describe(estate, "c1", [task])[0]["lastStatus"] == "RUNNING"

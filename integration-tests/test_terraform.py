@@ -9,9 +9,7 @@ that says so (`-rs` prints it); nothing here is reported as passed unless it ran
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,47 +20,17 @@ from botocore.validate import ParamValidator
 
 from harness import ROOT, Emulator, find_binary, service_binary, wait_until
 from seed import Estate
+from terraform_stack import (EMULATOR_EXAMPLE, TERRAFORM, TERRAFORM_DIR, AppliedStack, missing, terraform,
+                             tf_env)
 
-TERRAFORM_DIR = ROOT / "terraform"
 MODULES = sorted(p for p in (TERRAFORM_DIR / "modules").iterdir() if p.is_dir())
 EXAMPLES = sorted(p for p in (TERRAFORM_DIR / "examples").iterdir() if p.is_dir())
-EMULATOR_EXAMPLE = TERRAFORM_DIR / "examples" / "emulator"
 TASK_DEFINITIONS = sorted((ROOT / "task-definitions").glob("*.json"))
 CHECKOV = ROOT / ".tools" / "checkov" / "bin" / "checkov"
 
 
-def cli_config() -> str | None:
-    configured = os.environ.get("TF_CLI_CONFIG_FILE")
-    if configured and Path(configured).is_file():
-        return configured
-    found = subprocess.run([str(TERRAFORM_DIR / "cli-config.sh")], capture_output=True, text=True)
-    return found.stdout.strip() or None
-
-
-TERRAFORM = shutil.which("terraform")
-CLI_CONFIG = cli_config() if TERRAFORM else None
-if TERRAFORM is None:
-    pytest.skip("Terraform checks did not run: terraform is not on the PATH", allow_module_level=True)
-if CLI_CONFIG is None:
-    pytest.skip("Terraform checks did not run: no hashicorp/aws provider mirror on this machine "
-                "(see terraform/cli-config.sh)", allow_module_level=True)
-
-
-def tf_env(data_dir: Path) -> dict[str, str]:
-    """Terraform's environment: the mirror config, no prompts, and its working data outside the
-    repository."""
-    return {**os.environ, "TF_CLI_CONFIG_FILE": CLI_CONFIG, "TF_IN_AUTOMATION": "1", "TF_INPUT": "0",
-            "CHECKPOINT_DISABLE": "1", "TF_DATA_DIR": str(data_dir)}
-
-
-def terraform(directory: Path, *args: str, env: dict[str, str], timeout: float = 300,
-              check: bool = True) -> subprocess.CompletedProcess:
-    done = subprocess.run([TERRAFORM, f"-chdir={directory}", *args, "-no-color"], env=env,
-                          capture_output=True, text=True, timeout=timeout)
-    if check and done.returncode != 0:
-        raise AssertionError(f"terraform {' '.join(args)} in {directory.relative_to(ROOT)} failed "
-                             f"({done.returncode}):\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
-    return done
+if missing():
+    pytest.skip(f"Terraform checks did not run: {missing()}", allow_module_level=True)
 
 
 def test_fmt() -> None:
@@ -111,29 +79,11 @@ def test_module_readmes_list_every_input_and_output() -> None:
 # --- the emulator example -----------------------------------------------------------------
 
 
-class AppliedStack:
-    def __init__(self, emulator: Emulator, workdir: Path):
-        self.emulator = emulator
-        self.env = tf_env(workdir / "data")
-        self.state = workdir / "terraform.tfstate"
-        self.vars = ["-var", f"endpoint={emulator.endpoint}", f"-state={self.state}"]
-
-    def output(self) -> dict:
-        done = terraform(EMULATOR_EXAMPLE, "output", "-json", f"-state={self.state}", env=self.env)
-        return {k: v["value"] for k, v in json.loads(done.stdout).items()}
-
-    def client(self, service: str):
-        return Estate(self.emulator.endpoint).client(service)
-
-
 @pytest.fixture(scope="module")
 def applied(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> AppliedStack:
     """`terraform apply` of examples/emulator against a freshly reset emulator."""
     emulator.reset()
-    stack = AppliedStack(emulator, tmp_path_factory.mktemp("terraform-emulator"))
-    terraform(EMULATOR_EXAMPLE, "init", env=stack.env)
-    terraform(EMULATOR_EXAMPLE, "apply", "-auto-approve", *stack.vars, env=stack.env, timeout=600)
-    return stack
+    return AppliedStack(emulator, tmp_path_factory.mktemp("terraform-emulator")).apply()
 
 
 def test_emulator_apply_then_plan_shows_no_changes(applied: AppliedStack) -> None:
@@ -149,18 +99,9 @@ def test_terraform_estate_is_discovered_and_scraped(applied: AppliedStack, tmp_p
     """Terraform → ECS estate → ecs-discoverer → Prometheus. The test plays the ECS agent of
     the launch template's user data: it registers the auto scaling group's instances with the
     cluster, and the emulator's scheduler (fidelity P11) starts the DAEMON services on them."""
-    outputs = applied.output()
-    cluster = outputs["cluster_name"]
-    group = applied.client("autoscaling").describe_auto_scaling_groups(
-        AutoScalingGroupNames=[outputs["autoscaling_group_name"]])["AutoScalingGroups"][0]
-    instance_ids = [i["InstanceId"] for i in group["Instances"]]
-    assert len(instance_ids) == 2
-    ecs = applied.client("ecs")
-    for instance_id in instance_ids:
-        ecs.register_container_instance(cluster=cluster,
-                                        instanceIdentityDocument=json.dumps({"instanceId": instance_id}))
-    reservations = applied.client("ec2").describe_instances(InstanceIds=instance_ids)["Reservations"]
-    ips = sorted(i["PrivateIpAddress"] for r in reservations for i in r["Instances"])
+    cluster = applied.output()["cluster_name"]
+    ips = applied.register_instances()
+    assert len(ips) == 2
 
     sd_dir = tmp_path / "sd"
     sd_dir.mkdir()

@@ -48,7 +48,9 @@ class Agent:
         self.instances: dict[str, Host] = {}
         self.definitions: dict[str, dict[str, Any]] = {}
         self.errors: list[str] = []
-        self._backoff: dict[str, tuple[float, float]] = {}  # service ARN -> (next launch, delay)
+        self._backoff: dict[str, tuple[float, float]] = {}  # cluster/service -> (next launch, delay)
+        self.services: dict[str, dict[str, Any]] = {}  # cluster/service -> DescribeServices answer
+        self.registered: dict[str, list[str]] = {}  # task ARN -> Cloud Map service ids
         self._lock = threading.RLock()
         self._loop: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -60,11 +62,15 @@ class Agent:
             for cluster in _all(ecs, "list_clusters", "clusterArns"):
                 self._schedule_services(ecs, cluster)
                 self._run_tasks(ecs, cluster)
+            for task in list(self.tasks.values()):
+                if task.status == "RUNNING" and task.arn not in self.registered:
+                    self._register(task)
 
     def _schedule_services(self, ecs: Any, cluster: str) -> None:
         arns = _all(ecs, "list_services", "serviceArns", cluster=cluster)
         for start in range(0, len(arns), 10):
             for service in ecs.describe_services(cluster=cluster, services=arns[start:start + 10])["services"]:
+                self.services[f"{cluster}/{service['serviceName']}"] = service
                 if service.get("status") != "ACTIVE" or service.get("schedulingStrategy") == "DAEMON":
                     continue
                 running = ecs.list_tasks(cluster=cluster, serviceName=service["serviceName"],
@@ -169,7 +175,45 @@ class Agent:
         name = value_from.split(":parameter", 1)[-1] if value_from.startswith("arn:") else value_from
         return self.client("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
 
+    def _register(self, task: TaskRun) -> None:
+        """ECS's service discovery: a running task of a service with `serviceRegistries` is
+        registered in each Cloud Map service, with the attributes ECS sets. AWS_INSTANCE_PORT
+        only when the registry names a port (SRV records); with A records ECS registers none."""
+        self.registered[task.arn] = []
+        group = task.description.get("group", "")
+        service = self.services.get(f"{task.cluster}/{group.removeprefix('service:')}")
+        if not group.startswith("service:") or not service:
+            return
+        containers = task.description.get("containers", [])
+        eni = next((c["networkInterfaces"][0]["privateIpv4Address"] for c in containers if c.get("networkInterfaces")),
+                   None)
+        address = eni or task.networking.instance_address
+        for registry in service.get("serviceRegistries", []):
+            attributes = {"AWS_INSTANCE_IPV4": str(address), "AWS_INIT_HEALTH_STATUS": "HEALTHY",
+                          "ECS_CLUSTER_NAME": task.cluster.rsplit("/", 1)[-1],
+                          "ECS_SERVICE_NAME": service["serviceName"], "ECS_TASK_DEFINITION_FAMILY": task.family,
+                          "AVAILABILITY_ZONE": str(task.description.get("availabilityZone", "")),
+                          "REGION": self.aws_env.get("AWS_REGION", "us-east-1")}
+            port = registry.get("port")
+            if port is None and registry.get("containerPort") is not None:
+                port = registry["containerPort"]
+                for container in containers:
+                    for binding in container.get("networkBindings", []):
+                        if container["name"] == registry.get("containerName") and binding["containerPort"] == port:
+                            port = binding["hostPort"]
+            if port is not None:
+                attributes["AWS_INSTANCE_PORT"] = str(port)
+            service_id = registry["registryArn"].rsplit("/", 1)[-1]
+            self.client("servicediscovery").register_instance(ServiceId=service_id, InstanceId=task.task_id,
+                                                              Attributes=attributes)
+            self.registered[task.arn].append(service_id)
+
     def _report_stopped(self, task: TaskRun) -> None:
+        for service_id in self.registered.get(task.arn, []):
+            try:
+                self.client("servicediscovery").deregister_instance(ServiceId=service_id, InstanceId=task.task_id)
+            except Exception as error:  # noqa: BLE001 - the emulator may be gone at teardown
+                self.errors.append(f"task {task.arn}: could not deregister from Cloud Map: {error}")
         try:
             self.client("ecs").stop_task(cluster=task.cluster, task=task.arn, reason=task.stopped_reason[:255])
             requests.post(f"{self.endpoint}/_fidelity/ecs/task-status", timeout=10,

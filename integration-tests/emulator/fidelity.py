@@ -31,6 +31,9 @@ Patches (P-numbers are used in the tests and the README):
       service is created and when an instance registers later, with the service's group.
   P12 CreateService keeps `availabilityZoneRebalancing` (default DISABLED) and
       `enableECSManagedTags`, which moto drops, so a re-plan of a Terraform service is clean.
+  P13 RunTask of a definition whose containers set no `memory` (a Fargate definition with only
+      task-level memory, as the Terraform modules register) places the task; moto sums the
+      containers' memory and fails with a 500 on the missing one.
 
 Not patched here, and worked around by the harness instead (see `harness.py`): moto advances a
 task's state on every DescribeTasks; the harness sets a manual transition for `ecs::task`
@@ -184,8 +187,17 @@ def _task_init(self: Any, cluster: Any, task_definition: Any, *args: Any, **kwar
 
 
 def _calculate_requirements(task_definition: Any) -> dict[str, Any]:
-    """P3: only fixed host ports are reserved up front; awsvpc tasks have ports of their own ENI."""
-    requirements = _original["calc_requirements"](task_definition)
+    """P3: only fixed host ports are reserved up front; awsvpc tasks have ports of their own ENI.
+    P13: a container without memory counts as 0 MiB (the task-level memory is what Fargate
+    reserves)."""
+    definitions = task_definition.container_definitions
+    memory_keys = ("memory", "memoryReservation", "Memory", "MemoryReservation")
+    task_definition.container_definitions = [
+        c if any(c.get(k) is not None for k in memory_keys) else {**c, "memory": 0} for c in definitions]
+    try:
+        requirements = _original["calc_requirements"](task_definition)
+    finally:
+        task_definition.container_definitions = definitions
     if task_definition.network_mode == "awsvpc":
         requirements["PORTS"] = []
     else:
