@@ -29,6 +29,7 @@ from typing import Any, Callable
 
 import requests
 
+from .images import ImageError
 from .sandbox import Host, Sandbox, SandboxError
 from .task import Networking, TaskRun
 
@@ -119,7 +120,7 @@ class Agent:
         self.tasks[arn] = task
         try:
             task.prepare()
-        except SandboxError as error:
+        except (SandboxError, ImageError) as error:
             task.stopped_reason, task.status = f"ResourceInitializationError: {error}", "STOPPED"
             self._report_stopped(task)
             return

@@ -19,6 +19,7 @@ agent's tmpfs go away at `cleanup()`.
 
 from __future__ import annotations
 
+import itertools
 import os
 import shlex
 import subprocess
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 NETNS_PREFIX = "ecsa-"
+_HOST_NUMBERS = itertools.count(1)  # unique per process, across sandboxes: names of namespaces and veths
 SHELLS = ("/usr/bin/sh", "/usr/bin/dash", "/usr/bin/bash", "/usr/bin/rbash")
 
 
@@ -128,17 +130,18 @@ class Sandbox:
 
     @staticmethod
     def remove_stale() -> None:
-        """Namespaces a crashed earlier run left behind."""
+        """Namespaces a crashed earlier run left behind (their process is gone)."""
         listed = run("ip", "netns", "list", check=False).stdout.split()
         for name in listed:
-            if name.startswith(NETNS_PREFIX):
+            owner = name.removeprefix(NETNS_PREFIX).split("-", 1)[0]
+            if name.startswith(NETNS_PREFIX) and owner.isdigit() and not Path(f"/proc/{owner}").exists():
                 run("ip", "netns", "del", name, check=False)
 
     def host(self, label: str, address: str) -> Host:
         with self._allocating:
-            index = len(self.hosts)
-            host = Host(name=f"{NETNS_PREFIX}{os.getpid() % 10000}-{index}-{label}"[:40], address=address,
-                        veth=f"ea{os.getpid() % 10000:04d}x{index}"[:15])
+            number = next(_HOST_NUMBERS)
+            host = Host(name=f"{NETNS_PREFIX}{os.getpid()}-{number}-{label}"[:40], address=address,
+                        veth=f"ea{os.getpid() % 100000}x{number}"[:15])
             self.hosts.append(host)
             host.create()
         return host

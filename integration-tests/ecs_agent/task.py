@@ -194,8 +194,8 @@ class TaskRun:
                     return self._finish("Task failed container health checks", exited=container)
         if self.status == "PENDING" and any(c.status == "RUNNING" for c in self.containers):
             self.status = "RUNNING"
-        if self.containers and all(c.status in ("STOPPED", "NOT_RUN", "NOT_STARTED") for c in self.containers) \
-                and any(c.status != "NOT_RUN" for c in self.containers):
+        # A container that is not run here would be running on ECS: its task goes on.
+        if self.containers and all(c.status in ("STOPPED", "NOT_STARTED") for c in self.containers):
             return self._finish("All containers in task stopped")
         return False
 
