@@ -76,26 +76,31 @@ def settled(task: TaskRun, timeout: float = 30) -> TaskRun:
 
 # --- the failure classes of a real account ---------------------------------------------------
 
-RELOADER_ONE_PASS = [{"name": "CONFIG_SOURCE", "value": "ssm"},
-                     {"name": "SOURCE_PROMETHEUS_CONFIG_FILE_PATH", "value": "/agent/prometheus/config.yml"},
-                     {"name": "CONFIG_FILE_DIR", "value": "/etc/config/"},
-                     {"name": "CONFIG_RELOAD_FREQUENCY", "value": "0"},
-                     {"name": "RELOADER_LISTEN", "value": "off"}]
+def reloader_one_pass(directory: str) -> list[dict[str, str]]:
+    return [{"name": "CONFIG_SOURCE", "value": "ssm"},
+            {"name": "SOURCE_PROMETHEUS_CONFIG_FILE_PATH", "value": "/agent/prometheus/config.yml"},
+            {"name": "CONFIG_FILE_DIR", "value": f"{directory}/"},
+            {"name": "CONFIG_RELOAD_FREQUENCY", "value": "0"},
+            {"name": "RELOADER_LISTEN", "value": "off"}]
 
 
-@pytest.mark.parametrize("user, fails", [(None, True), ("0", False)], ids=["image-user-nonroot", "user-root"])
-def test_a_non_root_writer_cannot_write_a_bind_mount_volume(estate: Estate, agent: Agent, user: str | None,
-                                                            fails: bool) -> None:
+@pytest.mark.parametrize("path, user, fails", [("/config", None, True), ("/config", "0", False),
+                                               ("/etc/config", None, False)],
+                         ids=["nonroot-elsewhere", "root-elsewhere", "nonroot-at-image-volume"])
+def test_a_non_root_writer_cannot_write_a_bind_mount_volume(estate: Estate, agent: Agent, path: str,
+                                                            user: str | None, fails: bool) -> None:
+    """The reloader runs as its image's nonroot; a bind volume is root:root 0755 unless mounted at
+    the path its image declares as a VOLUME (/etc/config, owned by nonroot)."""
     estate.ssm_parameter("/agent/prometheus/config.yml", "global:\n  scrape_interval: 30s\n")
     writer = {"name": "config-init", "image": RELOADER, "memory": 64, "essential": True,
-              "environment": RELOADER_ONE_PASS,
-              "mountPoints": [{"sourceVolume": "config", "containerPath": "/etc/config"}]}
+              "environment": reloader_one_pass(path),
+              "mountPoints": [{"sourceVolume": "config", "containerPath": path}]}
     if user:
         writer["user"] = user
     task = run(estate, agent, "bind-writer", [writer], volumes=[{"name": "config"}])
     assert task.wait(stopped, 30), task.describe()
     container = task.container("config-init")
-    assert task.volume_owners["config"] == (0, 0, 0o755)
+    assert task.volume_owners["config"] == ((65532, 65532, 0o755) if path == "/etc/config" else (0, 0, 0o755))
     if fails:
         assert container.exit_code != 0, task.describe()
         assert "ermission denied" in container.log_tail(2000), container.log_tail(2000)
@@ -305,11 +310,13 @@ def test_services_are_run_to_their_desired_count_and_unknown_images_are_reported
 
 
 def test_the_image_table_reads_the_project_dockerfiles() -> None:
-    for image, binary in ((DISCOVERER, "ecs-discoverer"), (RELOADER, "config-reloader")):
+    for image, binary, volume in ((DISCOVERER, "ecs-discoverer", "/etc/ecs-sd"),
+                                  (RELOADER, "config-reloader", "/etc/config")):
         row = lookup(image)
         assert row.source == f"services/{binary}/Dockerfile"
         assert row.user == "nonroot:nonroot" and row.resolve_user(None) == (65532, 65532)
         assert row.entrypoint == (f"/usr/local/bin/{binary}",) and not row.has_shell
+        assert row.volumes == {volume: (65532, 65532)}
     assert repository("quay.io/prometheus/prometheus:v2.53.2") == "prometheus/prometheus"
     assert lookup(PROMETHEUS).volumes == {"/prometheus": (65534, 65534)}
     assert not lookup("gcr.io/cadvisor/cadvisor:v0.49.1").runnable

@@ -208,3 +208,17 @@ def test_p13_a_fargate_task_whose_containers_set_no_memory_runs(estate: Estate) 
         requiresCompatibilities=["FARGATE"], cpu="256", memory="512")["taskDefinition"]["taskDefinitionArn"]
     [task] = estate.run_tasks("c1", arn, fargate=True)
     assert describe(estate, "c1", [task])[0]["lastStatus"] == "RUNNING"
+
+
+def test_p14_a_cloudmap_service_with_its_namespace_in_dns_config_is_found_in_it(estate: Estate) -> None:
+    sd = estate.client("servicediscovery")
+    sd.create_private_dns_namespace(Name="monitoring.internal", Vpc="vpc-1")
+    namespace = sd.list_namespaces()["Namespaces"][0]["Id"]
+    service = sd.create_service(Name="prometheus", DnsConfig={
+        "NamespaceId": namespace, "RoutingPolicy": "MULTIVALUE", "DnsRecords": [{"Type": "SRV", "TTL": 10}]})["Service"]
+    sd.register_instance(ServiceId=service["Id"], InstanceId="task-1",
+                         Attributes={"AWS_INSTANCE_IPV4": "127.0.16.9", "AWS_INSTANCE_PORT": "9090"})
+    listed = sd.list_services(Filters=[{"Name": "NAMESPACE_ID", "Values": [namespace]}])["Services"]
+    assert [s["Name"] for s in listed] == ["prometheus"]
+    found = sd.discover_instances(NamespaceName="monitoring.internal", ServiceName="prometheus")["Instances"]
+    assert [i["InstanceId"] for i in found] == ["task-1"]

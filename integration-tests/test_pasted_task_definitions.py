@@ -20,9 +20,6 @@ from ecs_agent import Agent, TaskRun
 from harness import AWS_ENV, ROOT, Emulator
 from seed import Estate
 
-ISSUE_14 = ("issue 14 (Fit for a real AWS account): the config writers run as nonroot on root:root 0755 "
-            "bind volumes and can't write them")
-
 TASK_DEFINITIONS = sorted((ROOT / "task-definitions").glob("*.json"))
 PLACEHOLDERS = {"<ACCOUNT_ID>": "123456789012", "<REGION>": "us-east-1", "<TAG>": "0.1.0",
                 "<CONFIG_BUCKET>": "config-bucket", "<GRAFANA_ADMIN_SECRET>": "grafana-admin-AbCdEf",
@@ -81,12 +78,7 @@ def undelivered(task: TaskRun) -> list[str]:
     return missing_files
 
 
-RUN_AS_PASTED = {"ecs-discoverer.json", "node-exporter.json", "example-app.json", "cadvisor.json"}
-
-
-@pytest.mark.parametrize("path", [
-    pytest.param(p, id=p.name, marks=[] if p.name in RUN_AS_PASTED else [pytest.mark.xfail(strict=True, reason=ISSUE_14)])
-    for p in TASK_DEFINITIONS])
+@pytest.mark.parametrize("path", TASK_DEFINITIONS, ids=lambda p: p.name)
 def test_pasted_task_definitions_run_through_the_agent(path: Path, estate: Estate, emulator: Emulator) -> None:
     """Every container with a local program starts and stays up (or, an init container, exits 0),
     nothing fails for 10 seconds, and every writer has written its file."""

@@ -8,11 +8,11 @@ every target up and its alert rules loaded and evaluated. (The copy-paste task d
 Images with no local program (cAdvisor, Grafana, the statsd and CloudWatch exporters) are not
 run; their targets are left out of "every target up" by name, and the agent reports them.
 
-Known failure, until issue 14 ("Fit for a real AWS account") lands its fixes: the writers of
-the stack's volumes run as the image's `nonroot` user on root-owned volumes, Prometheus waits on
-a config-init that can't write, and the Cloud Map services register no port. These tests are
-marked `xfail(strict=True)` with that reason: they run in full every time, and the day they
-pass, strict xfail fails them so the mark must go.
+The stack's writers (config-init, config-reloader, ecs-discoverer, Grafana's reloaders) mount
+their volumes at their image's VOLUME path, which the image owns as `nonroot`, so ECS starts the
+volume writable for them; Prometheus runs as `nobody` with `user` set, so its EBS volume gets
+group write; the Cloud Map services have SRV records, so ECS registers the task's port. Each of
+these failed here before it was fixed (issue 14).
 """
 
 from __future__ import annotations
@@ -30,10 +30,6 @@ from terraform_stack import AppliedStack, missing, stack_prometheus
 
 if missing():
     pytest.skip(f"the end-to-end stack test did not run: {missing()}", allow_module_level=True)
-
-ISSUE_14 = ("issue 14 (Fit for a real AWS account): config-init, config-reloader, ecs-discoverer and Grafana's "
-            "reloaders run as nonroot on root:root 0755 bind volumes and can't write them, so Prometheus never "
-            "starts; Cloud Map services have A records only, so their jobs scrape port 80")
 
 
 def not_run_here(target: dict[str, Any]) -> bool:
@@ -71,7 +67,6 @@ def api(url: str, path: str, **params: Any) -> Any:
     return answer.json()["data"]
 
 
-@pytest.mark.xfail(strict=True, reason=ISSUE_14)
 def test_every_target_the_stacks_prometheus_should_have_is_up(deployed: Deployed) -> None:
     url = deployed.prometheus_url()
 
@@ -103,7 +98,6 @@ def _complete(deployed: Deployed, targets: list[dict[str, Any]]) -> bool:
     return needed <= jobs and len(nodes) == len(deployed.instance_ips)
 
 
-@pytest.mark.xfail(strict=True, reason=ISSUE_14)
 def test_the_alert_rules_are_loaded_and_evaluated(deployed: Deployed) -> None:
     url = deployed.prometheus_url()
 
@@ -117,7 +111,6 @@ def test_the_alert_rules_are_loaded_and_evaluated(deployed: Deployed) -> None:
     assert sum(len(g["rules"]) for g in groups) == sum(len(g["rules"]) for g in shipped["groups"])
 
 
-@pytest.mark.xfail(strict=True, reason=ISSUE_14)
 def test_grafanas_provisioning_files_are_delivered_to_its_volumes(deployed: Deployed) -> None:
     """Grafana itself doesn't run here; what it would read at start is checked instead."""
     task = wait_until(lambda: next((t for t in deployed.agent.tasks.values() if t.family.endswith("-grafana")), None),

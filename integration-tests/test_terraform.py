@@ -196,6 +196,7 @@ def comparable(container: dict) -> dict:
                             for d in container.get("dependsOn", [])),
         "dockerLabels": container.get("dockerLabels", {}),
         "command": container.get("command", []),
+        "user": container.get("user"),
     }
 
 

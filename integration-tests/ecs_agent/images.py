@@ -81,7 +81,8 @@ def _json_or_shell(value: str) -> tuple[str, ...]:
 
 
 def read_dockerfile(path: Path) -> dict[str, object]:
-    """The final stage of a Dockerfile: FROM, USER, ENTRYPOINT, CMD, VOLUME, WORKDIR, ENV."""
+    """The final stage of a Dockerfile: FROM, USER, ENTRYPOINT, CMD, VOLUME, WORKDIR, ENV, and
+    the owner (`--chown`) of each COPY destination, as CHOWN."""
     stage: dict[str, object] = {}
     lines = path.read_text().replace("\\\n", " ").splitlines()
     for line in lines:
@@ -98,6 +99,13 @@ def read_dockerfile(path: Path) -> dict[str, object]:
             rest = rest.strip()
             stage.setdefault("VOLUME", [])
             stage["VOLUME"] += json.loads(rest) if rest.startswith("[") else rest.split()  # type: ignore[operator]
+        elif keyword == "COPY":
+            words = rest.split()
+            owner = next((w.split("=", 1)[1] for w in words if w.startswith("--chown=")), None)
+            if owner:
+                chowned = dict(stage.get("CHOWN", {}))  # type: ignore[arg-type]
+                chowned[words[-1].rstrip("/")] = owner
+                stage["CHOWN"] = chowned
         elif keyword == "USER":
             stage["USER"] = rest.strip()
         elif keyword == "WORKDIR":
@@ -130,9 +138,11 @@ def from_dockerfile(name: str, dockerfile: Path, program: dict[str, Path]) -> Im
         raise ImageError(f"{dockerfile}: no FROM line")
     has_shell, users = _base(str(stage["FROM"]))
     user = str(stage.get("USER", "root"))
-    # A VOLUME declared after USER is owned by root unless the Dockerfile chowns it; the
-    # project's Dockerfiles declare none today.
-    volumes = {path: (0, 0) for path in stage.get("VOLUME", [])}  # type: ignore[union-attr]
+    chowned: dict[str, str] = dict(stage.get("CHOWN", {}))  # type: ignore[arg-type]
+    owners = Image(name=name, source="", users=users)
+    # A VOLUME path is owned by root unless a COPY --chown made it.
+    volumes = {path: owners.resolve_user(chowned[path]) if path in chowned else (0, 0)
+               for path in stage.get("VOLUME", [])}  # type: ignore[union-attr]
     return Image(name=name, source=str(dockerfile.relative_to(ROOT)), user=user,
                  entrypoint=tuple(stage.get("ENTRYPOINT", ())),  # type: ignore[arg-type]
                  cmd=tuple(stage.get("CMD", ())),  # type: ignore[arg-type]

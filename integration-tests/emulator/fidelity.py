@@ -34,6 +34,9 @@ Patches (P-numbers are used in the tests and the README):
   P13 RunTask of a definition whose containers set no `memory` (a Fargate definition with only
       task-level memory, as the Terraform modules register) places the task; moto sums the
       containers' memory and fails with a 500 on the missing one.
+  P14 a Cloud Map service created with its namespace in `DnsConfig.NamespaceId` (where the
+      Terraform AWS provider puts it) belongs to that namespace; moto leaves it in none, so
+      ListServices by namespace and DiscoverInstances never find it.
 
 Not patched here, and worked around by the harness instead (see `harness.py`): moto advances a
 task's state on every DescribeTasks; the harness sets a manual transition for `ecs::task`
@@ -50,6 +53,7 @@ from moto.ec2 import ec2_backends
 from moto.ecs import models as ecs_models
 from moto.ecs import responses as ecs_responses
 from moto.ecs.exceptions import InvalidParameterException
+from moto.servicediscovery import models as sd_models
 from moto.servicediscovery import responses as sd_responses
 
 EPHEMERAL_PORTS = range(32768, 61000)
@@ -64,6 +68,7 @@ PAGE_SIZES = {
 
 _original = {
     "service_init": ecs_models.Service.__init__,
+    "sd_create_service": sd_models.ServiceDiscoveryBackend.create_service,
     "create_service_response": ecs_responses.EC2ContainerServiceResponse.create_service,
     "create_service": ecs_models.EC2ContainerServiceBackend.create_service,
     "register_container_instance": ecs_models.EC2ContainerServiceBackend.register_container_instance,
@@ -339,6 +344,14 @@ def _sd_list_services(self: Any) -> str:
     return json.dumps(answer)
 
 
+def _sd_create_service(self: Any, *args: Any, **kwargs: Any) -> Any:
+    """P14: the namespace of DnsConfig.NamespaceId when none is given at the top level."""
+    dns_config = kwargs.get("dns_config") or {}
+    if not kwargs.get("namespace_id") and dns_config.get("NamespaceId"):
+        kwargs["namespace_id"] = dns_config["NamespaceId"]
+    return _original["sd_create_service"](self, *args, **kwargs)
+
+
 def _service_init(self: Any, *args: Any, **kwargs: Any) -> None:
     """P10: no networkConfiguration unless one was given."""
     _original["service_init"](self, *args, **kwargs)
@@ -418,6 +431,7 @@ def apply() -> None:
         "list_container_instances", "containerInstanceArns"
     )
     sd_responses.ServiceDiscoveryResponse.list_services = _sd_list_services
+    sd_models.ServiceDiscoveryBackend.create_service = _sd_create_service
     ecs_models.Service.__init__ = _service_init
     backend_cls.create_service = _create_service
     response_cls.create_service = _create_service_response

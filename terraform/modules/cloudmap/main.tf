@@ -18,6 +18,13 @@ resource "aws_service_discovery_service" "this" {
       type = "A"
       ttl  = var.dns_ttl
     }
+
+    # With an SRV record, ECS registers the task's port (AWS_INSTANCE_PORT), which the Cloud Map
+    # job scrapes; with A records alone, no port is registered and the target is port 80.
+    dns_records {
+      type = "SRV"
+      ttl  = var.dns_ttl
+    }
   }
 
   health_check_custom_config {

@@ -27,7 +27,7 @@ variable "services" {
 }
 
 variable "dns_ttl" {
-  description = "TTL of the A records, in seconds."
+  description = "TTL of the A and SRV records, in seconds."
   type        = number
   default     = 10
 

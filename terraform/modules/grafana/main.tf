@@ -35,14 +35,17 @@ locals {
         [
           { name = "CONFIG_SOURCE", value = "s3" },
           { name = "SOURCE_PROMETHEUS_CONFIG_FILE_PATH", value = r.main },
-          { name = "CONFIG_FILE_DIR", value = "${local.provisioning}/${kind}/" },
+          { name = "CONFIG_FILE_DIR", value = "/etc/config/" },
           { name = "CONFIG_FILE_NAME", value = "${kind}.yaml" },
           { name = "CONFIG_RELOAD_FREQUENCY", value = "60" },
           { name = "RELOADER_LISTEN", value = "off" },
         ],
         r.scrape == null ? [] : [{ name = "SOURCE_PROMETHEUS_SCRAPE_CONFIGS_PATH", value = r.scrape }],
       )
-      mountPoints      = [{ sourceVolume = kind, containerPath = "${local.provisioning}/${kind}", readOnly = false }]
+      # /etc/config is the reloader image's VOLUME, owned by its nonroot user: ECS starts the
+      # bind-mount volume that way, so the reloader can write it (a volume mounted elsewhere would
+      # be root:root 0755). Grafana reads the same volume at its provisioning path.
+      mountPoints      = [{ sourceVolume = kind, containerPath = "/etc/config", readOnly = false }]
       portMappings     = []
       logConfiguration = { logDriver = "awslogs", options = local.log_options }
     }],
@@ -253,10 +256,14 @@ resource "aws_ecs_service" "this" {
     assign_public_ip = false
   }
 
+  # The SRV record carries the port, so ECS registers AWS_INSTANCE_PORT and the Cloud Map job
+  # scrapes 3000 instead of port 80.
   dynamic "service_registries" {
     for_each = var.cloudmap_service_arn == null ? [] : [var.cloudmap_service_arn]
     content {
-      registry_arn = service_registries.value
+      registry_arn   = service_registries.value
+      container_name = "grafana"
+      container_port = 3000
     }
   }
 }

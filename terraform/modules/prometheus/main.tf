@@ -95,6 +95,11 @@ locals {
       name      = "prometheus"
       image     = var.prometheus_image
       essential = true
+      # The image's nobody, set explicitly: ECS gives a configuredAtLaunch EBS volume group write
+      # for the container's `user` only when one is set; without it the volume stays root-owned
+      # and Prometheus can't open its TSDB. (On ephemeral storage, /prometheus is the image's
+      # VOLUME, owned by nobody.)
+      user = "65534:65534"
       command = [
         "--config.file=/etc/config/prometheus.yml",
         "--storage.tsdb.path=/prometheus",
@@ -275,10 +280,14 @@ resource "aws_ecs_service" "this" {
     assign_public_ip = false
   }
 
+  # The SRV record carries the port, so ECS registers AWS_INSTANCE_PORT and the Cloud Map job
+  # scrapes 9090 instead of port 80.
   dynamic "service_registries" {
     for_each = var.cloudmap_service_arn == null ? [] : [var.cloudmap_service_arn]
     content {
-      registry_arn = service_registries.value
+      registry_arn   = service_registries.value
+      container_name = "prometheus"
+      container_port = 9090
     }
   }
 
