@@ -126,7 +126,10 @@ def deployed_demo(stopping: list[bool]) -> int:
               " above (see dashboards/README.md).\n")
         print("Prometheus targets (/api/v1/targets):")
         for target in sorted(targets, key=lambda t: (t["labels"].get("job", ""), t["scrapeUrl"])):
-            print(f"  {target['health']:<7} job={target['labels'].get('job', ''):<16} {target['scrapeUrl']}")
+            labels = target["labels"]
+            not_run = labels.get("job") == "cadvisor" or str(labels.get("ecs_service", "")).endswith("-grafana")
+            print(f"  {target['health']:<7} job={labels.get('job', ''):<16} {target['scrapeUrl']}"
+                  + ("   (its image is not run here)" if not_run else ""))
         print("\nCtrl-C stops the demo and tears everything down.", flush=True)
         while not stopping:
             time.sleep(1)

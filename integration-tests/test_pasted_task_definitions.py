@@ -23,7 +23,7 @@ from seed import Estate
 TASK_DEFINITIONS = sorted((ROOT / "task-definitions").glob("*.json"))
 PLACEHOLDERS = {"<ACCOUNT_ID>": "123456789012", "<REGION>": "us-east-1", "<TAG>": "0.1.0",
                 "<CONFIG_BUCKET>": "config-bucket", "<GRAFANA_ADMIN_SECRET>": "grafana-admin-AbCdEf",
-                "<APP_IMAGE>": "example-app:latest"}
+                "<APP_IMAGE>": "example-app:latest", "<CLUSTER_NAME>": "pasted"}
 
 
 def pasted(path: Path) -> dict[str, Any]:

@@ -150,11 +150,58 @@ def test_terraform_written_prometheus_config_is_fetched_and_valid(applied: Appli
     assert rules.returncode == 0, rules.stdout + rules.stderr
 
 
+# --- the plan matrix: the example's choices, planned against the emulator ---------------------
+
+AMP_ARN = "arn:aws:aps:us-east-1:123456789012:workspace/ws-0a1b2c3d-4e5f-6789-abcd-ef0123456789"
+PLAN_MATRIX = [
+    {"remote_write": "none", "prometheus_storage": "ephemeral", "enable_grafana": "false"},
+    {"remote_write": "existing", "amp_workspace_arn": AMP_ARN, "prometheus_storage": "ebs", "enable_grafana": "true"},
+    {"remote_write": "create", "prometheus_storage": "ephemeral", "enable_grafana": "true"},
+    {"remote_write": "create", "prometheus_storage": "ebs", "enable_grafana": "false"},
+]
+
+
+@pytest.fixture(scope="module")
+def planner(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> AppliedStack:
+    """examples/emulator initialised once; each plan gets a state of its own (empty)."""
+    stack = AppliedStack(emulator, tmp_path_factory.mktemp("terraform-plans"))
+    terraform(EMULATOR_EXAMPLE, "init", env=stack.env)
+    return stack
+
+
+def plan(planner: AppliedStack, choices: dict[str, str], state: Path) -> subprocess.CompletedProcess:
+    variables = [arg for key, value in choices.items() for arg in ("-var", f"{key}={value}")]
+    return terraform(EMULATOR_EXAMPLE, "plan", "-input=false", "-var", f"endpoint={planner.emulator.endpoint}",
+                     f"-state={state}", *variables, env=planner.env, check=False, timeout=300)
+
+
+@pytest.mark.parametrize("choices", PLAN_MATRIX, ids=lambda c: "-".join(
+    f"{c['remote_write']} {c['prometheus_storage']} grafana={c['enable_grafana']}".split()))
+def test_the_examples_choices_plan(choices: dict[str, str], planner: AppliedStack, tmp_path: Path) -> None:
+    done = plan(planner, choices, tmp_path / "terraform.tfstate")
+    assert done.returncode == 0, f"plan failed for {choices}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    planned = done.stdout
+    assert ("aws_prometheus_workspace.this[0] will be created" in planned) == (choices["remote_write"] == "create")
+    if choices["remote_write"] == "existing":
+        assert "aps:RemoteWrite" in planned and AMP_ARN in planned
+    if choices["remote_write"] == "none":
+        assert "aps:RemoteWrite" not in planned
+    assert ("module.grafana[0]" in planned) == (choices["enable_grafana"] == "true")
+    assert ("volume_configuration" in planned) == (choices["prometheus_storage"] == "ebs")
+
+
+def test_remote_write_existing_without_a_workspace_is_refused_at_plan(planner: AppliedStack, tmp_path: Path) -> None:
+    done = plan(planner, {"remote_write": "existing"}, tmp_path / "terraform.tfstate")
+    assert done.returncode != 0
+    assert "amp_workspace_arn" in done.stderr and "arn:aws:aps" in done.stderr, done.stderr
+
+
 # --- task definitions -----------------------------------------------------------------------
 
 PLACEHOLDERS = {"<ACCOUNT_ID>": "123456789012", "<REGION>": "us-east-1", "<TAG>": "0.1.0",
                 "<CONFIG_BUCKET>": "config-bucket", "<GRAFANA_ADMIN_SECRET>": "grafana-admin-AbCdEf",
-                "<APP_IMAGE>": "public.ecr.aws/docker/library/busybox:latest"}
+                "<APP_IMAGE>": "public.ecr.aws/docker/library/busybox:latest",
+                "<CLUSTER_NAME>": "emu"}
 
 
 def filled(path: Path) -> dict:

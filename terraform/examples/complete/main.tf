@@ -17,5 +17,6 @@ module "stack" {
   reloader_image       = var.reloader_image
   operator_cidr_blocks = var.operator_cidr_blocks
   remote_write         = var.remote_write
+  amp_workspace_arn    = var.amp_workspace_arn
   dashboards_dir       = "${path.module}/../../../dashboards"
 }

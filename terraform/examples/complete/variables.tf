@@ -27,7 +27,18 @@ variable "operator_cidr_blocks" {
 }
 
 variable "remote_write" {
-  description = "\"none\", \"existing\" or \"create\" (a new Amazon Managed Service for Prometheus workspace)."
+  description = "\"none\", \"existing\" (give amp_workspace_arn) or \"create\" (a new Amazon Managed Service for Prometheus workspace). The TSDB in the task is lost with the task, so remote write is the durable path; \"create\" by default."
   type        = string
-  default     = "none"
+  default     = "create"
+}
+
+variable "amp_workspace_arn" {
+  description = "Your AMP workspace's ARN, with remote_write = \"existing\"."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.remote_write != "existing" || var.amp_workspace_arn != null
+    error_message = "remote_write = \"existing\" needs amp_workspace_arn (arn:aws:aps:<region>:<account>:workspace/ws-...)."
+  }
 }

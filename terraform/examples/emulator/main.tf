@@ -36,4 +36,12 @@ module "stack" {
   reloader_image   = "config-reloader:emulator"
   dashboards_dir   = "${path.module}/../../../dashboards"
   instance_count   = 2
+
+  remote_write       = var.remote_write
+  amp_workspace_arn  = var.amp_workspace_arn
+  prometheus_storage = var.prometheus_storage
+  enable_grafana     = var.enable_grafana
+  # moto keeps a service's runningCount at 0 whatever runs its tasks, so it never looks steady;
+  # the test bed's ECS agent checks that the tasks really run instead.
+  wait_for_steady_state = false
 }

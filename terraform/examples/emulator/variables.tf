@@ -7,3 +7,29 @@ variable "endpoint" {
     error_message = "endpoint must be an http:// or https:// URL."
   }
 }
+
+# The choices of examples/complete, so the plan matrix (integration-tests/test_terraform.py) can
+# plan each against the emulator.
+variable "remote_write" {
+  description = "\"none\", \"existing\" (give amp_workspace_arn) or \"create\"."
+  type        = string
+  default     = "none"
+}
+
+variable "amp_workspace_arn" {
+  description = "AMP workspace ARN with remote_write = \"existing\"."
+  type        = string
+  default     = null
+}
+
+variable "prometheus_storage" {
+  description = "\"ebs\" or \"ephemeral\"."
+  type        = string
+  default     = "ebs"
+}
+
+variable "enable_grafana" {
+  description = "Run Grafana."
+  type        = bool
+  default     = true
+}

@@ -26,27 +26,41 @@ locals {
     }
   }
 
+  reloader_environment = { for kind, r in local.reloaders : kind => concat(
+    [
+      { name = "CONFIG_SOURCE", value = "s3" },
+      { name = "SOURCE_PROMETHEUS_CONFIG_FILE_PATH", value = r.main },
+      { name = "CONFIG_FILE_DIR", value = "/etc/config/" },
+      { name = "CONFIG_FILE_NAME", value = "${kind}.yaml" },
+      { name = "RELOADER_LISTEN", value = "off" },
+    ],
+    r.scrape == null ? [] : [{ name = "SOURCE_PROMETHEUS_SCRAPE_CONFIGS_PATH", value = r.scrape }],
+  ) }
+
   container_definitions = concat(
-    [for kind, r in local.reloaders : {
-      name      = "reloader-${kind}"
-      image     = var.reloader_image
-      essential = false
-      environment = concat(
-        [
-          { name = "CONFIG_SOURCE", value = "s3" },
-          { name = "SOURCE_PROMETHEUS_CONFIG_FILE_PATH", value = r.main },
-          { name = "CONFIG_FILE_DIR", value = "/etc/config/" },
-          { name = "CONFIG_FILE_NAME", value = "${kind}.yaml" },
-          { name = "CONFIG_RELOAD_FREQUENCY", value = "60" },
-          { name = "RELOADER_LISTEN", value = "off" },
-        ],
-        r.scrape == null ? [] : [{ name = "SOURCE_PROMETHEUS_SCRAPE_CONFIGS_PATH", value = r.scrape }],
-      )
-      # /etc/config is the reloader image's VOLUME, owned by its nonroot user: ECS starts the
-      # bind-mount volume that way, so the reloader can write it (a volume mounted elsewhere would
-      # be root:root 0755). Grafana reads the same volume at its provisioning path.
+    # Grafana reads its provisioning only at start: a one-pass reloader per directory writes it
+    # first, and Grafana starts on their SUCCESS (a failed pass keeps Grafana from starting
+    # without its datasource or dashboards). Init containers come first, so each volume starts
+    # as their image's /etc/config VOLUME, owned by nonroot (see terraform/README.md).
+    [for kind, _ in local.reloaders : {
+      name             = "init-${kind}"
+      image            = var.reloader_image
+      essential        = false
+      environment      = concat(local.reloader_environment[kind], [{ name = "CONFIG_RELOAD_FREQUENCY", value = "0" }])
       mountPoints      = [{ sourceVolume = kind, containerPath = "/etc/config", readOnly = false }]
       portMappings     = []
+      logConfiguration = { logDriver = "awslogs", options = local.log_options }
+    }],
+    # Then one reloader per directory keeps the files current; Grafana re-reads dashboards on
+    # its provider's interval, a datasource change takes a task restart.
+    [for kind, _ in local.reloaders : {
+      name             = "reloader-${kind}"
+      image            = var.reloader_image
+      essential        = false
+      environment      = concat(local.reloader_environment[kind], [{ name = "CONFIG_RELOAD_FREQUENCY", value = "60" }])
+      mountPoints      = [{ sourceVolume = kind, containerPath = "/etc/config", readOnly = false }]
+      portMappings     = []
+      dependsOn        = [{ containerName = "init-${kind}", condition = "SUCCESS" }]
       logConfiguration = { logDriver = "awslogs", options = local.log_options }
     }],
     [{
@@ -62,9 +76,8 @@ locals {
       mountPoints = [for kind, _ in local.reloaders : {
         sourceVolume = kind, containerPath = "${local.provisioning}/${kind}", readOnly = true
       }]
-      portMappings = [{ containerPort = 3000, protocol = "tcp" }]
-      # Start once the first pass of each reloader has written its files.
-      dependsOn        = [for kind, _ in local.reloaders : { containerName = "reloader-${kind}", condition = "START" }]
+      portMappings     = [{ containerPort = 3000, protocol = "tcp" }]
+      dependsOn        = [for kind, _ in local.reloaders : { containerName = "init-${kind}", condition = "SUCCESS" }]
       logConfiguration = { logDriver = "awslogs", options = local.log_options }
     }],
   )
@@ -249,6 +262,14 @@ resource "aws_ecs_service" "this" {
   launch_type     = "FARGATE"
   propagate_tags  = "SERVICE"
   tags            = var.tags
+
+  # A task that keeps failing to start rolls the deployment back instead of looping forever, and
+  # with wait_for_steady_state a broken deployment fails the apply instead of looking deployed.
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
+  wait_for_steady_state = var.wait_for_steady_state
 
   network_configuration {
     subnets          = var.subnet_ids

@@ -118,3 +118,9 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "wait_for_steady_state" {
+  description = "Make terraform apply wait until the service is stable (its tasks running), so a task that can't start fails the apply. Off only against an emulator that never runs tasks."
+  type        = bool
+  default     = true
+}

@@ -50,7 +50,8 @@ locals {
       resources  = [var.config_bucket_arn]
       conditions = [{ test = "StringLike", variable = "s3:prefix", values = flatten([for p in var.config_s3_prefixes : [p, "${p}*"]]) }]
     }] : [],
-    var.amp_workspace_arn != null ? [{
+    # Switched on a value known at plan: a workspace created in the same apply has an unknown ARN.
+    var.enable_remote_write ? [{
       sid        = "RemoteWrite"
       actions    = ["aps:RemoteWrite"]
       resources  = [var.amp_workspace_arn]

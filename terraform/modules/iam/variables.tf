@@ -54,10 +54,21 @@ variable "enable_cloudmap_reader" {
   default     = false
 }
 
+variable "enable_remote_write" {
+  description = "Grant aps:RemoteWrite on amp_workspace_arn. A bool known at plan, so a workspace created in the same apply (ARN unknown until then) works."
+  type        = bool
+  default     = false
+}
+
 variable "amp_workspace_arn" {
-  description = "Amazon Managed Service for Prometheus workspace that Prometheus remote-writes to, or null."
+  description = "Amazon Managed Service for Prometheus workspace that Prometheus remote-writes to; required with enable_remote_write."
   type        = string
   default     = null
+
+  validation {
+    condition     = !var.enable_remote_write || var.amp_workspace_arn != null
+    error_message = "enable_remote_write needs amp_workspace_arn: the ARN of the workspace Prometheus writes to."
+  }
 }
 
 variable "execution_secret_arns" {

@@ -180,13 +180,14 @@ resource "aws_cloudwatch_log_group" "this" {
 module "iam" {
   source = "../iam"
 
-  name              = var.name
-  enable_discoverer = true
-  config_ssm_paths  = [var.ssm_path]
-  ssm_kms_key_arns  = var.config_kms_key_arn == null ? [] : [var.config_kms_key_arn]
-  amp_workspace_arn = local.amp_workspace_arn
-  log_group_arns    = [aws_cloudwatch_log_group.this.arn]
-  tags              = var.tags
+  name                = var.name
+  enable_discoverer   = true
+  config_ssm_paths    = [var.ssm_path]
+  ssm_kms_key_arns    = var.config_kms_key_arn == null ? [] : [var.config_kms_key_arn]
+  enable_remote_write = var.remote_write != "none"
+  amp_workspace_arn   = local.amp_workspace_arn
+  log_group_arns      = [aws_cloudwatch_log_group.this.arn]
+  tags                = var.tags
 }
 
 data "aws_iam_policy_document" "ecs_assume" {
@@ -273,6 +274,14 @@ resource "aws_ecs_service" "this" {
   deployment_minimum_healthy_percent = 0
   deployment_maximum_percent         = 100
   tags                               = var.tags
+
+  # A task that keeps failing to start rolls the deployment back instead of looping forever, and
+  # with wait_for_steady_state a broken deployment fails the apply instead of looking deployed.
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
+  wait_for_steady_state = var.wait_for_steady_state
 
   network_configuration {
     subnets          = var.subnet_ids

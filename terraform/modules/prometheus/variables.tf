@@ -142,7 +142,7 @@ variable "discovery_clusters" {
 }
 
 variable "storage" {
-  description = "TSDB storage: \"ebs\" (an ECS-managed EBS volume per task: block storage, as TSDB needs; NFS/EFS is not supported by TSDB) or \"ephemeral\" (task storage, lost when the task stops)."
+  description = "TSDB storage: \"ebs\" (an ECS-managed EBS volume per task: block storage, as TSDB needs; NFS/EFS is not supported by TSDB; deleted with its task) or \"ephemeral\" (task storage, also lost when the task stops). Neither keeps history across deployments: use remote_write."
   type        = string
   default     = "ebs"
 
@@ -164,7 +164,7 @@ variable "ebs_size_gib" {
 }
 
 variable "ebs_snapshot_id" {
-  description = "Snapshot to create the TSDB volume from (carries data across task replacements), or null."
+  description = "Snapshot every new TSDB volume starts from (e.g. a seeded baseline), or null. It does not carry data across task replacements: nothing snapshots the live volume."
   type        = string
   default     = null
 }
@@ -184,6 +184,11 @@ variable "amp_workspace_arn" {
   description = "Existing AMP workspace ARN when remote_write = \"existing\"."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.remote_write != "existing" || can(regex("^arn:aws[a-z-]*:aps:[a-z0-9-]+:[0-9]{12}:workspace/ws-[A-Za-z0-9-]+$", var.amp_workspace_arn))
+    error_message = "remote_write = \"existing\" needs amp_workspace_arn, the ARN of your workspace (arn:aws:aps:<region>:<account>:workspace/ws-...)."
+  }
 }
 
 variable "cloudmap_service_arn" {
@@ -208,4 +213,10 @@ variable "tags" {
   description = "Tags added to every resource."
   type        = map(string)
   default     = {}
+}
+
+variable "wait_for_steady_state" {
+  description = "Make terraform apply wait until the service is stable (its tasks running), so a task that can't start fails the apply. Off only against an emulator that never runs tasks."
+  type        = bool
+  default     = true
 }

@@ -43,18 +43,21 @@ module "cloudmap" {
 module "prometheus" {
   source = "../prometheus"
 
-  name                 = "${var.name}-prometheus"
-  cluster_arn          = module.cluster.cluster_arn
-  vpc_id               = module.network.vpc_id
-  subnet_ids           = module.network.private_subnet_ids
-  allowed_cidr_blocks  = concat([module.network.vpc_cidr_block], var.operator_cidr_blocks)
-  discoverer_image     = var.discoverer_image
-  reloader_image       = var.reloader_image
-  ssm_path             = "/${var.name}/prometheus"
-  cloudmap_namespaces  = [module.cloudmap.namespace_name]
-  cloudmap_service_arn = module.cloudmap.service_arns["prometheus"]
-  storage              = var.prometheus_storage
-  remote_write         = var.remote_write
+  name                = "${var.name}-prometheus"
+  cluster_arn         = module.cluster.cluster_arn
+  vpc_id              = module.network.vpc_id
+  subnet_ids          = module.network.private_subnet_ids
+  allowed_cidr_blocks = concat([module.network.vpc_cidr_block], var.operator_cidr_blocks)
+  discoverer_image    = var.discoverer_image
+  # The discoverer scans this stack's cluster, not every cluster of the region, unless told.
+  discovery_clusters    = coalesce(var.discovery_clusters, [module.cluster.cluster_name])
+  reloader_image        = var.reloader_image
+  ssm_path              = "/${var.name}/prometheus"
+  cloudmap_namespaces   = [module.cloudmap.namespace_name]
+  cloudmap_service_arn  = module.cloudmap.service_arns["prometheus"]
+  storage               = var.prometheus_storage
+  wait_for_steady_state = var.wait_for_steady_state
+  remote_write          = var.remote_write
   rule_files = {
     "ecs-monitoring.rules.yml" = file("${var.dashboards_dir}/alerts/ecs-monitoring.rules.yml")
   }
@@ -82,14 +85,15 @@ module "grafana" {
   source = "../grafana"
   count  = var.enable_grafana ? 1 : 0
 
-  name                 = "${var.name}-grafana"
-  cluster_arn          = module.cluster.cluster_arn
-  vpc_id               = module.network.vpc_id
-  subnet_ids           = module.network.private_subnet_ids
-  allowed_cidr_blocks  = concat([module.network.vpc_cidr_block], var.operator_cidr_blocks)
-  reloader_image       = var.reloader_image
-  prometheus_url       = "http://prometheus.${module.cloudmap.namespace_name}:9090"
-  dashboards_dir       = var.dashboards_dir
-  cloudmap_service_arn = module.cloudmap.service_arns["grafana"]
-  tags                 = var.tags
+  name                  = "${var.name}-grafana"
+  cluster_arn           = module.cluster.cluster_arn
+  vpc_id                = module.network.vpc_id
+  subnet_ids            = module.network.private_subnet_ids
+  allowed_cidr_blocks   = concat([module.network.vpc_cidr_block], var.operator_cidr_blocks)
+  reloader_image        = var.reloader_image
+  prometheus_url        = "http://prometheus.${module.cloudmap.namespace_name}:9090"
+  dashboards_dir        = var.dashboards_dir
+  cloudmap_service_arn  = module.cloudmap.service_arns["grafana"]
+  wait_for_steady_state = var.wait_for_steady_state
+  tags                  = var.tags
 }

@@ -97,6 +97,17 @@ variable "amp_workspace_arn" {
   default     = null
 }
 
+variable "discovery_clusters" {
+  description = "ECS clusters ecs-discoverer scans for targets; null means this stack's cluster only. Add the clusters your workloads run in (names or ARNs)."
+  type        = list(string)
+  default     = null
+
+  validation {
+    condition     = var.discovery_clusters == null || length(coalesce(var.discovery_clusters, [])) > 0
+    error_message = "discovery_clusters must name at least one cluster, or be null for this stack's cluster."
+  }
+}
+
 variable "enable_grafana" {
   description = "Run Grafana with the provisioned datasource and dashboards."
   type        = bool
@@ -112,4 +123,10 @@ variable "tags" {
   description = "Tags added to every resource."
   type        = map(string)
   default     = {}
+}
+
+variable "wait_for_steady_state" {
+  description = "Make terraform apply wait until the Prometheus and Grafana services are stable (its tasks running), so a task that can't start fails the apply. Off only against an emulator that never runs tasks."
+  type        = bool
+  default     = true
 }
