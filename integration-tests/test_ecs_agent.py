@@ -229,6 +229,22 @@ def test_volumes_take_their_owner_from_the_image_volume_the_ebs_user_and_mount_f
     assert (task.volumes["plain"] / "ok").exists() and not (task.volumes["plain"] / "x").exists()
 
 
+@pytest.mark.parametrize("read_only", [True, False])
+def test_a_read_only_root_filesystem_leaves_only_the_volumes_writable(estate: Estate, agent: Agent,
+                                                                      read_only: bool) -> None:
+    script = "touch /data/ok || exit 3; if touch /root-file; then exit 10; fi; exit 0"
+    task = run(estate, agent, "read-only-root", [
+        box("writer", script, essential=False, readonlyRootFilesystem=read_only,
+            mountPoints=[{"sourceVolume": "data", "containerPath": "/data"}]),
+        box("keep", "sleep 600"),
+    ], volumes=[{"name": "data"}])
+    assert task.wait(lambda t: t.container("writer").status == "STOPPED", 20), task.describe()
+    assert task.container("writer").exit_code == (0 if read_only else 10), task.describe()
+    assert (task.volumes["data"] / "ok").exists()
+    if read_only:
+        assert "Read-only file system" in task.container("writer").log_tail()
+
+
 def test_awsvpc_containers_share_localhost_and_answer_on_their_eni(estate: Estate, agent: Agent) -> None:
     task = run(estate, agent, "awsvpc", [
         app(),

@@ -244,6 +244,7 @@ def comparable(container: dict) -> dict:
         "dockerLabels": container.get("dockerLabels", {}),
         "command": container.get("command", []),
         "user": container.get("user"),
+        "readonlyRootFilesystem": container.get("readonlyRootFilesystem", False),
     }
 
 

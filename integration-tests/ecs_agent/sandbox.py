@@ -109,6 +109,7 @@ class ContainerSpec:
     programs: dict[str, Path] = field(default_factory=dict)
     mounts: list[Mount] = field(default_factory=list)
     hide_shells: bool = False
+    read_only_root: bool = False
 
 
 class Sandbox:
@@ -197,6 +198,9 @@ class Sandbox:
             lines += [f"mkdir -p {q(target)}", f"mount --bind {q(str(mount.source))} {q(target)}"]
             if mount.read_only:
                 lines.append(f"mount -o remount,bind,ro {q(target)}")
+        lines.append(f"mkdir -p {q(str(merged) + spec.workdir)}")
+        if spec.read_only_root:  # readonlyRootFilesystem: volumes, /proc, /dev and /sys stay as mounted
+            lines.append(f"mount -o remount,bind,ro {q(str(merged))}")
         env = [f"{k}={v}" for k, v in spec.env.items()]
         user = ["setpriv", f"--reuid={spec.uid}", f"--regid={spec.gid}", "--clear-groups"]
         command = ["chroot", str(merged), *user, "env", "-i", "-C", spec.workdir, *env, *spec.argv]

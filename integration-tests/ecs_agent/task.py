@@ -13,7 +13,8 @@ parameters, "Container dependency", "Bind mounts", "Amazon EBS volumes", "Health
   - an essential container that stops stops the task ("Essential container in task exited");
   - a health check runs inside the container's view, as its user; `CMD-SHELL` needs a shell;
     an essential container that turns UNHEALTHY stops a service's task;
-  - `command` is appended to the image's `ENTRYPOINT` (an `entryPoint` replaces both).
+  - `command` is appended to the image's `ENTRYPOINT` (an `entryPoint` replaces both);
+  - `readonlyRootFilesystem` makes the container's root read-only; its volumes stay writable.
 """
 
 from __future__ import annotations
@@ -258,7 +259,8 @@ class TaskRun:
         workdir = definition.get("workingDirectory") or image.workdir
         container.spec = ContainerSpec(
             key=f"{self.task_id}-{container.name}", netns=str(netns), argv=argv, env=env, uid=uid, gid=gid,
-            workdir=workdir, programs=dict(image.program or {}), mounts=mounts, hide_shells=not image.has_shell)
+            workdir=workdir, programs=dict(image.program or {}), mounts=mounts, hide_shells=not image.has_shell,
+            read_only_root=bool(definition.get("readonlyRootFilesystem")))
         assert container.log is not None
         container.process = self.sandbox.spawn(container.spec, container.log)
         container.status, container.started_at = "RUNNING", time.monotonic()

@@ -9,9 +9,12 @@ module "daemon" {
   network_mode   = "bridge"
   container_port = 8080
   privileged     = true
-  cpu            = 128
-  memory         = 256
-  command        = ["--docker_only=true", "--housekeeping_interval=30s"]
+  user           = "0" # root, explicitly: cAdvisor reads the Docker socket and every cgroup
+  # cAdvisor has no local program in the test bed, so a read-only root is unverified; left off.
+  readonly_root_filesystem = false
+  cpu                      = 128
+  memory                   = 256
+  command                  = ["--docker_only=true", "--housekeeping_interval=30s"]
   docker_labels = {
     PROMETHEUS_EXPORTER_PORT     = "8080"
     PROMETHEUS_EXPORTER_JOB_NAME = "cadvisor"

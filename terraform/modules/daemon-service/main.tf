@@ -3,15 +3,18 @@ data "aws_region" "current" {}
 locals {
   # The one source of this container definition (see task-definitions/README.md).
   container_definitions = [{
-    name         = var.name
-    image        = var.image
-    essential    = true
-    privileged   = var.privileged
-    cpu          = var.cpu
-    memory       = var.memory
-    command      = var.command
-    dockerLabels = var.docker_labels
-    environment  = []
+    name       = var.name
+    image      = var.image
+    essential  = true
+    privileged = var.privileged
+    user       = var.user
+    # Volumes are read-only host mounts; nothing else is written where the image allows it.
+    readonlyRootFilesystem = var.readonly_root_filesystem
+    cpu                    = var.cpu
+    memory                 = var.memory
+    command                = var.command
+    dockerLabels           = var.docker_labels
+    environment            = []
     portMappings = [{
       containerPort = var.container_port
       hostPort      = var.network_mode == "host" ? var.container_port : 0

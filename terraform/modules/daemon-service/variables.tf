@@ -94,3 +94,19 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "user" {
+  description = "The user the container runs as (uid[:gid] or a name from the image), set explicitly rather than left to the image."
+  type        = string
+
+  validation {
+    condition     = length(trimspace(var.user)) > 0
+    error_message = "user must name the container's user, e.g. 65534:65534."
+  }
+}
+
+variable "readonly_root_filesystem" {
+  description = "Mount the container's root file system read-only (the exporter writes nothing but its volumes)."
+  type        = bool
+  default     = true
+}

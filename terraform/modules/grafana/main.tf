@@ -43,29 +43,38 @@ locals {
     # without its datasource or dashboards). Init containers come first, so each volume starts
     # as their image's /etc/config VOLUME, owned by nonroot (see terraform/README.md).
     [for kind, _ in local.reloaders : {
-      name             = "init-${kind}"
-      image            = var.reloader_image
-      essential        = false
-      environment      = concat(local.reloader_environment[kind], [{ name = "CONFIG_RELOAD_FREQUENCY", value = "0" }])
-      mountPoints      = [{ sourceVolume = kind, containerPath = "/etc/config", readOnly = false }]
-      portMappings     = []
-      logConfiguration = { logDriver = "awslogs", options = local.log_options }
+      name  = "init-${kind}"
+      image = var.reloader_image
+      user  = "65532:65532" # the image's nonroot, explicitly
+      # Writes only its volume (/etc/config).
+      readonlyRootFilesystem = true
+      essential              = false
+      environment            = concat(local.reloader_environment[kind], [{ name = "CONFIG_RELOAD_FREQUENCY", value = "0" }])
+      mountPoints            = [{ sourceVolume = kind, containerPath = "/etc/config", readOnly = false }]
+      portMappings           = []
+      logConfiguration       = { logDriver = "awslogs", options = local.log_options }
     }],
     # Then one reloader per directory keeps the files current; Grafana re-reads dashboards on
     # its provider's interval, a datasource change takes a task restart.
     [for kind, _ in local.reloaders : {
-      name             = "reloader-${kind}"
-      image            = var.reloader_image
-      essential        = false
-      environment      = concat(local.reloader_environment[kind], [{ name = "CONFIG_RELOAD_FREQUENCY", value = "60" }])
-      mountPoints      = [{ sourceVolume = kind, containerPath = "/etc/config", readOnly = false }]
-      portMappings     = []
-      dependsOn        = [{ containerName = "init-${kind}", condition = "SUCCESS" }]
-      logConfiguration = { logDriver = "awslogs", options = local.log_options }
+      name  = "reloader-${kind}"
+      image = var.reloader_image
+      user  = "65532:65532" # the image's nonroot, explicitly
+      # Writes only its volume (/etc/config).
+      readonlyRootFilesystem = true
+      essential              = false
+      environment            = concat(local.reloader_environment[kind], [{ name = "CONFIG_RELOAD_FREQUENCY", value = "60" }])
+      mountPoints            = [{ sourceVolume = kind, containerPath = "/etc/config", readOnly = false }]
+      portMappings           = []
+      dependsOn              = [{ containerName = "init-${kind}", condition = "SUCCESS" }]
+      logConfiguration       = { logDriver = "awslogs", options = local.log_options }
     }],
     [{
-      name      = "grafana"
-      image     = var.grafana_image
+      name  = "grafana"
+      image = var.grafana_image
+      # The image's grafana user, explicitly. Its root stays writable: Grafana writes its database
+      # and plugins under /var/lib/grafana, which is not a volume here.
+      user      = "472"
       essential = true
       environment = [
         { name = "GF_SECURITY_ADMIN_USER", value = "admin" },

@@ -48,34 +48,43 @@ locals {
   # against what this registers (integration-tests/test_terraform.py).
   container_definitions = [
     {
-      name         = "config-init"
-      image        = var.reloader_image
-      essential    = false
-      environment  = concat(local.reloader_environment, [{ name = "CONFIG_RELOAD_FREQUENCY", value = "0" }, { name = "RELOADER_LISTEN", value = "off" }])
-      mountPoints  = [{ sourceVolume = local.config_volume, containerPath = "/etc/config", readOnly = false }]
-      portMappings = []
+      name  = "config-init"
+      image = var.reloader_image
+      user  = "65532:65532" # the image's nonroot, explicitly
+      # Writes only its volume (/etc/config).
+      readonlyRootFilesystem = true
+      essential              = false
+      environment            = concat(local.reloader_environment, [{ name = "CONFIG_RELOAD_FREQUENCY", value = "0" }, { name = "RELOADER_LISTEN", value = "off" }])
+      mountPoints            = [{ sourceVolume = local.config_volume, containerPath = "/etc/config", readOnly = false }]
+      portMappings           = []
       logConfiguration = {
         logDriver = "awslogs"
         options   = local.log_options
       }
     },
     {
-      name         = "config-reloader"
-      image        = var.reloader_image
-      essential    = false
-      environment  = concat(local.reloader_environment, [{ name = "CONFIG_RELOAD_FREQUENCY", value = "30" }, { name = "PROMETHEUS_RELOAD_URL", value = "http://localhost:9090/-/reload" }])
-      mountPoints  = [{ sourceVolume = local.config_volume, containerPath = "/etc/config", readOnly = false }]
-      portMappings = [{ containerPort = 9533, protocol = "tcp" }]
-      dependsOn    = [{ containerName = "config-init", condition = "SUCCESS" }]
+      name  = "config-reloader"
+      image = var.reloader_image
+      user  = "65532:65532" # the image's nonroot, explicitly
+      # Writes only its volume (/etc/config).
+      readonlyRootFilesystem = true
+      essential              = false
+      environment            = concat(local.reloader_environment, [{ name = "CONFIG_RELOAD_FREQUENCY", value = "30" }, { name = "PROMETHEUS_RELOAD_URL", value = "http://localhost:9090/-/reload" }])
+      mountPoints            = [{ sourceVolume = local.config_volume, containerPath = "/etc/config", readOnly = false }]
+      portMappings           = [{ containerPort = 9533, protocol = "tcp" }]
+      dependsOn              = [{ containerName = "config-init", condition = "SUCCESS" }]
       logConfiguration = {
         logDriver = "awslogs"
         options   = local.log_options
       }
     },
     {
-      name      = "ecs-discoverer"
-      image     = var.discoverer_image
-      essential = true
+      name  = "ecs-discoverer"
+      image = var.discoverer_image
+      user  = "65532:65532" # the image's nonroot, explicitly
+      # Writes only its volume (/etc/ecs-sd).
+      readonlyRootFilesystem = true
+      essential              = true
       environment = concat(
         [
           { name = "ECS_SD_OUTPUT_DIR", value = "/etc/ecs-sd" },
@@ -100,6 +109,8 @@ locals {
       # and Prometheus can't open its TSDB. (On ephemeral storage, /prometheus is the image's
       # VOLUME, owned by nobody.)
       user = "65534:65534"
+      # Writes only its TSDB volume.
+      readonlyRootFilesystem = true
       command = [
         "--config.file=/etc/config/prometheus.yml",
         "--storage.tsdb.path=/prometheus",
