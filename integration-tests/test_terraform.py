@@ -255,3 +255,5 @@ def test_task_definitions_match_terraform(family: str, applied: AppliedStack) ->
     assert [comparable(c) for c in pasted["containerDefinitions"]] == \
         [comparable(c) for c in registered["containerDefinitions"]]
     assert pasted["networkMode"] == registered["networkMode"]
+    assert pasted.get("pidMode") == registered.get("pidMode")
+    assert pasted.get("runtimePlatform") == registered.get("runtimePlatform")

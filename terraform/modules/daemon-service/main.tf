@@ -56,6 +56,7 @@ resource "aws_ecs_task_definition" "this" {
   family                   = var.name
   requires_compatibilities = ["EC2"]
   network_mode             = var.network_mode
+  pid_mode                 = var.pid_mode
   execution_role_arn       = module.iam.execution_role_arn
   container_definitions    = jsonencode(local.container_definitions)
   tags                     = var.tags

@@ -110,3 +110,14 @@ variable "readonly_root_filesystem" {
   type        = bool
   default     = true
 }
+
+variable "pid_mode" {
+  description = "\"host\" to share the instance's process namespace (node-exporter's process metrics), or null for the container's own."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.pid_mode == null || contains(["host", "task"], coalesce(var.pid_mode, "task"))
+    error_message = "pid_mode must be \"host\", \"task\" or null."
+  }
+}

@@ -253,7 +253,12 @@ resource "aws_ecs_task_definition" "this" {
   task_role_arn            = module.iam.task_role_arn
   execution_role_arn       = module.iam.execution_role_arn
   container_definitions    = jsonencode(local.container_definitions)
-  tags                     = var.tags
+
+  runtime_platform {
+    operating_system_family = "LINUX"
+    cpu_architecture        = var.cpu_architecture
+  }
+  tags = var.tags
 
   dynamic "volume" {
     for_each = local.reloaders

@@ -124,3 +124,14 @@ variable "wait_for_steady_state" {
   type        = bool
   default     = true
 }
+
+variable "cpu_architecture" {
+  description = "CPU architecture of the Fargate task: \"X86_64\" or \"ARM64\". Build and push the images for the same platform (docker build --platform linux/amd64 or linux/arm64)."
+  type        = string
+  default     = "X86_64"
+
+  validation {
+    condition     = contains(["X86_64", "ARM64"], var.cpu_architecture)
+    error_message = "cpu_architecture must be \"X86_64\" or \"ARM64\"."
+  }
+}

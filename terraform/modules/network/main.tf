@@ -100,12 +100,20 @@ resource "aws_cloudwatch_log_group" "flow_logs" {
   tags              = var.tags
 }
 
+data "aws_caller_identity" "current" {}
+
 data "aws_iam_policy_document" "flow_logs_assume" {
   statement {
     actions = ["sts:AssumeRole"]
     principals {
       type        = "Service"
       identifiers = ["vpc-flow-logs.amazonaws.com"]
+    }
+    # Only this account's flow logs may assume the role (confused-deputy guard).
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
     }
   }
 }

@@ -7,6 +7,7 @@ module "daemon" {
   cluster_arn    = var.cluster_arn
   image          = var.image
   network_mode   = "host"
+  pid_mode       = "host"        # the instance's processes, as node-exporter's documentation asks
   user           = "65534:65534" # the image's nobody
   container_port = var.port
   command = [

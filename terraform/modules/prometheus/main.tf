@@ -260,6 +260,11 @@ resource "aws_ecs_task_definition" "this" {
   container_definitions    = jsonencode(local.container_definitions)
   tags                     = var.tags
 
+  runtime_platform {
+    operating_system_family = "LINUX"
+    cpu_architecture        = var.cpu_architecture
+  }
+
   volume {
     name = local.config_volume
   }

@@ -56,6 +56,7 @@ module "prometheus" {
   cloudmap_namespaces   = [module.cloudmap.namespace_name]
   cloudmap_service_arn  = module.cloudmap.service_arns["prometheus"]
   storage               = var.prometheus_storage
+  cpu_architecture      = var.cpu_architecture
   wait_for_steady_state = var.wait_for_steady_state
   remote_write          = var.remote_write
   rule_files = {
@@ -94,6 +95,7 @@ module "grafana" {
   prometheus_url        = "http://prometheus.${module.cloudmap.namespace_name}:9090"
   dashboards_dir        = var.dashboards_dir
   cloudmap_service_arn  = module.cloudmap.service_arns["grafana"]
+  cpu_architecture      = var.cpu_architecture
   wait_for_steady_state = var.wait_for_steady_state
   tags                  = var.tags
 }
