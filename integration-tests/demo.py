@@ -40,7 +40,7 @@ import yaml
 
 from harness import AWS_ENV, ROOT, Emulator, NodeExporter, Prometheus, Service, free_port, wait_until
 from seed import Estate, container
-from terraform_stack import AppliedStack, StackDown, missing, stack_prometheus
+from terraform_stack import AppliedStack, StackDown, missing, not_run_here, stack_prometheus
 
 DEMO_DIR = ROOT / ".demo"
 
@@ -127,9 +127,8 @@ def deployed_demo(stopping: list[bool]) -> int:
         print("Prometheus targets (/api/v1/targets):")
         for target in sorted(targets, key=lambda t: (t["labels"].get("job", ""), t["scrapeUrl"])):
             labels = target["labels"]
-            not_run = labels.get("job") == "cadvisor" or str(labels.get("ecs_service", "")).endswith("-grafana")
             print(f"  {target['health']:<7} job={labels.get('job', ''):<16} {target['scrapeUrl']}"
-                  + ("   (its image is not run here)" if not_run else ""))
+                  + ("   (its image is not run here)" if not_run_here(target) else ""))
         print("\nCtrl-C stops the demo and tears everything down.", flush=True)
         while not stopping:
             time.sleep(1)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -205,3 +206,19 @@ class Estate:
         if bucket not in existing:
             s3.create_bucket(Bucket=bucket)
         s3.put_object(Bucket=bucket, Key=key, Body=body)
+
+
+# The placeholders of task-definitions/*.json (listed in its README) and test values for them.
+PASTE_PLACEHOLDERS = {"<ACCOUNT_ID>": "123456789012", "<REGION>": "us-east-1", "<TAG>": "0.1.0",
+                      "<CONFIG_BUCKET>": "config-bucket", "<GRAFANA_ADMIN_SECRET>": "grafana-admin-AbCdEf",
+                      "<APP_IMAGE>": "public.ecr.aws/docker/library/busybox:latest", "<CLUSTER_NAME>": "emu"}
+
+
+def pasted_definition(path: Path, **values: str) -> dict[str, Any]:
+    """A copy-paste task definition with its placeholders filled (`values` by placeholder name
+    without brackets, e.g. APP_IMAGE=..., over the defaults); one left unfilled fails."""
+    text = path.read_text()
+    for placeholder, value in {**PASTE_PLACEHOLDERS, **{f"<{k}>": v for k, v in values.items()}}.items():
+        text = text.replace(placeholder, value)
+    assert "<" not in text, f"{path.name} has a placeholder not listed in task-definitions/README.md"
+    return json.loads(text)

@@ -139,6 +139,13 @@ class AppliedStack:
         return {"example-env": "example-env", "example-labels": "example-labels", "example-tags": "example-tags"}
 
 
+def not_run_here(target: dict[str, Any]) -> bool:
+    """A Prometheus target of an image the test bed's agent reports instead of running: the
+    cAdvisor daemons, and Grafana's Cloud Map registration."""
+    labels = target["labels"]
+    return labels.get("job") == "cadvisor" or str(labels.get("ecs_service", "")).endswith("-grafana")
+
+
 class StackDown(AssertionError):
     """The stack's Prometheus task stopped or never ran; the message carries the agent's report."""
 
@@ -155,8 +162,7 @@ def stack_prometheus(agent: Any, timeout: float = 120) -> tuple[Any, str]:
                             + json.dumps(agent.failures(), indent=1)[:6000])
         if tasks and tasks[0].container("prometheus").status == "RUNNING":
             task = tasks[0]
-            eni = task.description["containers"][0]["networkInterfaces"][0]["privateIpv4Address"]
-            url = f"http://{eni}:9090"
+            url = f"http://{task.eni}:9090"
             wait_until(lambda: requests.get(f"{url}/-/ready", timeout=2).ok, 60, "the stack's Prometheus to be ready")
             return task, url
         time.sleep(0.5)

@@ -253,7 +253,7 @@ def test_awsvpc_containers_share_localhost_and_answer_on_their_eni(estate: Estat
     ])
     assert task.wait(lambda t: t.container("client").status == "STOPPED", 30), task.describe()
     assert task.container("client").exit_code == 0, task.describe()
-    eni = task.description["containers"][0]["networkInterfaces"][0]["privateIpv4Address"]
+    eni = task.eni
     assert eni.startswith("127.0.")
     answer = wait_until(lambda: requests.get(f"http://{eni}:8080/metrics", timeout=2), 20, "the app on its ENI")
     assert "example_app_requests_total" in answer.text
@@ -302,7 +302,7 @@ def test_command_is_appended_to_the_image_entrypoint(estate: Estate, agent: Agen
     image = lookup(APP)
     assert image.entrypoint == ("python3", "/app/example_app.py") and image.cmd == ("8080",)
     task = run(estate, agent, "entrypoint", [app(command=["8081", "8082"])])
-    eni = task.description["containers"][0]["networkInterfaces"][0]["privateIpv4Address"]
+    eni = task.eni
     for port in (8081, 8082):
         wait_until(lambda: requests.get(f"http://{eni}:{port}/metrics", timeout=2).ok, 20, f"port {port}")
     assert task.container("app").spec is not None and task.container("app").spec.uid == 65534

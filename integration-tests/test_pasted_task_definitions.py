@@ -11,28 +11,15 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
 from ecs_agent import Agent, TaskRun
 from harness import AWS_ENV, ROOT, Emulator
-from seed import Estate
+from seed import Estate, pasted_definition
 
 TASK_DEFINITIONS = sorted((ROOT / "task-definitions").glob("*.json"))
-PLACEHOLDERS = {"<ACCOUNT_ID>": "123456789012", "<REGION>": "us-east-1", "<TAG>": "0.1.0",
-                "<CONFIG_BUCKET>": "config-bucket", "<GRAFANA_ADMIN_SECRET>": "grafana-admin-AbCdEf",
-                "<APP_IMAGE>": "example-app:latest", "<CLUSTER_NAME>": "pasted"}
-
-
-def pasted(path: Path) -> dict[str, Any]:
-    text = path.read_text()
-    for placeholder, value in PLACEHOLDERS.items():
-        text = text.replace(placeholder, value)
-    return json.loads(text)
-
-
 def seed_sources(estate: Estate) -> None:
     """What the pasted definitions read: Prometheus's config in SSM, Grafana's and the CloudWatch
     exporter's in S3, Grafana's admin password in Secrets Manager."""
@@ -47,7 +34,7 @@ def seed_sources(estate: Estate) -> None:
 
 
 def run_pasted(estate: Estate, agent: Agent, path: Path) -> TaskRun:
-    params = pasted(path)
+    params = pasted_definition(path, APP_IMAGE="example-app:latest", CLUSTER_NAME="pasted")
     params.pop("taskRoleArn", None)
     params.pop("executionRoleArn", None)
     arn = estate.ecs.register_task_definition(**params)["taskDefinition"]["taskDefinitionArn"]

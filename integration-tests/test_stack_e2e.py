@@ -26,17 +26,10 @@ import yaml
 from ecs_agent import Agent
 from harness import AWS_ENV, ROOT, Emulator, wait_until
 from seed import Estate
-from terraform_stack import AppliedStack, missing, stack_prometheus
+from terraform_stack import AppliedStack, missing, not_run_here, stack_prometheus
 
 if missing():
     pytest.skip(f"the end-to-end stack test did not run: {missing()}", allow_module_level=True)
-
-
-def not_run_here(target: dict[str, Any]) -> bool:
-    """Targets of images with no local program, which the agent reports instead of running:
-    the cAdvisor daemons, and Grafana's Cloud Map registration."""
-    labels = target["labels"]
-    return labels.get("job") == "cadvisor" or str(labels.get("ecs_service", "")).endswith("-grafana")
 
 
 class Deployed:

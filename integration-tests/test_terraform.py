@@ -19,7 +19,7 @@ from botocore.session import get_session
 from botocore.validate import ParamValidator
 
 from harness import ROOT, Emulator, find_binary, service_binary, wait_until
-from seed import Estate
+from seed import Estate, pasted_definition
 from terraform_stack import (EMULATOR_EXAMPLE, TERRAFORM, TERRAFORM_DIR, AppliedStack, missing, terraform,
                              tf_env)
 
@@ -198,23 +198,9 @@ def test_remote_write_existing_without_a_workspace_is_refused_at_plan(planner: A
 
 # --- task definitions -----------------------------------------------------------------------
 
-PLACEHOLDERS = {"<ACCOUNT_ID>": "123456789012", "<REGION>": "us-east-1", "<TAG>": "0.1.0",
-                "<CONFIG_BUCKET>": "config-bucket", "<GRAFANA_ADMIN_SECRET>": "grafana-admin-AbCdEf",
-                "<APP_IMAGE>": "public.ecr.aws/docker/library/busybox:latest",
-                "<CLUSTER_NAME>": "emu"}
-
-
-def filled(path: Path) -> dict:
-    text = path.read_text()
-    for placeholder, value in PLACEHOLDERS.items():
-        text = text.replace(placeholder, value)
-    assert "<" not in text, f"{path.name} has a placeholder not listed in task-definitions/README.md"
-    return json.loads(text)
-
-
 @pytest.mark.parametrize("path", TASK_DEFINITIONS, ids=lambda p: p.name)
 def test_task_definitions_are_valid_and_register(path: Path, emulator: Emulator) -> None:
-    params = filled(path)
+    params = pasted_definition(path)
     shape = get_session().get_service_model("ecs").operation_model("RegisterTaskDefinition").input_shape
     report = ParamValidator().validate(params, shape)
     assert not report.has_errors(), report.generate_report()

@@ -31,7 +31,7 @@ import requests
 
 from .images import ImageError
 from .sandbox import Host, Sandbox, SandboxError
-from .task import Networking, TaskRun
+from .task import Networking, TaskRun, eni_address
 
 
 class Agent:
@@ -71,7 +71,8 @@ class Agent:
         arns = _all(ecs, "list_services", "serviceArns", cluster=cluster)
         for start in range(0, len(arns), 10):
             for service in ecs.describe_services(cluster=cluster, services=arns[start:start + 10])["services"]:
-                self.services[f"{cluster}/{service['serviceName']}"] = service
+                key = f"{cluster}/{service['serviceName']}"  # as _service_key gives it for its tasks
+                self.services[key] = service
                 if service.get("status") != "ACTIVE" or service.get("schedulingStrategy") == "DAEMON":
                     continue
                 running = ecs.list_tasks(cluster=cluster, serviceName=service["serviceName"],
@@ -79,7 +80,7 @@ class Agent:
                 missing = service.get("desiredCount", 0) - len(running)
                 if missing <= 0:
                     continue
-                next_launch, _ = self._backoff.get(f"{cluster}/{service['serviceName']}", (0.0, 0.0))
+                next_launch, _ = self._backoff.get(key, (0.0, 0.0))
                 if time.monotonic() < next_launch:
                     continue
                 kwargs: dict[str, Any] = {
@@ -138,8 +139,9 @@ class Agent:
                                 instance_address=instance_host.address if instance_host else None)
         task_id = description["taskArn"].rsplit("/", 1)[-1]
         if mode == "awsvpc":
-            eni = next(c["networkInterfaces"][0]["privateIpv4Address"] for c in description["containers"]
-                       if c.get("networkInterfaces"))
+            eni = eni_address(description)
+            if eni is None:
+                raise SandboxError("an awsvpc task needs an ENI address")
             networking.task_netns = self.sandbox.host(f"t{task_id[:8]}", eni).name
         elif mode == "host":
             if instance_host is None:
@@ -181,14 +183,12 @@ class Agent:
         registered in each Cloud Map service, with the attributes ECS sets. AWS_INSTANCE_PORT
         only when the registry names a port (SRV records); with A records ECS registers none."""
         self.registered[task.arn] = []
-        group = task.description.get("group", "")
-        service = self.services.get(f"{task.cluster}/{group.removeprefix('service:')}")
-        if not group.startswith("service:") or not service:
+        key = _service_key(task)
+        service = self.services.get(key) if key else None
+        if not service:
             return
         containers = task.description.get("containers", [])
-        eni = next((c["networkInterfaces"][0]["privateIpv4Address"] for c in containers if c.get("networkInterfaces")),
-                   None)
-        address = eni or task.networking.instance_address
+        address = task.eni or task.networking.instance_address
         for registry in service.get("serviceRegistries", []):
             attributes = {"AWS_INSTANCE_IPV4": str(address), "AWS_INIT_HEALTH_STATUS": "HEALTHY",
                           "ECS_CLUSTER_NAME": task.cluster.rsplit("/", 1)[-1],
@@ -221,9 +221,8 @@ class Agent:
                           json={"cluster": task.cluster, "task": task.arn, "lastStatus": "STOPPED"}).raise_for_status()
         except Exception as error:  # noqa: BLE001 - the emulator may be gone at teardown
             self.errors.append(f"task {task.arn}: could not report STOPPED: {error}")
-        group = task.description.get("group", "")
-        if self.replace_stopped and group.startswith("service:") and not self._stopping.is_set():
-            key = f"{task.cluster}/{group.removeprefix('service:')}"
+        key = _service_key(task)
+        if self.replace_stopped and key and not self._stopping.is_set():
             _, delay = self._backoff.get(key, (0.0, 0.0))
             delay = 5.0 if delay == 0 else min(delay * 2, 300.0)
             self._backoff[key] = (time.monotonic() + delay, delay)
@@ -250,8 +249,8 @@ class Agent:
             self.sandbox.cleanup()
 
     # --- what it saw -----------------------------------------------------------------------
-    def task(self, family: str, status: str | None = None) -> TaskRun:
-        found = [t for t in self.tasks.values() if t.family == family and (status is None or t.status == status)]
+    def task(self, family: str) -> TaskRun:
+        found = [t for t in self.tasks.values() if t.family == family]
         if not found:
             raise KeyError(f"the agent runs no task of family {family}: {sorted(t.family for t in self.tasks.values())}")
         return found[0]
@@ -276,6 +275,13 @@ class Agent:
     def not_run(self) -> list[str]:
         return sorted({f"{t.family}/{c.name} ({c.image})" for t in self.tasks.values() for c in t.containers
                        if c.status == "NOT_RUN"})
+
+
+def _service_key(task: TaskRun) -> str | None:
+    """`cluster/service` of a service's task (its group is `service:<name>`), keying the
+    scheduler's back-off and the described services; None for a standalone task."""
+    group = task.description.get("group", "")
+    return f"{task.cluster}/{group.removeprefix('service:')}" if group.startswith("service:") else None
 
 
 def _all(client: Any, operation: str, key: str, **kwargs: Any) -> list[str]:

@@ -221,8 +221,8 @@ def _busybox() -> Image:
                  cmd=("sh",), program={})
 
 
-def _not_run(name: str, source: str, user: str = "root", has_shell: bool = True) -> Callable[[], Image]:
-    return lambda: Image(name=name, source=source, user=user, has_shell=has_shell, program=None)
+def _not_run(name: str, source: str, user: str = "root") -> Callable[[], Image]:
+    return lambda: Image(name=name, source=source, user=user, program=None)
 
 
 TABLE: dict[str, Callable[[], Image]] = {

@@ -58,6 +58,14 @@ def _sysctl(key: str, value: str | None = None, netns: str | None = None) -> str
     return value
 
 
+def _as_user(spec: "ContainerSpec", workdir: str | None = None) -> list[str]:
+    """The prefix that runs a program as the container's user, with exactly its environment
+    (and in its working directory): the container's process and its health checks alike."""
+    chdir = ["-C", workdir] if workdir else []
+    return ["setpriv", f"--reuid={spec.uid}", f"--regid={spec.gid}", "--clear-groups",
+            "env", "-i", *chdir, *[f"{k}={v}" for k, v in spec.env.items()]]
+
+
 @dataclass
 class Host:
     """A network namespace with one address, routed from the root namespace."""
@@ -201,9 +209,7 @@ class Sandbox:
         lines.append(f"mkdir -p {q(str(merged) + spec.workdir)}")
         if spec.read_only_root:  # readonlyRootFilesystem: volumes, /proc, /dev and /sys stay as mounted
             lines.append(f"mount -o remount,bind,ro {q(str(merged))}")
-        env = [f"{k}={v}" for k, v in spec.env.items()]
-        user = ["setpriv", f"--reuid={spec.uid}", f"--regid={spec.gid}", "--clear-groups"]
-        command = ["chroot", str(merged), *user, "env", "-i", "-C", spec.workdir, *env, *spec.argv]
+        command = ["chroot", str(merged), *_as_user(spec, workdir=spec.workdir), *spec.argv]
         lines.append("exec " + " ".join(q(part) for part in command))
         return "\n".join(lines)
 
@@ -219,10 +225,7 @@ class Sandbox:
     def exec_in(self, pid: int, spec: ContainerSpec, argv: list[str], timeout: float) -> tuple[int, str]:
         """Run `argv` in a running container's view (its mounts, root, network and user), as a
         health check does. Returns (exit code, output); 127 when the program doesn't exist."""
-        env = [f"{k}={v}" for k, v in spec.env.items()]
-        command = ["nsenter", "-t", str(pid), "-m", "-n", "-r", "-w",
-                   "setpriv", f"--reuid={spec.uid}", f"--regid={spec.gid}", "--clear-groups",
-                   "env", "-i", *env, *argv]
+        command = ["nsenter", "-t", str(pid), "-m", "-n", "-r", "-w", *_as_user(spec), *argv]
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:

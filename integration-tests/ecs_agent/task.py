@@ -35,6 +35,12 @@ from .sandbox import ContainerSpec, Mount, Sandbox, SandboxError
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
+def eni_address(description: dict[str, Any]) -> str | None:
+    """The private IP of an awsvpc task's ENI, from its DescribeTasks answer; None otherwise."""
+    return next((c["networkInterfaces"][0]["privateIpv4Address"] for c in description.get("containers", [])
+                 if c.get("networkInterfaces")), None)
+
+
 @dataclass
 class Container:
     """A container of a running task and what became of it."""
@@ -101,6 +107,10 @@ class TaskRun:
     @property
     def task_id(self) -> str:
         return self.arn.rsplit("/", 1)[-1]
+
+    @property
+    def eni(self) -> str | None:
+        return eni_address(self.description)
 
     # --- set-up ----------------------------------------------------------------------------
     def prepare(self) -> None:

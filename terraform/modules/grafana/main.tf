@@ -26,49 +26,45 @@ locals {
     }
   }
 
-  reloader_environment = { for kind, r in local.reloaders : kind => concat(
-    [
-      { name = "CONFIG_SOURCE", value = "s3" },
-      { name = "SOURCE_PROMETHEUS_CONFIG_FILE_PATH", value = r.main },
-      { name = "CONFIG_FILE_DIR", value = "/etc/config/" },
-      { name = "CONFIG_FILE_NAME", value = "${kind}.yaml" },
-      { name = "RELOADER_LISTEN", value = "off" },
-    ],
-    r.scrape == null ? [] : [{ name = "SOURCE_PROMETHEUS_SCRAPE_CONFIGS_PATH", value = r.scrape }],
-  ) }
+  # What the init and the long-running reloader of one directory share: the image's nonroot,
+  # explicitly, writing only its volume at the image's VOLUME path (/etc/config), where Grafana
+  # reads it at its provisioning path.
+  reloader_container = { for kind, r in local.reloaders : kind => {
+    image                  = var.reloader_image
+    user                   = "65532:65532"
+    readonlyRootFilesystem = true
+    essential              = false
+    environment = concat(
+      [
+        { name = "CONFIG_SOURCE", value = "s3" },
+        { name = "SOURCE_PROMETHEUS_CONFIG_FILE_PATH", value = r.main },
+        { name = "CONFIG_FILE_DIR", value = "/etc/config/" },
+        { name = "CONFIG_FILE_NAME", value = "${kind}.yaml" },
+        { name = "RELOADER_LISTEN", value = "off" },
+      ],
+      r.scrape == null ? [] : [{ name = "SOURCE_PROMETHEUS_SCRAPE_CONFIGS_PATH", value = r.scrape }],
+    )
+    mountPoints      = [{ sourceVolume = kind, containerPath = "/etc/config", readOnly = false }]
+    portMappings     = []
+    logConfiguration = { logDriver = "awslogs", options = local.log_options }
+  } }
 
   container_definitions = concat(
     # Grafana reads its provisioning only at start: a one-pass reloader per directory writes it
     # first, and Grafana starts on their SUCCESS (a failed pass keeps Grafana from starting
     # without its datasource or dashboards). Init containers come first, so each volume starts
     # as their image's /etc/config VOLUME, owned by nonroot (see terraform/README.md).
-    [for kind, _ in local.reloaders : {
-      name  = "init-${kind}"
-      image = var.reloader_image
-      user  = "65532:65532" # the image's nonroot, explicitly
-      # Writes only its volume (/etc/config).
-      readonlyRootFilesystem = true
-      essential              = false
-      environment            = concat(local.reloader_environment[kind], [{ name = "CONFIG_RELOAD_FREQUENCY", value = "0" }])
-      mountPoints            = [{ sourceVolume = kind, containerPath = "/etc/config", readOnly = false }]
-      portMappings           = []
-      logConfiguration       = { logDriver = "awslogs", options = local.log_options }
-    }],
+    [for kind, base in local.reloader_container : merge(base, {
+      name        = "init-${kind}"
+      environment = concat(base.environment, [{ name = "CONFIG_RELOAD_FREQUENCY", value = "0" }])
+    })],
     # Then one reloader per directory keeps the files current; Grafana re-reads dashboards on
     # its provider's interval, a datasource change takes a task restart.
-    [for kind, _ in local.reloaders : {
-      name  = "reloader-${kind}"
-      image = var.reloader_image
-      user  = "65532:65532" # the image's nonroot, explicitly
-      # Writes only its volume (/etc/config).
-      readonlyRootFilesystem = true
-      essential              = false
-      environment            = concat(local.reloader_environment[kind], [{ name = "CONFIG_RELOAD_FREQUENCY", value = "60" }])
-      mountPoints            = [{ sourceVolume = kind, containerPath = "/etc/config", readOnly = false }]
-      portMappings           = []
-      dependsOn              = [{ containerName = "init-${kind}", condition = "SUCCESS" }]
-      logConfiguration       = { logDriver = "awslogs", options = local.log_options }
-    }],
+    [for kind, base in local.reloader_container : merge(base, {
+      name        = "reloader-${kind}"
+      environment = concat(base.environment, [{ name = "CONFIG_RELOAD_FREQUENCY", value = "60" }])
+      dependsOn   = [{ containerName = "init-${kind}", condition = "SUCCESS" }]
+    })],
     [{
       name  = "grafana"
       image = var.grafana_image

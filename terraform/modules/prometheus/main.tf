@@ -44,40 +44,31 @@ locals {
     { name = "CONFIG_FILE_NAME", value = "prometheus.yml" },
   ]
 
+  # What config-init and config-reloader share: the image's nonroot, explicitly, writing only
+  # its volume at the image's VOLUME path (/etc/config).
+  reloader_container = {
+    image                  = var.reloader_image
+    user                   = "65532:65532"
+    readonlyRootFilesystem = true
+    essential              = false
+    mountPoints            = [{ sourceVolume = local.config_volume, containerPath = "/etc/config", readOnly = false }]
+    logConfiguration       = { logDriver = "awslogs", options = local.log_options }
+  }
+
   # The one source of these container definitions; task-definitions/prometheus.json is checked
   # against what this registers (integration-tests/test_terraform.py).
   container_definitions = [
-    {
-      name  = "config-init"
-      image = var.reloader_image
-      user  = "65532:65532" # the image's nonroot, explicitly
-      # Writes only its volume (/etc/config).
-      readonlyRootFilesystem = true
-      essential              = false
-      environment            = concat(local.reloader_environment, [{ name = "CONFIG_RELOAD_FREQUENCY", value = "0" }, { name = "RELOADER_LISTEN", value = "off" }])
-      mountPoints            = [{ sourceVolume = local.config_volume, containerPath = "/etc/config", readOnly = false }]
-      portMappings           = []
-      logConfiguration = {
-        logDriver = "awslogs"
-        options   = local.log_options
-      }
-    },
-    {
-      name  = "config-reloader"
-      image = var.reloader_image
-      user  = "65532:65532" # the image's nonroot, explicitly
-      # Writes only its volume (/etc/config).
-      readonlyRootFilesystem = true
-      essential              = false
-      environment            = concat(local.reloader_environment, [{ name = "CONFIG_RELOAD_FREQUENCY", value = "30" }, { name = "PROMETHEUS_RELOAD_URL", value = "http://localhost:9090/-/reload" }])
-      mountPoints            = [{ sourceVolume = local.config_volume, containerPath = "/etc/config", readOnly = false }]
-      portMappings           = [{ containerPort = 9533, protocol = "tcp" }]
-      dependsOn              = [{ containerName = "config-init", condition = "SUCCESS" }]
-      logConfiguration = {
-        logDriver = "awslogs"
-        options   = local.log_options
-      }
-    },
+    merge(local.reloader_container, {
+      name         = "config-init"
+      environment  = concat(local.reloader_environment, [{ name = "CONFIG_RELOAD_FREQUENCY", value = "0" }, { name = "RELOADER_LISTEN", value = "off" }])
+      portMappings = []
+    }),
+    merge(local.reloader_container, {
+      name         = "config-reloader"
+      environment  = concat(local.reloader_environment, [{ name = "CONFIG_RELOAD_FREQUENCY", value = "30" }, { name = "PROMETHEUS_RELOAD_URL", value = "http://localhost:9090/-/reload" }])
+      portMappings = [{ containerPort = 9533, protocol = "tcp" }]
+      dependsOn    = [{ containerName = "config-init", condition = "SUCCESS" }]
+    }),
     {
       name  = "ecs-discoverer"
       image = var.discoverer_image
