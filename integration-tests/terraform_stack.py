@@ -66,13 +66,14 @@ def terraform(directory: Path, *args: str, env: dict[str, str], timeout: float =
 class AppliedStack:
     """examples/emulator applied against one emulator, with its state in `workdir`."""
 
-    def __init__(self, emulator: Emulator, workdir: Path, variables: dict[str, str] | None = None):
+    def __init__(self, emulator: Emulator, workdir: Path, variables: dict[str, Any] | None = None):
         self.emulator = emulator
         self.env = tf_env(workdir / "data")
         self.state = workdir / "terraform.tfstate"
-        self.vars = ["-var", f"endpoint={emulator.endpoint}", f"-state={self.state}"]
-        for key, value in (variables or {}).items():
-            self.vars += ["-var", f"{key}={value}"]
+        # A variables file, so maps and objects need no HCL quoting on a command line.
+        var_file = workdir / "test.tfvars.json"
+        var_file.write_text(json.dumps({"endpoint": emulator.endpoint, **(variables or {})}))
+        self.vars = [f"-var-file={var_file}", f"-state={self.state}"]
 
     def apply(self) -> "AppliedStack":
         terraform(EMULATOR_EXAMPLE, "init", env=self.env)
@@ -82,6 +83,16 @@ class AppliedStack:
     def output(self) -> dict[str, Any]:
         done = terraform(EMULATOR_EXAMPLE, "output", "-json", f"-state={self.state}", env=self.env)
         return {k: v["value"] for k, v in json.loads(done.stdout).items()}
+
+    def resources(self) -> list[dict[str, Any]]:
+        """Every resource in the state, modules flattened: address, type and values."""
+        done = terraform(EMULATOR_EXAMPLE, "show", "-json", str(self.state), env=self.env)
+        found, modules = [], [json.loads(done.stdout)["values"]["root_module"]]
+        while modules:
+            module = modules.pop()
+            found += module.get("resources", [])
+            modules += module.get("child_modules", [])
+        return found
 
     def client(self, service: str) -> Any:
         return Estate(self.emulator.endpoint).client(service)

@@ -222,3 +222,17 @@ def test_p14_a_cloudmap_service_with_its_namespace_in_dns_config_is_found_in_it(
     assert [s["Name"] for s in listed] == ["prometheus"]
     found = sd.discover_instances(NamespaceName="monitoring.internal", ServiceName="prometheus")["Instances"]
     assert [i["InstanceId"] for i in found] == ["task-1"]
+
+
+def test_p15_a_rule_referencing_a_group_keeps_its_description(estate: Estate) -> None:
+    ec2 = estate.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    target, source = (ec2.create_security_group(GroupName=n, Description=n, VpcId=vpc)["GroupId"]
+                      for n in ("instances", "prometheus"))
+    ec2.authorize_security_group_ingress(GroupId=target, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 9100, "ToPort": 9100,
+        "UserIdGroupPairs": [{"GroupId": source, "Description": "Prometheus scrapes node-exporter"}]}])
+    rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [target]}])
+    [rule] = [r for r in rules["SecurityGroupRules"] if not r["IsEgress"]]
+    assert rule["ReferencedGroupInfo"]["GroupId"] == source
+    assert rule["Description"] == "Prometheus scrapes node-exporter"

@@ -21,11 +21,13 @@ from seed import Estate, pasted_definition
 
 TASK_DEFINITIONS = sorted((ROOT / "task-definitions").glob("*.json"))
 def seed_sources(estate: Estate) -> None:
-    """What the pasted definitions read: Prometheus's config in SSM, Grafana's and the CloudWatch
-    exporter's in S3, Grafana's admin password in Secrets Manager."""
+    """What the pasted definitions read: Prometheus's and Alertmanager's configs in SSM,
+    Grafana's and the CloudWatch exporter's in S3, Grafana's admin password in Secrets Manager."""
     estate.ssm_parameter("/prometheus/config.yml", yaml.safe_dump(
         {"global": {"scrape_interval": "15s"},
          "scrape_configs": [{"job_name": "prometheus", "static_configs": [{"targets": ["localhost:9090"]}]}]}))
+    estate.ssm_parameter("/alertmanager/alertmanager.yml", yaml.safe_dump(
+        {"route": {"receiver": "default"}, "receivers": [{"name": "default"}]}))
     estate.s3_object("config-bucket", "grafana/datasources.yaml", "apiVersion: 1\ndatasources: []\n")
     estate.s3_object("config-bucket", "grafana/dashboards.yaml", "apiVersion: 1\nproviders: []\n")
     estate.s3_object("config-bucket", "grafana/dashboards/ecs.json", "{}")

@@ -94,6 +94,29 @@ def test_emulator_apply_then_plan_shows_no_changes(applied: AppliedStack) -> Non
     assert plan.returncode == 0, "the re-plan after apply is not clean:\n" + "\n".join(changed) + plan.stderr
 
 
+def test_each_port_is_open_only_to_its_clients(applied: AppliedStack) -> None:
+    """No ingress from the whole VPC: the instances (privileged cAdvisor, dynamic host ports) take
+    scrapes from Prometheus only; 9090 (lifecycle API on) takes Grafana, Prometheus itself and the
+    port-forwarding instances; Alertmanager and Grafana take Prometheus and the instances. The
+    emulator doesn't enforce security groups, so the state is what is checked."""
+    resources = applied.resources()
+    group = {r["values"]["name"].removeprefix("emu-"): r["values"]["id"]
+             for r in resources if r["type"] == "aws_security_group"}
+    name = {v: k for k, v in group.items()}
+    rules = [r["values"] for r in resources if r["type"] == "aws_vpc_security_group_ingress_rule"]
+    assert rules and not [r for r in rules if r["cidr_ipv4"] or r["cidr_ipv6"]], \
+        "ingress from CIDR blocks with no operator_cidr_blocks given"
+
+    def sources(target: str) -> set[tuple[str, int, int]]:
+        return {(name[r["referenced_security_group_id"]], r["from_port"], r["to_port"])
+                for r in rules if r["security_group_id"] == group[target]}
+
+    assert sources("ecs-instances") == {("prometheus", 9100, 9100), ("prometheus", 32768, 65535)}
+    assert sources("prometheus") == {(g, 9090, 9090) for g in ("prometheus", "grafana", "ecs-instances")}
+    assert sources("alertmanager") == {(g, 9093, 9093) for g in ("prometheus", "ecs-instances")}
+    assert sources("grafana") == {(g, 3000, 3000) for g in ("prometheus", "ecs-instances")}
+
+
 def test_terraform_estate_is_discovered_and_scraped(applied: AppliedStack, tmp_path: Path,
                                                     prometheus_factory) -> None:
     """Terraform → ECS estate → ecs-discoverer → Prometheus. The test plays the ECS agent of
@@ -153,9 +176,12 @@ def test_terraform_written_prometheus_config_is_fetched_and_valid(applied: Appli
 # --- the plan matrix: the example's choices, planned against the emulator ---------------------
 
 AMP_ARN = "arn:aws:aps:us-east-1:123456789012:workspace/ws-0a1b2c3d-4e5f-6789-abcd-ef0123456789"
+SNS_TOPIC = "arn:aws:sns:us-east-1:123456789012:alerts"
 PLAN_MATRIX = [
-    {"remote_write": "none", "prometheus_storage": "ephemeral", "enable_grafana": "false"},
-    {"remote_write": "existing", "amp_workspace_arn": AMP_ARN, "prometheus_storage": "ebs", "enable_grafana": "true"},
+    {"remote_write": "none", "prometheus_storage": "ephemeral", "enable_grafana": "false",
+     "enable_alertmanager": "false"},
+    {"remote_write": "existing", "amp_workspace_arn": AMP_ARN, "prometheus_storage": "ebs", "enable_grafana": "true",
+     "alert_receiver": f'{{sns_topic_arn="{SNS_TOPIC}"}}'},
     {"remote_write": "create", "prometheus_storage": "ephemeral", "enable_grafana": "true"},
     {"remote_write": "create", "prometheus_storage": "ebs", "enable_grafana": "false"},
 ]
@@ -176,7 +202,8 @@ def plan(planner: AppliedStack, choices: dict[str, str], state: Path) -> subproc
 
 
 @pytest.mark.parametrize("choices", PLAN_MATRIX, ids=lambda c: "-".join(
-    f"{c['remote_write']} {c['prometheus_storage']} grafana={c['enable_grafana']}".split()))
+    f"{c['remote_write']} {c['prometheus_storage']} grafana={c['enable_grafana']}"
+    f" alertmanager={c.get('enable_alertmanager', 'true')}{'+sns' if 'alert_receiver' in c else ''}".split()))
 def test_the_examples_choices_plan(choices: dict[str, str], planner: AppliedStack, tmp_path: Path) -> None:
     done = plan(planner, choices, tmp_path / "terraform.tfstate")
     assert done.returncode == 0, f"plan failed for {choices}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
@@ -188,6 +215,12 @@ def test_the_examples_choices_plan(choices: dict[str, str], planner: AppliedStac
         assert "aps:RemoteWrite" not in planned
     assert ("module.grafana[0]" in planned) == (choices["enable_grafana"] == "true")
     assert ("volume_configuration" in planned) == (choices["prometheus_storage"] == "ebs")
+    alertmanager = choices.get("enable_alertmanager", "true") == "true"
+    assert ("module.alertmanager.aws_ecs_service.this[0] will be created" in planned) == alertmanager
+    assert ("sns:Publish" in planned and SNS_TOPIC in planned) == ("alert_receiver" in choices)
+    # The placeholder receiver is a warning at plan, never silent.
+    placeholder = alertmanager and "alert_receiver" not in choices
+    assert ("alert_receiver is still the placeholder" in done.stdout + done.stderr) == placeholder
 
 
 def test_remote_write_existing_without_a_workspace_is_refused_at_plan(planner: AppliedStack, tmp_path: Path) -> None:
@@ -234,7 +267,7 @@ def comparable(container: dict) -> dict:
     }
 
 
-@pytest.mark.parametrize("family", ["prometheus", "grafana", "node-exporter", "cadvisor"])
+@pytest.mark.parametrize("family", ["prometheus", "alertmanager", "grafana", "node-exporter", "cadvisor"])
 def test_task_definitions_match_terraform(family: str, applied: AppliedStack) -> None:
     pasted = json.loads((ROOT / "task-definitions" / f"{family}.json").read_text())
     registered = applied.client("ecs").describe_task_definition(taskDefinition=f"emu-{family}")["taskDefinition"]

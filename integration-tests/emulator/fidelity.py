@@ -37,6 +37,9 @@ Patches (P-numbers are used in the tests and the README):
   P14 a Cloud Map service created with its namespace in `DnsConfig.NamespaceId` (where the
       Terraform AWS provider puts it) belongs to that namespace; moto leaves it in none, so
       ListServices by namespace and DiscoverInstances never find it.
+  P15 a security group rule that references another group keeps its description
+      (DescribeSecurityGroupRules); moto reads it only from a CIDR range, so every such rule
+      of a Terraform apply re-plans as changed.
 
 Not patched here, and worked around by the harness instead (see `harness.py`): moto advances a
 task's state on every DescribeTasks; the harness sets a manual transition for `ecs::task`
@@ -50,6 +53,7 @@ import json
 from typing import Any
 
 from moto.ec2 import ec2_backends
+from moto.ec2.models import security_groups as ec2_security_groups
 from moto.ecs import models as ecs_models
 from moto.ecs import responses as ecs_responses
 from moto.ecs.exceptions import InvalidParameterException
@@ -398,6 +402,11 @@ def _create_service_response(self: Any) -> Any:
     return result
 
 
+def _rule_description(self: Any) -> str | None:
+    """P15: the description of a CIDR rule or of a referenced-group rule."""
+    return self.ip_range.get("Description") or self.source_group.get("Description")
+
+
 def set_task_status(body: dict[str, Any]) -> dict[str, Any]:
     """P8: set a task's lastStatus, e.g. to PENDING; `{account?, region?, cluster, task, lastStatus,
     unplaced?}`. With `unplaced`, the task also loses its container instance (not placed yet)."""
@@ -436,3 +445,4 @@ def apply() -> None:
     backend_cls.create_service = _create_service
     response_cls.create_service = _create_service_response
     backend_cls.register_container_instance = _register_container_instance
+    ec2_security_groups.SecurityGroupRule.description = property(_rule_description)

@@ -18,5 +18,6 @@ module "stack" {
   operator_cidr_blocks = var.operator_cidr_blocks
   remote_write         = var.remote_write
   amp_workspace_arn    = var.amp_workspace_arn
+  alert_receiver       = var.alert_receiver
   dashboards_dir       = "${path.module}/../../../dashboards"
 }

@@ -42,3 +42,12 @@ variable "amp_workspace_arn" {
     error_message = "remote_write = \"existing\" needs amp_workspace_arn (arn:aws:aps:<region>:<account>:workspace/ws-...)."
   }
 }
+
+variable "alert_receiver" {
+  description = "Where Alertmanager sends alerts: { webhook_url = \"https://...\" } or { sns_topic_arn = \"arn:aws:sns:...\" }. The default is a placeholder that delivers nothing; a plan warns while it is set."
+  type = object({
+    webhook_url   = optional(string)
+    sns_topic_arn = optional(string)
+  })
+  default = { webhook_url = "https://alerts.example.invalid/replace-me" }
+}

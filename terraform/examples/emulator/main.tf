@@ -6,7 +6,6 @@ provider "aws" {
   secret_key                  = "testing"
   skip_credentials_validation = true
   skip_metadata_api_check     = true
-  skip_requesting_account_id  = true
   s3_use_path_style           = true
 
   endpoints {
@@ -37,10 +36,14 @@ module "stack" {
   dashboards_dir   = "${path.module}/../../../dashboards"
   instance_count   = 2
 
-  remote_write       = var.remote_write
-  amp_workspace_arn  = var.amp_workspace_arn
-  prometheus_storage = var.prometheus_storage
-  enable_grafana     = var.enable_grafana
+  remote_write        = var.remote_write
+  amp_workspace_arn   = var.amp_workspace_arn
+  prometheus_storage  = var.prometheus_storage
+  enable_grafana      = var.enable_grafana
+  enable_alertmanager = var.enable_alertmanager
+  alert_receiver      = var.alert_receiver
+  alert_group_wait    = var.alert_group_wait
+  extra_rule_files    = var.extra_rule_files
   # moto keeps a service's runningCount at 0 whatever runs its tasks, so it never looks steady;
   # the test bed's ECS agent checks that the tasks really run instead.
   wait_for_steady_state = false

@@ -33,3 +33,30 @@ variable "enable_grafana" {
   type        = bool
   default     = true
 }
+
+variable "enable_alertmanager" {
+  description = "Run Alertmanager."
+  type        = bool
+  default     = true
+}
+
+variable "alert_receiver" {
+  description = "Where Alertmanager sends alerts; the end-to-end test points it at its own webhook sink."
+  type = object({
+    webhook_url   = optional(string)
+    sns_topic_arn = optional(string)
+  })
+  default = { webhook_url = "https://alerts.example.invalid/replace-me" }
+}
+
+variable "alert_group_wait" {
+  description = "Alertmanager's group_wait."
+  type        = string
+  default     = "30s"
+}
+
+variable "extra_rule_files" {
+  description = "Rule files of your own (<name>.rules.yml => content); the end-to-end test adds one that fires."
+  type        = map(string)
+  default     = {}
+}

@@ -59,15 +59,8 @@ resource "aws_security_group" "instances" {
   tags        = var.tags
 }
 
-resource "aws_vpc_security_group_ingress_rule" "exporters" {
-  for_each          = var.enable_ec2_capacity ? { for c in var.allowed_scraper_cidr_blocks : c => c } : {}
-  security_group_id = aws_security_group.instances[0].id
-  description       = "Prometheus scrapes host-mode exporters and bridge-mode dynamic host ports"
-  cidr_ipv4         = each.value
-  ip_protocol       = "tcp"
-  from_port         = 8080
-  to_port           = 65535
-}
+# No ingress here: whoever scrapes the instances adds its rule to this group (the prometheus
+# module's scrape_targets), so only Prometheus reaches the exporters and the dynamic host ports.
 
 resource "aws_vpc_security_group_egress_rule" "all" {
   count             = var.enable_ec2_capacity ? 1 : 0

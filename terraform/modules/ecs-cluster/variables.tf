@@ -80,12 +80,6 @@ variable "root_volume_size" {
   }
 }
 
-variable "allowed_scraper_cidr_blocks" {
-  description = "CIDR blocks allowed to reach exporter ports (9100, 8080) and dynamic host ports on the instances: where Prometheus runs."
-  type        = list(string)
-  default     = []
-}
-
 variable "enable_container_insights" {
   description = "Enable CloudWatch Container Insights on the cluster."
   type        = bool

@@ -212,21 +212,34 @@ module "iam" {
   config_bucket_arn     = local.bucket_arn
   config_s3_prefixes    = [var.config_prefix]
   execution_secret_arns = [local.admin_secret_arn]
-  log_group_arns        = [aws_cloudwatch_log_group.this.arn]
-  tags                  = var.tags
+  # With a customer key, reading the secret and the SSE-KMS objects needs kms:Decrypt on it.
+  execution_kms_key_arns = var.secret_kms_key_arn == null ? [] : [var.secret_kms_key_arn]
+  s3_kms_key_arns        = var.secret_kms_key_arn == null ? [] : [var.secret_kms_key_arn]
+  log_group_arns         = [aws_cloudwatch_log_group.this.arn]
+  tags                   = var.tags
 }
 
 resource "aws_security_group" "this" {
   name        = var.name
-  description = "Grafana task: the UI on 3000 from the allowed CIDR blocks"
+  description = "Grafana task: the UI on 3000 from the allowed groups and CIDR blocks"
   vpc_id      = var.vpc_id
   tags        = var.tags
+}
+
+resource "aws_vpc_security_group_ingress_rule" "from_groups" {
+  count                        = length(var.allowed_security_group_ids)
+  security_group_id            = aws_security_group.this.id
+  description                  = "Grafana UI and /metrics from ${var.allowed_security_group_ids[count.index]}"
+  referenced_security_group_id = var.allowed_security_group_ids[count.index]
+  ip_protocol                  = "tcp"
+  from_port                    = 3000
+  to_port                      = 3000
 }
 
 resource "aws_vpc_security_group_ingress_rule" "ui" {
   for_each          = toset(var.allowed_cidr_blocks)
   security_group_id = aws_security_group.this.id
-  description       = "Grafana UI"
+  description       = "Grafana UI from operators"
   cidr_ipv4         = each.value
   ip_protocol       = "tcp"
   from_port         = 3000

@@ -29,8 +29,14 @@ variable "subnet_ids" {
   }
 }
 
+variable "allowed_security_group_ids" {
+  description = "Security groups allowed to reach Grafana on 3000: Prometheus (which scrapes /metrics), and the container instances for SSM port forwarding."
+  type        = list(string)
+  default     = []
+}
+
 variable "allowed_cidr_blocks" {
-  description = "CIDR blocks allowed to reach Grafana on 3000."
+  description = "CIDR blocks of operators allowed to reach Grafana on 3000."
   type        = list(string)
   default     = []
 }

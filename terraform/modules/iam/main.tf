@@ -50,6 +50,19 @@ locals {
       resources  = [var.config_bucket_arn]
       conditions = [{ test = "StringLike", variable = "s3:prefix", values = flatten([for p in var.config_s3_prefixes : [p, "${p}*"]]) }]
     }] : [],
+    # SSE-KMS objects with a customer key: S3 decrypts on the reader's behalf, with its kms:Decrypt.
+    length(var.s3_kms_key_arns) > 0 ? [{
+      sid        = "DecryptConfigObjects"
+      actions    = ["kms:Decrypt"]
+      resources  = var.s3_kms_key_arns
+      conditions = [{ test = "StringEquals", variable = "kms:ViaService", values = ["s3.${data.aws_region.current.name}.amazonaws.com"] }]
+    }] : [],
+    length(var.sns_topic_arns) > 0 ? [{
+      sid        = "PublishAlerts"
+      actions    = ["sns:Publish"]
+      resources  = var.sns_topic_arns
+      conditions = []
+    }] : [],
     # Switched on a value known at plan: a workspace created in the same apply has an unknown ARN.
     var.enable_remote_write ? [{
       sid        = "RemoteWrite"
@@ -141,6 +154,22 @@ data "aws_iam_policy_document" "execution" {
       sid       = "InjectSecrets"
       actions   = ["secretsmanager:GetSecretValue", "ssm:GetParameters"]
       resources = var.execution_secret_arns
+    }
+  }
+
+  # A secret encrypted with a customer key: ECS reads it through Secrets Manager or SSM, which
+  # decrypt with the execution role's kms:Decrypt.
+  dynamic "statement" {
+    for_each = length(var.execution_kms_key_arns) > 0 ? [1] : []
+    content {
+      sid       = "DecryptSecrets"
+      actions   = ["kms:Decrypt"]
+      resources = var.execution_kms_key_arns
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["secretsmanager.${data.aws_region.current.name}.amazonaws.com", "ssm.${data.aws_region.current.name}.amazonaws.com"]
+      }
     }
   }
 }

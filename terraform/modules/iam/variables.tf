@@ -77,6 +77,24 @@ variable "execution_secret_arns" {
   default     = []
 }
 
+variable "execution_kms_key_arns" {
+  description = "Customer KMS keys of execution_secret_arns: the execution role may decrypt with them through Secrets Manager and SSM."
+  type        = list(string)
+  default     = []
+}
+
+variable "s3_kms_key_arns" {
+  description = "Customer KMS keys of the SSE-KMS config objects under config_s3_prefixes: the task role may decrypt with them through S3."
+  type        = list(string)
+  default     = []
+}
+
+variable "sns_topic_arns" {
+  description = "SNS topics the task may publish to (Alertmanager's SNS receiver)."
+  type        = list(string)
+  default     = []
+}
+
 variable "log_group_arns" {
   description = "CloudWatch log groups the execution role writes container logs to."
   type        = list(string)

@@ -22,10 +22,19 @@ locals {
     var.extra_scrape_configs,
   )
 
+  # Alertmanager is found where the Cloud Map job finds its targets: the reloader's cloudmap.json,
+  # kept to the one Cloud Map service. No DNS is involved, so a replaced task is reached as soon
+  # as ECS registers it.
+  alertmanagers = var.alertmanager_service == null ? [] : [{
+    file_sd_configs = [{ files = ["/etc/config/cloudmap.json"] }]
+    relabel_configs = [{ source_labels = ["__meta_cloudmap_service_name"], regex = var.alertmanager_service, action = "keep" }]
+  }]
+
   config = templatefile("${path.module}/templates/prometheus.yml.tftpl", {
     name             = var.name
     scrape_interval  = var.scrape_interval
     scrape_configs   = jsonencode(local.scrape_configs)
+    alertmanagers    = jsonencode(local.alertmanagers)
     remote_write_url = local.remote_write_url
     region           = data.aws_region.current.name
   })
@@ -218,19 +227,44 @@ resource "aws_iam_role_policy_attachment" "volumes" {
 
 resource "aws_security_group" "this" {
   name        = var.name
-  description = "Prometheus task: queries on 9090 from the allowed CIDR blocks"
+  description = "Prometheus task: queries on 9090 from Grafana, the operators and other Prometheus tasks"
   vpc_id      = var.vpc_id
   tags        = var.tags
+}
+
+# 9090 carries --web.enable-lifecycle (POST /-/quit, /-/reload): open to the VPC, anyone in it
+# could stop Prometheus. Only the given groups (Grafana), this group (Prometheus scraping itself
+# through Cloud Map, federation between shards) and the operators' CIDR blocks reach it.
+resource "aws_vpc_security_group_ingress_rule" "from_groups" {
+  count                        = length(var.allowed_security_group_ids) + 1
+  security_group_id            = aws_security_group.this.id
+  description                  = count.index == 0 ? "Prometheus tasks of this group" : "PromQL queries from ${var.allowed_security_group_ids[count.index - 1]}"
+  referenced_security_group_id = count.index == 0 ? aws_security_group.this.id : var.allowed_security_group_ids[count.index - 1]
+  ip_protocol                  = "tcp"
+  from_port                    = 9090
+  to_port                      = 9090
 }
 
 resource "aws_vpc_security_group_ingress_rule" "query" {
   for_each          = toset(var.allowed_cidr_blocks)
   security_group_id = aws_security_group.this.id
-  description       = "PromQL queries and the UI"
+  description       = "PromQL queries and the UI from operators"
   cidr_ipv4         = each.value
   ip_protocol       = "tcp"
   from_port         = 9090
   to_port           = 9090
+}
+
+# Prometheus is let into the groups of what it scrapes, on the scrape ports only (the stack: the
+# container instances, where cAdvisor runs privileged). The rules live here, with their source.
+resource "aws_vpc_security_group_ingress_rule" "scrape_targets" {
+  count                        = length(var.scrape_targets)
+  security_group_id            = var.scrape_targets[count.index].security_group_id
+  description                  = "Prometheus ${var.name} scrapes ${var.scrape_targets[count.index].description}"
+  referenced_security_group_id = aws_security_group.this.id
+  ip_protocol                  = "tcp"
+  from_port                    = var.scrape_targets[count.index].from_port
+  to_port                      = var.scrape_targets[count.index].to_port
 }
 
 resource "aws_vpc_security_group_egress_rule" "all" {

@@ -29,8 +29,30 @@ variable "subnet_ids" {
   }
 }
 
+variable "allowed_security_group_ids" {
+  description = "Security groups allowed to query Prometheus on 9090 (Grafana's)."
+  type        = list(string)
+  default     = []
+}
+
+variable "scrape_targets" {
+  description = "Security groups of what Prometheus scrapes, each with the port range it opens to Prometheus's group (an ingress rule is added to that group)."
+  type = list(object({
+    security_group_id = string
+    from_port         = number
+    to_port           = number
+    description       = string
+  }))
+  default = []
+
+  validation {
+    condition     = alltrue([for t in var.scrape_targets : t.from_port >= 1 && t.from_port <= t.to_port && t.to_port <= 65535])
+    error_message = "Each scrape_targets entry needs 1 <= from_port <= to_port <= 65535."
+  }
+}
+
 variable "allowed_cidr_blocks" {
-  description = "CIDR blocks allowed to query Prometheus on 9090 (Grafana, operators)."
+  description = "CIDR blocks of operators allowed to query Prometheus on 9090. Keep it narrow: 9090 also serves the lifecycle API (/-/quit, /-/reload)."
   type        = list(string)
   default     = []
 }
@@ -133,6 +155,17 @@ variable "cloudmap_namespaces" {
   description = "Cloud Map namespaces whose instances are scraped (through the config-reloader's cloudmap.json)."
   type        = list(string)
   default     = []
+}
+
+variable "alertmanager_service" {
+  description = "Cloud Map service (in cloudmap_namespaces) whose instances are the Alertmanagers Prometheus sends alerts to, or null for no alerting."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alertmanager_service == null || length(var.cloudmap_namespaces) > 0
+    error_message = "alertmanager_service is found through the Cloud Map file: give cloudmap_namespaces too."
+  }
 }
 
 variable "discovery_clusters" {

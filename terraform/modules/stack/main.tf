@@ -1,5 +1,5 @@
 # The whole stack, wired: network, cluster with EC2 and Fargate capacity, Cloud Map,
-# Prometheus with both sidecars, node-exporter and cAdvisor daemons, Grafana. The examples call
+# Prometheus with both sidecars, Alertmanager, node-exporter and cAdvisor daemons, Grafana. The examples call
 # this module with real-AWS or emulator settings.
 
 module "network" {
@@ -15,16 +15,20 @@ module "network" {
 module "cluster" {
   source = "../ecs-cluster"
 
-  name                        = var.name
-  vpc_id                      = module.network.vpc_id
-  subnet_ids                  = module.network.private_subnet_ids
-  min_size                    = var.instance_count
-  desired_capacity            = var.instance_count
-  max_size                    = max(var.instance_count, 1) * 2
-  enable_managed_scaling      = var.enable_managed_scaling
-  enable_container_insights   = var.enable_container_insights
-  allowed_scraper_cidr_blocks = [module.network.vpc_cidr_block]
-  tags                        = var.tags
+  name                      = var.name
+  vpc_id                    = module.network.vpc_id
+  subnet_ids                = module.network.private_subnet_ids
+  min_size                  = var.instance_count
+  desired_capacity          = var.instance_count
+  max_size                  = max(var.instance_count, 1) * 2
+  enable_managed_scaling    = var.enable_managed_scaling
+  enable_container_insights = var.enable_container_insights
+  tags                      = var.tags
+}
+
+locals {
+  # SSM port forwarding to the UIs goes through a container instance (terraform/README.md).
+  port_forwarding_groups = var.enable_port_forwarding ? [module.cluster.instance_security_group_id] : []
 }
 
 module "cloudmap" {
@@ -35,6 +39,7 @@ module "cloudmap" {
   services = merge(
     { prometheus = { metrics_path = "/metrics" } },
     var.enable_grafana ? { grafana = { metrics_path = "/metrics" } } : {},
+    var.enable_alertmanager ? { alertmanager = { metrics_path = "/metrics" } } : {},
     var.user_cloudmap_services,
   )
   tags = var.tags
@@ -43,12 +48,22 @@ module "cloudmap" {
 module "prometheus" {
   source = "../prometheus"
 
-  name                = "${var.name}-prometheus"
-  cluster_arn         = module.cluster.cluster_arn
-  vpc_id              = module.network.vpc_id
-  subnet_ids          = module.network.private_subnet_ids
-  allowed_cidr_blocks = concat([module.network.vpc_cidr_block], var.operator_cidr_blocks)
-  discoverer_image    = var.discoverer_image
+  name        = "${var.name}-prometheus"
+  cluster_arn = module.cluster.cluster_arn
+  vpc_id      = module.network.vpc_id
+  subnet_ids  = module.network.private_subnet_ids
+  # 9090 also serves the lifecycle API: Grafana, the port-forwarding instances and the operators
+  # only, not the whole VPC.
+  allowed_security_group_ids = concat(var.enable_grafana ? [module.grafana[0].security_group_id] : [], local.port_forwarding_groups)
+  allowed_cidr_blocks        = var.operator_cidr_blocks
+  # Only Prometheus reaches the instances, and only on the scrape ports: cAdvisor runs privileged.
+  scrape_targets = [for r in var.instance_scrape_port_ranges : {
+    security_group_id = module.cluster.instance_security_group_id
+    from_port         = r.from_port
+    to_port           = r.to_port
+    description       = "ports ${r.from_port}-${r.to_port} of the container instances"
+  }]
+  discoverer_image = var.discoverer_image
   # The discoverer scans this stack's cluster, not every cluster of the region, unless told.
   discovery_clusters    = coalesce(var.discovery_clusters, [module.cluster.cluster_name])
   reloader_image        = var.reloader_image
@@ -59,9 +74,10 @@ module "prometheus" {
   cpu_architecture      = var.cpu_architecture
   wait_for_steady_state = var.wait_for_steady_state
   remote_write          = var.remote_write
-  rule_files = {
+  alertmanager_service  = var.enable_alertmanager ? "alertmanager" : null
+  rule_files = merge(var.extra_rule_files, {
     "ecs-monitoring.rules.yml" = file("${var.dashboards_dir}/alerts/ecs-monitoring.rules.yml")
-  }
+  })
   amp_workspace_arn = var.amp_workspace_arn
   tags              = var.tags
 }
@@ -86,16 +102,46 @@ module "grafana" {
   source = "../grafana"
   count  = var.enable_grafana ? 1 : 0
 
-  name                  = "${var.name}-grafana"
-  cluster_arn           = module.cluster.cluster_arn
-  vpc_id                = module.network.vpc_id
-  subnet_ids            = module.network.private_subnet_ids
-  allowed_cidr_blocks   = concat([module.network.vpc_cidr_block], var.operator_cidr_blocks)
-  reloader_image        = var.reloader_image
-  prometheus_url        = "http://prometheus.${module.cloudmap.namespace_name}:9090"
-  dashboards_dir        = var.dashboards_dir
-  cloudmap_service_arn  = module.cloudmap.service_arns["grafana"]
-  cpu_architecture      = var.cpu_architecture
-  wait_for_steady_state = var.wait_for_steady_state
-  tags                  = var.tags
+  name        = "${var.name}-grafana"
+  cluster_arn = module.cluster.cluster_arn
+  vpc_id      = module.network.vpc_id
+  subnet_ids  = module.network.private_subnet_ids
+  # Prometheus scrapes Grafana's /metrics; operators come through port forwarding or their CIDRs.
+  allowed_security_group_ids = concat([module.prometheus.security_group_id], local.port_forwarding_groups)
+  allowed_cidr_blocks        = var.operator_cidr_blocks
+  reloader_image             = var.reloader_image
+  prometheus_url             = "http://prometheus.${module.cloudmap.namespace_name}:9090"
+  dashboards_dir             = var.dashboards_dir
+  cloudmap_service_arn       = module.cloudmap.service_arns["grafana"]
+  cpu_architecture           = var.cpu_architecture
+  wait_for_steady_state      = var.wait_for_steady_state
+  tags                       = var.tags
+}
+
+module "alertmanager" {
+  source = "../alertmanager"
+  create = var.enable_alertmanager
+
+  name                       = "${var.name}-alertmanager"
+  cluster_arn                = module.cluster.cluster_arn
+  vpc_id                     = module.network.vpc_id
+  subnet_ids                 = module.network.private_subnet_ids
+  allowed_security_group_ids = concat([module.prometheus.security_group_id], local.port_forwarding_groups)
+  allowed_cidr_blocks        = var.operator_cidr_blocks
+  reloader_image             = var.reloader_image
+  ssm_path                   = "/${var.name}/alertmanager"
+  receiver                   = var.alert_receiver
+  group_wait                 = var.alert_group_wait
+  cloudmap_service_arn       = var.enable_alertmanager ? module.cloudmap.service_arns["alertmanager"] : null
+  cpu_architecture           = var.cpu_architecture
+  wait_for_steady_state      = var.wait_for_steady_state
+  tags                       = var.tags
+}
+
+# A plan with the placeholder receiver says so: alerts would be evaluated and delivered nowhere.
+check "alert_receiver" {
+  assert {
+    condition     = !var.enable_alertmanager || !endswith(coalesce(var.alert_receiver.webhook_url, "-"), ".invalid/replace-me")
+    error_message = "alert_receiver is still the placeholder ${coalesce(var.alert_receiver.webhook_url, "-")}: alerts reach Alertmanager and go nowhere. Set alert_receiver to your webhook URL or SNS topic ARN."
+  }
 }

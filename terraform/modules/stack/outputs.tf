@@ -42,10 +42,26 @@ output "task_definition_arns" {
       cadvisor      = module.cadvisor.task_definition_arn
     },
     var.enable_grafana ? { grafana = one(module.grafana[*].task_definition_arn) } : {},
+    var.enable_alertmanager ? { alertmanager = module.alertmanager.task_definition_arn } : {},
   )
 }
 
 output "amp_workspace_arn" {
   description = "AMP workspace Prometheus writes to, or null."
   value       = module.prometheus.amp_workspace_arn
+}
+
+output "ec2_capacity_provider_name" {
+  description = "The EC2 capacity provider: place EC2 services of your own through it (capacity_provider_strategy) for managed scaling to count them."
+  value       = module.cluster.ec2_capacity_provider_name
+}
+
+output "prometheus_security_group_id" {
+  description = "Security group of the Prometheus task: allow it in the security groups of the workloads it scrapes."
+  value       = module.prometheus.security_group_id
+}
+
+output "alertmanager_config_parameter" {
+  description = "SSM parameter holding alertmanager.yml, or null without Alertmanager."
+  value       = module.alertmanager.config_parameter_name
 }

@@ -56,7 +56,7 @@ variable "user_cloudmap_services" {
 }
 
 variable "operator_cidr_blocks" {
-  description = "CIDR blocks allowed to reach Prometheus (9090) and Grafana (3000), besides the VPC."
+  description = "CIDR blocks (VPN, bastion) allowed to reach Prometheus (9090), Alertmanager (9093) and Grafana (3000). Nothing else in the VPC reaches them; empty means port forwarding only."
   type        = list(string)
   default     = []
 }
@@ -68,9 +68,9 @@ variable "instance_count" {
 }
 
 variable "enable_managed_scaling" {
-  description = "Capacity provider managed scaling of the EC2 capacity."
+  description = "Capacity provider managed scaling of the EC2 capacity. Off by default: the stack's only EC2 tasks are the DAEMON exporters, which run one per instance and never ask for capacity, so managed scaling would have nothing to scale for. Turn it on when you place services of your own through the capacity provider (output ec2_capacity_provider_name)."
   type        = bool
-  default     = true
+  default     = false
 }
 
 variable "enable_container_insights" {
@@ -140,4 +140,54 @@ variable "cpu_architecture" {
     condition     = contains(["X86_64", "ARM64"], var.cpu_architecture)
     error_message = "cpu_architecture must be \"X86_64\" or \"ARM64\"."
   }
+}
+
+variable "enable_port_forwarding" {
+  description = "Let the container instances reach Prometheus, Alertmanager and Grafana, so operators can open them with SSM port forwarding through an instance (terraform/README.md, \"Reaching the UIs\")."
+  type        = bool
+  default     = true
+}
+
+variable "enable_alertmanager" {
+  description = "Run Alertmanager, registered in Cloud Map, as Prometheus's alert destination."
+  type        = bool
+  default     = true
+}
+
+variable "alert_receiver" {
+  description = "Where Alertmanager sends alerts: { webhook_url = \"https://...\" } or { sns_topic_arn = \"arn:aws:sns:...\" }. The default is a placeholder that delivers nothing (a plan warns about it)."
+  type = object({
+    webhook_url   = optional(string)
+    sns_topic_arn = optional(string)
+  })
+  default = { webhook_url = "https://alerts.example.invalid/replace-me" }
+}
+
+variable "alert_group_wait" {
+  description = "Alertmanager's group_wait: how long the first alert of a group waits for others before it is sent."
+  type        = string
+  default     = "30s"
+}
+
+variable "extra_rule_files" {
+  description = "Rule files of your own (file name ending in .rules.yml => content) loaded beside the stack's ecs-monitoring.rules.yml."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for name in keys(var.extra_rule_files) : can(regex("^[A-Za-z0-9_-]+\\.rules\\.yml$", name))]) && !contains(keys(var.extra_rule_files), "ecs-monitoring.rules.yml")
+    error_message = "extra_rule_files names must look like <name>.rules.yml (letters, digits, - and _), other than ecs-monitoring.rules.yml: Prometheus loads /etc/config/*.rules.yml."
+  }
+}
+
+variable "instance_scrape_port_ranges" {
+  description = "Container-instance ports open to Prometheus (and to nothing else): node-exporter on the host network, and the ephemeral range of bridge-mode dynamic host ports (cAdvisor, your apps; ip_local_port_range on the ECS-optimized AMIs, 49153-65535 on older agents). Add the host-network ports of your own exporters."
+  type = list(object({
+    from_port = number
+    to_port   = number
+  }))
+  default = [
+    { from_port = 9100, to_port = 9100 },
+    { from_port = 32768, to_port = 65535 },
+  ]
 }

@@ -1,0 +1,220 @@
+# Alertmanager on Fargate: its config comes from SSM through the config-reloader (a one-pass
+# init, then a sidecar that reloads it on change), it is registered in Cloud Map with its port,
+# and Prometheus finds it there (the prometheus module's alertmanager_service).
+
+data "aws_region" "current" {}
+
+locals {
+  config_volume = "config"
+  data_volume   = "data"
+
+  config = templatefile("${path.module}/templates/alertmanager.yml.tftpl", {
+    webhook_url   = var.receiver.webhook_url
+    sns_topic_arn = var.receiver.sns_topic_arn
+    group_wait    = var.group_wait
+    region        = data.aws_region.current.name
+  })
+
+  log_options = {
+    "awslogs-group"         = one(aws_cloudwatch_log_group.this[*].name)
+    "awslogs-region"        = data.aws_region.current.name
+    "awslogs-stream-prefix" = var.name
+  }
+
+  # What config-init and config-reloader share: the image's nonroot, explicitly, writing only
+  # its volume at the image's VOLUME path (/etc/config). Their own metrics are off: Alertmanager
+  # exports alertmanager_config_last_reload_successful, which the Cloud Map job scrapes.
+  reloader_container = {
+    image                  = var.reloader_image
+    user                   = "65532:65532"
+    readonlyRootFilesystem = true
+    essential              = false
+    environment = [
+      { name = "CONFIG_SOURCE", value = "ssm" },
+      { name = "SOURCE_PROMETHEUS_CONFIG_FILE_PATH", value = "${var.ssm_path}/alertmanager.yml" },
+      { name = "CONFIG_FILE_DIR", value = "/etc/config/" },
+      { name = "CONFIG_FILE_NAME", value = "alertmanager.yml" },
+      { name = "RELOADER_LISTEN", value = "off" },
+    ]
+    mountPoints      = [{ sourceVolume = local.config_volume, containerPath = "/etc/config", readOnly = false }]
+    portMappings     = []
+    logConfiguration = { logDriver = "awslogs", options = local.log_options }
+  }
+
+  container_definitions = [
+    merge(local.reloader_container, {
+      name        = "config-init"
+      environment = concat(local.reloader_container.environment, [{ name = "CONFIG_RELOAD_FREQUENCY", value = "0" }])
+    }),
+    merge(local.reloader_container, {
+      name = "config-reloader"
+      environment = concat(local.reloader_container.environment, [
+        { name = "CONFIG_RELOAD_FREQUENCY", value = "60" },
+        { name = "PROMETHEUS_RELOAD_URL", value = "http://localhost:9093/-/reload" },
+      ])
+      dependsOn = [{ containerName = "config-init", condition = "SUCCESS" }]
+    }),
+    {
+      name      = "alertmanager"
+      image     = var.alertmanager_image
+      essential = true
+      # The image's nobody, explicitly; it writes only /alertmanager, the image's VOLUME (owned
+      # by nobody), where silences and the notification log live for the life of the task.
+      user                   = "65534:65534"
+      readonlyRootFilesystem = true
+      command = [
+        "--config.file=/etc/config/alertmanager.yml",
+        "--storage.path=/alertmanager",
+        # One replica: no gossip peers, so no cluster listener.
+        "--cluster.listen-address=",
+      ]
+      environment = []
+      mountPoints = [
+        { sourceVolume = local.config_volume, containerPath = "/etc/config", readOnly = true },
+        { sourceVolume = local.data_volume, containerPath = "/alertmanager", readOnly = false },
+      ]
+      portMappings = [{ containerPort = 9093, protocol = "tcp" }]
+      dependsOn    = [{ containerName = "config-init", condition = "SUCCESS" }]
+      healthCheck = {
+        command     = ["CMD-SHELL", "wget -q -O /dev/null http://localhost:9093/-/healthy || exit 1"]
+        interval    = 30
+        timeout     = 5
+        retries     = 3
+        startPeriod = 30
+      }
+      logConfiguration = { logDriver = "awslogs", options = local.log_options }
+    },
+  ]
+}
+
+resource "aws_ssm_parameter" "config" {
+  #checkov:skip=CKV_AWS_337: the key is var.config_kms_key_arn; without one, SSM uses the AWS managed key alias/aws/ssm.
+  count       = var.create ? 1 : 0
+  name        = "${var.ssm_path}/alertmanager.yml"
+  description = "Alertmanager configuration (module alertmanager), read by the config-reloader"
+  type        = "SecureString"
+  key_id      = var.config_kms_key_arn
+  tier        = length(local.config) > 4096 ? "Advanced" : "Standard"
+  value       = local.config
+  tags        = var.tags
+}
+
+resource "aws_cloudwatch_log_group" "this" {
+  #checkov:skip=CKV_AWS_338: retention is var.log_retention_days (30 by default): container logs of the stack are operational logs, not audit records.
+  count             = var.create ? 1 : 0
+  name              = "/ecs/${var.name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.log_kms_key_arn
+  tags              = var.tags
+}
+
+module "iam" {
+  source = "../iam"
+  count  = var.create ? 1 : 0
+
+  name             = var.name
+  config_ssm_paths = [var.ssm_path]
+  ssm_kms_key_arns = var.config_kms_key_arn == null ? [] : [var.config_kms_key_arn]
+  sns_topic_arns   = var.receiver.sns_topic_arn == null ? [] : [var.receiver.sns_topic_arn]
+  log_group_arns   = aws_cloudwatch_log_group.this[*].arn
+  tags             = var.tags
+}
+
+resource "aws_security_group" "this" {
+  count       = var.create ? 1 : 0
+  name        = var.name
+  description = "Alertmanager task: alerts and scrapes on 9093 from Prometheus, the UI from the allowed CIDR blocks"
+  vpc_id      = var.vpc_id
+  tags        = var.tags
+}
+
+resource "aws_vpc_security_group_ingress_rule" "from_groups" {
+  count                        = var.create ? length(var.allowed_security_group_ids) : 0
+  security_group_id            = aws_security_group.this[0].id
+  description                  = "Alerts from Prometheus and its scrapes"
+  referenced_security_group_id = var.allowed_security_group_ids[count.index]
+  ip_protocol                  = "tcp"
+  from_port                    = 9093
+  to_port                      = 9093
+}
+
+resource "aws_vpc_security_group_ingress_rule" "from_cidrs" {
+  for_each          = var.create ? toset(var.allowed_cidr_blocks) : toset([])
+  security_group_id = aws_security_group.this[0].id
+  description       = "The Alertmanager UI and API for operators"
+  cidr_ipv4         = each.value
+  ip_protocol       = "tcp"
+  from_port         = 9093
+  to_port           = 9093
+}
+
+resource "aws_vpc_security_group_egress_rule" "all" {
+  count             = var.create ? 1 : 0
+  security_group_id = aws_security_group.this[0].id
+  description       = "Receivers (webhook, SNS) and AWS APIs"
+  cidr_ipv4         = "0.0.0.0/0"
+  ip_protocol       = "-1"
+}
+
+resource "aws_ecs_task_definition" "this" {
+  count                    = var.create ? 1 : 0
+  family                   = var.name
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = var.cpu
+  memory                   = var.memory
+  task_role_arn            = module.iam[0].task_role_arn
+  execution_role_arn       = module.iam[0].execution_role_arn
+  container_definitions    = jsonencode(local.container_definitions)
+  tags                     = var.tags
+
+  runtime_platform {
+    operating_system_family = "LINUX"
+    cpu_architecture        = var.cpu_architecture
+  }
+
+  volume {
+    name = local.config_volume
+  }
+
+  volume {
+    name = local.data_volume
+  }
+}
+
+resource "aws_ecs_service" "this" {
+  count                              = var.create ? 1 : 0
+  name                               = var.name
+  cluster                            = var.cluster_arn
+  task_definition                    = aws_ecs_task_definition.this[0].arn
+  desired_count                      = 1
+  launch_type                        = "FARGATE"
+  propagate_tags                     = "SERVICE"
+  enable_ecs_managed_tags            = true
+  deployment_minimum_healthy_percent = 0
+  deployment_maximum_percent         = 100
+  tags                               = var.tags
+
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
+  wait_for_steady_state = var.wait_for_steady_state
+
+  network_configuration {
+    subnets          = var.subnet_ids
+    security_groups  = [aws_security_group.this[0].id]
+    assign_public_ip = false
+  }
+
+  # The SRV record carries 9093, so Prometheus's alerting block (file_sd on the Cloud Map file)
+  # and the Cloud Map scrape job reach Alertmanager on its port.
+  dynamic "service_registries" {
+    for_each = var.cloudmap_service_arn == null ? [] : [var.cloudmap_service_arn]
+    content {
+      registry_arn   = service_registries.value
+      container_name = "alertmanager"
+      container_port = 9093
+    }
+  }
+}

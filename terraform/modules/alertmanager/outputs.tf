@@ -1,0 +1,24 @@
+output "service_name" {
+  description = "Name of the ECS service, or null when create is false."
+  value       = one(aws_ecs_service.this[*].name)
+}
+
+output "task_definition_arn" {
+  description = "ARN of the task definition, or null."
+  value       = one(aws_ecs_task_definition.this[*].arn)
+}
+
+output "container_definitions" {
+  description = "The container definitions, as registered (task-definitions/alertmanager.json is checked against them)."
+  value       = local.container_definitions
+}
+
+output "config_parameter_name" {
+  description = "SSM parameter holding alertmanager.yml, or null."
+  value       = one(aws_ssm_parameter.config[*].name)
+}
+
+output "security_group_id" {
+  description = "Security group of the Alertmanager task, or null."
+  value       = one(aws_security_group.this[*].id)
+}
