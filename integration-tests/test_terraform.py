@@ -117,6 +117,17 @@ def test_each_port_is_open_only_to_its_clients(applied: AppliedStack) -> None:
     assert sources("grafana") == {(g, 3000, 3000) for g in ("prometheus", "ecs-instances")}
 
 
+def test_grafanas_admin_password_is_in_the_secret_and_not_in_the_state(applied: AppliedStack) -> None:
+    """The password is ephemeral and written through secret_string_wo: Secrets Manager has it,
+    Terraform's state never does."""
+    arn = applied.output()["grafana_admin_password_secret_arn"]
+    password = applied.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]
+    assert len(password) == 32 and password.isalnum()
+    assert password not in applied.state.read_text()
+    [version] = [r["values"] for r in applied.resources() if r["type"] == "aws_secretsmanager_secret_version"]
+    assert not version.get("secret_string") and version["secret_string_wo_version"] == 1, version
+
+
 def test_terraform_estate_is_discovered_and_scraped(applied: AppliedStack, tmp_path: Path,
                                                     prometheus_factory) -> None:
     """Terraform → ECS estate → ecs-discoverer → Prometheus. The test plays the ECS agent of
@@ -213,10 +224,14 @@ def test_the_examples_choices_plan(choices: dict[str, str], planner: AppliedStac
         assert "aps:RemoteWrite" in planned and AMP_ARN in planned
     if choices["remote_write"] == "none":
         assert "aps:RemoteWrite" not in planned
-    assert ("module.grafana[0]" in planned) == (choices["enable_grafana"] == "true")
+    # A module switched off (its `create`) plans nothing at all.
+    grafana = choices["enable_grafana"] == "true"
+    assert ("module.grafana.aws_ecs_service.this[0] will be created" in planned) == grafana
+    assert bool(re.search(r"# module\.stack\.module\.grafana\.\S+ will be created", planned)) == grafana
     assert ("volume_configuration" in planned) == (choices["prometheus_storage"] == "ebs")
     alertmanager = choices.get("enable_alertmanager", "true") == "true"
     assert ("module.alertmanager.aws_ecs_service.this[0] will be created" in planned) == alertmanager
+    assert bool(re.search(r"# module\.stack\.module\.alertmanager\.\S+ will be created", planned)) == alertmanager
     assert ("sns:Publish" in planned and SNS_TOPIC in planned) == ("alert_receiver" in choices)
     # The placeholder receiver is a warning at plan, never silent.
     placeholder = alertmanager and "alert_receiver" not in choices

@@ -17,3 +17,8 @@ output "task_definition_arns" {
   description = "Task definitions by service."
   value       = module.stack.task_definition_arns
 }
+
+output "grafana_admin_password_secret_arn" {
+  description = "Secret with Grafana's admin password (never in the state)."
+  value       = module.stack.grafana_admin_password_secret_arn
+}

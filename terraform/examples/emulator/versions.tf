@@ -1,11 +1,11 @@
 terraform {
-  required_version = ">= 1.5.0"
+  required_version = ">= 1.11.0"
 
   required_providers {
     aws = {
       source = "hashicorp/aws"
-      # Tested with 5.100.x only; 6.x is untested.
-      version = "~> 5.100.0"
+      # Pinned to what CI applies against the emulator; the modules accept anything below 7.0.
+      version = "5.100.0"
     }
   }
 }

@@ -12,12 +12,12 @@ locals {
     webhook_url   = var.receiver.webhook_url
     sns_topic_arn = var.receiver.sns_topic_arn
     group_wait    = var.group_wait
-    region        = data.aws_region.current.name
+    region        = data.aws_region.current.id
   })
 
   log_options = {
     "awslogs-group"         = one(aws_cloudwatch_log_group.this[*].name)
-    "awslogs-region"        = data.aws_region.current.name
+    "awslogs-region"        = data.aws_region.current.id
     "awslogs-stream-prefix" = var.name
   }
 

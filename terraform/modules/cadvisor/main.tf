@@ -2,6 +2,7 @@
 # docker-label marker names the container port and ecs-discoverer finds the host port.
 module "daemon" {
   source = "../daemon-service"
+  create = var.create
 
   name           = var.name
   cluster_arn    = var.cluster_arn

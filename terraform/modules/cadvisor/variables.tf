@@ -1,3 +1,9 @@
+variable "create" {
+  description = "Create the cAdvisor DAEMON service (false creates nothing)."
+  type        = bool
+  default     = true
+}
+
 variable "cluster_arn" {
   description = "ECS cluster with EC2 capacity; cAdvisor runs on every container instance."
   type        = string

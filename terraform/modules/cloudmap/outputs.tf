@@ -1,11 +1,11 @@
 output "namespace_id" {
   description = "ID of the private DNS namespace."
-  value       = aws_service_discovery_private_dns_namespace.this.id
+  value       = one(aws_service_discovery_private_dns_namespace.this[*].id)
 }
 
 output "namespace_name" {
   description = "Name of the namespace (what the config-reloader's cloudmap parameter lists)."
-  value       = aws_service_discovery_private_dns_namespace.this.name
+  value       = one(aws_service_discovery_private_dns_namespace.this[*].name)
 }
 
 output "service_arns" {

@@ -1,3 +1,9 @@
+variable "create" {
+  description = "Create the namespace and its services (false creates nothing)."
+  type        = bool
+  default     = true
+}
+
 variable "namespace_name" {
   description = "Private DNS namespace for the stack and your services, e.g. monitoring.internal."
   type        = string

@@ -28,8 +28,8 @@ locals {
     logConfiguration = {
       logDriver = "awslogs"
       options = {
-        "awslogs-group"         = aws_cloudwatch_log_group.this.name
-        "awslogs-region"        = data.aws_region.current.name
+        "awslogs-group"         = one(aws_cloudwatch_log_group.this[*].name)
+        "awslogs-region"        = data.aws_region.current.id
         "awslogs-stream-prefix" = var.name
       }
     }
@@ -38,6 +38,7 @@ locals {
 
 resource "aws_cloudwatch_log_group" "this" {
   #checkov:skip=CKV_AWS_338: retention is var.log_retention_days (30 by default): container logs of the stack are operational logs, not audit records.
+  count             = var.create ? 1 : 0
   name              = "/ecs/${var.name}"
   retention_in_days = var.log_retention_days
   kms_key_id        = var.log_kms_key_arn
@@ -45,19 +46,21 @@ resource "aws_cloudwatch_log_group" "this" {
 }
 
 module "iam" {
+  count  = var.create ? 1 : 0
   source = "../iam"
 
   name           = var.name
-  log_group_arns = [aws_cloudwatch_log_group.this.arn]
+  log_group_arns = aws_cloudwatch_log_group.this[*].arn
   tags           = var.tags
 }
 
 resource "aws_ecs_task_definition" "this" {
+  count                    = var.create ? 1 : 0
   family                   = var.name
   requires_compatibilities = ["EC2"]
   network_mode             = var.network_mode
   pid_mode                 = var.pid_mode
-  execution_role_arn       = module.iam.execution_role_arn
+  execution_role_arn       = module.iam[0].execution_role_arn
   container_definitions    = jsonencode(local.container_definitions)
   tags                     = var.tags
 
@@ -71,9 +74,10 @@ resource "aws_ecs_task_definition" "this" {
 }
 
 resource "aws_ecs_service" "this" {
+  count               = var.create ? 1 : 0
   name                = var.name
   cluster             = var.cluster_arn
-  task_definition     = aws_ecs_task_definition.this.arn
+  task_definition     = aws_ecs_task_definition.this[0].arn
   launch_type         = "EC2"
   scheduling_strategy = "DAEMON"
   propagate_tags      = "SERVICE"

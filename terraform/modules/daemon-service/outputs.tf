@@ -1,11 +1,11 @@
 output "service_name" {
   description = "Name of the DAEMON service."
-  value       = aws_ecs_service.this.name
+  value       = one(aws_ecs_service.this[*].name)
 }
 
 output "task_definition_arn" {
   description = "ARN of the task definition."
-  value       = aws_ecs_task_definition.this.arn
+  value       = one(aws_ecs_task_definition.this[*].arn)
 }
 
 output "container_definitions" {

@@ -1,3 +1,9 @@
+variable "create" {
+  description = "Create the DAEMON service, its task definition, roles and log group (false creates nothing)."
+  type        = bool
+  default     = true
+}
+
 variable "name" {
   description = "Name of the DAEMON service, its task family and its container."
   type        = string

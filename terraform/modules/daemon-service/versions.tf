@@ -1,11 +1,12 @@
 terraform {
-  required_version = ">= 1.5.0"
+  # 1.11: write-only arguments (the Grafana admin secret) and cross-variable validation (1.9).
+  required_version = ">= 1.11.0"
 
   required_providers {
     aws = {
       source = "hashicorp/aws"
-      # Tested with 5.100.x only; 6.x is untested.
-      version = "~> 5.100.0"
+      # The floor is what the tests run (5.100); 6.x is allowed but untested (terraform/README.md).
+      version = ">= 5.100.0, < 7.0.0"
     }
   }
 }

@@ -71,6 +71,7 @@ resource "aws_vpc_security_group_egress_rule" "all" {
 }
 
 resource "aws_launch_template" "this" {
+  #checkov:skip=CKV_AWS_126: detailed monitoring is var.enable_detailed_monitoring (off by default): node-exporter scrapes the instances' metrics more often than CloudWatch's 1 minute.
   count                  = var.enable_ec2_capacity ? 1 : 0
   name                   = "${var.name}-ecs"
   image_id               = nonsensitive(data.aws_ssm_parameter.ami[0].value)
@@ -94,8 +95,10 @@ resource "aws_launch_template" "this" {
     http_put_response_hop_limit = 1
   }
 
+  # Detailed (1-minute) CloudWatch monitoring is billed per instance; node-exporter already
+  # gives Prometheus the instances' metrics every scrape.
   monitoring {
-    enabled = true
+    enabled = var.enable_detailed_monitoring
   }
 
   block_device_mappings {

@@ -86,6 +86,12 @@ variable "enable_container_insights" {
   default     = true
 }
 
+variable "enable_detailed_monitoring" {
+  description = "1-minute CloudWatch monitoring of the instances (about USD 2.10 per instance a month for the default metrics). node-exporter already covers the instances in Prometheus."
+  type        = bool
+  default     = false
+}
+
 variable "enable_managed_scaling" {
   description = "Let the capacity provider scale the auto scaling group."
   type        = bool

@@ -2,15 +2,16 @@ data "aws_region" "current" {}
 data "aws_partition" "current" {}
 
 locals {
-  bucket_id        = coalesce(var.config_bucket_id, one(aws_s3_bucket.config[*].id))
+  # Empty when create is false and no bucket is given: nothing uses it then.
+  bucket_id        = try(coalesce(var.config_bucket_id, one(aws_s3_bucket.config[*].id)), "")
   bucket_arn       = "arn:${data.aws_partition.current.partition}:s3:::${local.bucket_id}"
-  admin_secret_arn = coalesce(var.admin_password_secret_arn, one(aws_secretsmanager_secret.admin[*].arn))
+  admin_secret_arn = var.create ? coalesce(var.admin_password_secret_arn, one(aws_secretsmanager_secret.admin[*].arn)) : var.admin_password_secret_arn
   dashboards       = fileset(var.dashboards_dir, "*.json")
   provisioning     = "/etc/grafana/provisioning"
 
   log_options = {
-    "awslogs-group"         = aws_cloudwatch_log_group.this.name
-    "awslogs-region"        = data.aws_region.current.name
+    "awslogs-group"         = one(aws_cloudwatch_log_group.this[*].name)
+    "awslogs-region"        = data.aws_region.current.id
     "awslogs-stream-prefix" = var.name
   }
 
@@ -94,14 +95,14 @@ resource "aws_s3_bucket" "config" {
   #checkov:skip=CKV_AWS_18: access logging needs a log bucket of its own; this bucket holds only provisioning files written by Terraform.
   #checkov:skip=CKV_AWS_144: cross-region replication is not needed: Terraform can rewrite every object.
   #checkov:skip=CKV2_AWS_62: nothing consumes event notifications; the reloaders poll with conditional GETs.
-  count         = var.config_bucket_id == null ? 1 : 0
+  count         = var.create && var.config_bucket_id == null ? 1 : 0
   bucket_prefix = "${var.name}-config-"
   force_destroy = true
   tags          = var.tags
 }
 
 resource "aws_s3_bucket_public_access_block" "config" {
-  count                   = var.config_bucket_id == null ? 1 : 0
+  count                   = var.create && var.config_bucket_id == null ? 1 : 0
   bucket                  = aws_s3_bucket.config[0].id
   block_public_acls       = true
   block_public_policy     = true
@@ -110,7 +111,7 @@ resource "aws_s3_bucket_public_access_block" "config" {
 }
 
 resource "aws_s3_bucket_versioning" "config" {
-  count  = var.config_bucket_id == null ? 1 : 0
+  count  = var.create && var.config_bucket_id == null ? 1 : 0
   bucket = aws_s3_bucket.config[0].id
   versioning_configuration {
     status = "Enabled"
@@ -118,7 +119,7 @@ resource "aws_s3_bucket_versioning" "config" {
 }
 
 resource "aws_s3_bucket_server_side_encryption_configuration" "config" {
-  count  = var.config_bucket_id == null ? 1 : 0
+  count  = var.create && var.config_bucket_id == null ? 1 : 0
   bucket = aws_s3_bucket.config[0].id
   rule {
     apply_server_side_encryption_by_default {
@@ -130,7 +131,7 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "config" {
 }
 
 resource "aws_s3_bucket_lifecycle_configuration" "config" {
-  count  = var.config_bucket_id == null ? 1 : 0
+  count  = var.create && var.config_bucket_id == null ? 1 : 0
   bucket = aws_s3_bucket.config[0].id
   rule {
     id     = "expire-old-versions"
@@ -146,6 +147,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "config" {
 }
 
 resource "aws_s3_object" "datasources" {
+  count        = var.create ? 1 : 0
   bucket       = local.bucket_id
   key          = "${var.config_prefix}datasources.yaml"
   content      = templatefile("${path.module}/templates/datasources.yaml.tftpl", { prometheus_url = var.prometheus_url })
@@ -154,6 +156,7 @@ resource "aws_s3_object" "datasources" {
 }
 
 resource "aws_s3_object" "dashboard_provider" {
+  count        = var.create ? 1 : 0
   bucket       = local.bucket_id
   key          = "${var.config_prefix}dashboards.yaml"
   content      = file("${path.module}/templates/dashboards.yaml.tftpl")
@@ -162,7 +165,7 @@ resource "aws_s3_object" "dashboard_provider" {
 }
 
 resource "aws_s3_object" "dashboard" {
-  for_each     = local.dashboards
+  for_each     = var.create ? local.dashboards : toset([])
   bucket       = local.bucket_id
   key          = "${var.config_prefix}dashboards/${each.value}"
   source       = "${var.dashboards_dir}/${each.value}"
@@ -171,15 +174,17 @@ resource "aws_s3_object" "dashboard" {
   tags         = var.tags
 }
 
-data "aws_secretsmanager_random_password" "admin" {
-  count               = var.admin_password_secret_arn == null ? 1 : 0
+# The password never enters Terraform's state or plan: an ephemeral value, written once through
+# the write-only secret_string_wo. Bump admin_password_version to write a new one.
+ephemeral "aws_secretsmanager_random_password" "admin" {
+  count               = var.create && var.admin_password_secret_arn == null ? 1 : 0
   password_length     = 32
   exclude_punctuation = true
 }
 
 resource "aws_secretsmanager_secret" "admin" {
   #checkov:skip=CKV2_AWS_57: a Grafana admin password has no rotation Lambda; rotate it by writing a new version.
-  count       = var.admin_password_secret_arn == null ? 1 : 0
+  count       = var.create && var.admin_password_secret_arn == null ? 1 : 0
   name_prefix = "${var.name}-admin-"
   description = "Grafana admin password"
   kms_key_id  = var.secret_kms_key_arn
@@ -187,18 +192,15 @@ resource "aws_secretsmanager_secret" "admin" {
 }
 
 resource "aws_secretsmanager_secret_version" "admin" {
-  count         = var.admin_password_secret_arn == null ? 1 : 0
-  secret_id     = aws_secretsmanager_secret.admin[0].id
-  secret_string = data.aws_secretsmanager_random_password.admin[0].random_password
-
-  lifecycle {
-    # The data source draws a new password on every plan; the first one is kept.
-    ignore_changes = [secret_string]
-  }
+  count                    = var.create && var.admin_password_secret_arn == null ? 1 : 0
+  secret_id                = aws_secretsmanager_secret.admin[0].id
+  secret_string_wo         = ephemeral.aws_secretsmanager_random_password.admin[0].random_password
+  secret_string_wo_version = var.admin_password_version
 }
 
 resource "aws_cloudwatch_log_group" "this" {
   #checkov:skip=CKV_AWS_338: retention is var.log_retention_days (30 by default): container logs of the stack are operational logs, not audit records.
+  count             = var.create ? 1 : 0
   name              = "/ecs/${var.name}"
   retention_in_days = var.log_retention_days
   kms_key_id        = var.log_kms_key_arn
@@ -206,6 +208,7 @@ resource "aws_cloudwatch_log_group" "this" {
 }
 
 module "iam" {
+  count  = var.create ? 1 : 0
   source = "../iam"
 
   name                  = var.name
@@ -215,11 +218,12 @@ module "iam" {
   # With a customer key, reading the secret and the SSE-KMS objects needs kms:Decrypt on it.
   execution_kms_key_arns = var.secret_kms_key_arn == null ? [] : [var.secret_kms_key_arn]
   s3_kms_key_arns        = var.secret_kms_key_arn == null ? [] : [var.secret_kms_key_arn]
-  log_group_arns         = [aws_cloudwatch_log_group.this.arn]
+  log_group_arns         = aws_cloudwatch_log_group.this[*].arn
   tags                   = var.tags
 }
 
 resource "aws_security_group" "this" {
+  count       = var.create ? 1 : 0
   name        = var.name
   description = "Grafana task: the UI on 3000 from the allowed groups and CIDR blocks"
   vpc_id      = var.vpc_id
@@ -227,8 +231,8 @@ resource "aws_security_group" "this" {
 }
 
 resource "aws_vpc_security_group_ingress_rule" "from_groups" {
-  count                        = length(var.allowed_security_group_ids)
-  security_group_id            = aws_security_group.this.id
+  count                        = var.create ? length(var.allowed_security_group_ids) : 0
+  security_group_id            = aws_security_group.this[0].id
   description                  = "Grafana UI and /metrics from ${var.allowed_security_group_ids[count.index]}"
   referenced_security_group_id = var.allowed_security_group_ids[count.index]
   ip_protocol                  = "tcp"
@@ -237,8 +241,8 @@ resource "aws_vpc_security_group_ingress_rule" "from_groups" {
 }
 
 resource "aws_vpc_security_group_ingress_rule" "ui" {
-  for_each          = toset(var.allowed_cidr_blocks)
-  security_group_id = aws_security_group.this.id
+  for_each          = var.create ? toset(var.allowed_cidr_blocks) : toset([])
+  security_group_id = aws_security_group.this[0].id
   description       = "Grafana UI from operators"
   cidr_ipv4         = each.value
   ip_protocol       = "tcp"
@@ -247,20 +251,22 @@ resource "aws_vpc_security_group_ingress_rule" "ui" {
 }
 
 resource "aws_vpc_security_group_egress_rule" "all" {
-  security_group_id = aws_security_group.this.id
+  count             = var.create ? 1 : 0
+  security_group_id = aws_security_group.this[0].id
   description       = "Prometheus queries, S3 and AWS APIs"
   cidr_ipv4         = "0.0.0.0/0"
   ip_protocol       = "-1"
 }
 
 resource "aws_ecs_task_definition" "this" {
+  count                    = var.create ? 1 : 0
   family                   = var.name
   requires_compatibilities = ["FARGATE"]
   network_mode             = "awsvpc"
   cpu                      = 512
   memory                   = 1024
-  task_role_arn            = module.iam.task_role_arn
-  execution_role_arn       = module.iam.execution_role_arn
+  task_role_arn            = module.iam[0].task_role_arn
+  execution_role_arn       = module.iam[0].execution_role_arn
   container_definitions    = jsonencode(local.container_definitions)
 
   runtime_platform {
@@ -278,9 +284,10 @@ resource "aws_ecs_task_definition" "this" {
 }
 
 resource "aws_ecs_service" "this" {
+  count           = var.create ? 1 : 0
   name            = var.name
   cluster         = var.cluster_arn
-  task_definition = aws_ecs_task_definition.this.arn
+  task_definition = aws_ecs_task_definition.this[0].arn
   desired_count   = 1
   launch_type     = "FARGATE"
   propagate_tags  = "SERVICE"
@@ -296,7 +303,7 @@ resource "aws_ecs_service" "this" {
 
   network_configuration {
     subnets          = var.subnet_ids
-    security_groups  = [aws_security_group.this.id]
+    security_groups  = [aws_security_group.this[0].id]
     assign_public_ip = false
   }
 

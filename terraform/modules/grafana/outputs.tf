@@ -1,11 +1,11 @@
 output "service_name" {
-  description = "Name of the ECS service."
-  value       = aws_ecs_service.this.name
+  description = "Name of the ECS service, or null when create is false."
+  value       = one(aws_ecs_service.this[*].name)
 }
 
 output "task_definition_arn" {
   description = "ARN of the task definition."
-  value       = aws_ecs_task_definition.this.arn
+  value       = one(aws_ecs_task_definition.this[*].arn)
 }
 
 output "container_definitions" {
@@ -20,7 +20,7 @@ output "admin_password_secret_arn" {
 
 output "security_group_id" {
   description = "Security group of the Grafana task."
-  value       = aws_security_group.this.id
+  value       = one(aws_security_group.this[*].id)
 }
 
 output "config_bucket_id" {

@@ -1,3 +1,9 @@
+variable "create" {
+  description = "Create Grafana and everything it needs (false creates nothing)."
+  type        = bool
+  default     = true
+}
+
 variable "name" {
   description = "Name of the Grafana service; prefix of its resources."
   type        = string
@@ -93,6 +99,17 @@ variable "admin_password_secret_arn" {
   description = "Secrets Manager secret holding the admin password; null creates one with a random password."
   type        = string
   default     = null
+}
+
+variable "admin_password_version" {
+  description = "Version of the created admin password: raise it to have Terraform write a new random password (the password itself is never in state)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.admin_password_version >= 1 && floor(var.admin_password_version) == var.admin_password_version
+    error_message = "admin_password_version must be a whole number, 1 or more."
+  }
 }
 
 variable "secret_kms_key_arn" {

@@ -3,7 +3,7 @@ data "aws_region" "current" {}
 data "aws_caller_identity" "current" {}
 
 locals {
-  ssm_arn_prefix = "arn:${data.aws_partition.current.partition}:ssm:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:parameter"
+  ssm_arn_prefix = "arn:${data.aws_partition.current.partition}:ssm:${data.aws_region.current.id}:${data.aws_caller_identity.current.account_id}:parameter"
   # Everything the task role may do, statement by statement; empty ones are left out.
   task_statements = concat(
     var.enable_discoverer ? [{
@@ -37,7 +37,7 @@ locals {
       sid        = "DecryptConfigParameters"
       actions    = ["kms:Decrypt"]
       resources  = var.ssm_kms_key_arns
-      conditions = [{ test = "StringEquals", variable = "kms:ViaService", values = ["ssm.${data.aws_region.current.name}.amazonaws.com"] }]
+      conditions = [{ test = "StringEquals", variable = "kms:ViaService", values = ["ssm.${data.aws_region.current.id}.amazonaws.com"] }]
     }] : [],
     var.config_bucket_arn != null && length(var.config_s3_prefixes) > 0 ? [{
       sid        = "ConfigObjects"
@@ -55,7 +55,7 @@ locals {
       sid        = "DecryptConfigObjects"
       actions    = ["kms:Decrypt"]
       resources  = var.s3_kms_key_arns
-      conditions = [{ test = "StringEquals", variable = "kms:ViaService", values = ["s3.${data.aws_region.current.name}.amazonaws.com"] }]
+      conditions = [{ test = "StringEquals", variable = "kms:ViaService", values = ["s3.${data.aws_region.current.id}.amazonaws.com"] }]
     }] : [],
     length(var.sns_topic_arns) > 0 ? [{
       sid        = "PublishAlerts"
@@ -111,16 +111,18 @@ data "aws_iam_policy_document" "task" {
   }
 }
 
+# A task role only when the containers call AWS: a role that grants nothing is not created.
 resource "aws_iam_role" "task" {
+  count              = var.create && length(local.task_statements) > 0 ? 1 : 0
   name               = "${var.name}-task"
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
   tags               = var.tags
 }
 
 resource "aws_iam_role_policy" "task" {
-  count  = length(local.task_statements) > 0 ? 1 : 0
+  count  = var.create && length(local.task_statements) > 0 ? 1 : 0
   name   = "${var.name}-task"
-  role   = aws_iam_role.task.id
+  role   = aws_iam_role.task[0].id
   policy = data.aws_iam_policy_document.task[0].json
 }
 
@@ -136,7 +138,7 @@ data "aws_iam_policy_document" "execution" {
   statement {
     sid       = "PullImages"
     actions   = ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"]
-    resources = ["arn:${data.aws_partition.current.partition}:ecr:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:repository/*"]
+    resources = ["arn:${data.aws_partition.current.partition}:ecr:${data.aws_region.current.id}:${data.aws_caller_identity.current.account_id}:repository/*"]
   }
 
   dynamic "statement" {
@@ -168,20 +170,22 @@ data "aws_iam_policy_document" "execution" {
       condition {
         test     = "StringEquals"
         variable = "kms:ViaService"
-        values   = ["secretsmanager.${data.aws_region.current.name}.amazonaws.com", "ssm.${data.aws_region.current.name}.amazonaws.com"]
+        values   = ["secretsmanager.${data.aws_region.current.id}.amazonaws.com", "ssm.${data.aws_region.current.id}.amazonaws.com"]
       }
     }
   }
 }
 
 resource "aws_iam_role" "execution" {
+  count              = var.create ? 1 : 0
   name               = "${var.name}-execution"
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
   tags               = var.tags
 }
 
 resource "aws_iam_role_policy" "execution" {
+  count  = var.create ? 1 : 0
   name   = "${var.name}-execution"
-  role   = aws_iam_role.execution.id
+  role   = aws_iam_role.execution[0].id
   policy = data.aws_iam_policy_document.execution.json
 }

@@ -1,11 +1,11 @@
 output "task_role_arn" {
-  description = "ARN of the task role (what the containers may call)."
-  value       = aws_iam_role.task.arn
+  description = "ARN of the task role (what the containers may call), or null when they call nothing."
+  value       = one(aws_iam_role.task[*].arn)
 }
 
 output "execution_role_arn" {
   description = "ARN of the execution role (image pulls, logs, secrets)."
-  value       = aws_iam_role.execution.arn
+  value       = one(aws_iam_role.execution[*].arn)
 }
 
 output "task_policy_json" {

@@ -1,3 +1,9 @@
+variable "create" {
+  description = "Create the roles (false creates nothing)."
+  type        = bool
+  default     = true
+}
+
 variable "name" {
   description = "Name prefix of the roles (e.g. the service name)."
   type        = string

@@ -1,8 +1,13 @@
+data "aws_region" "current" {}
+
 locals {
   az_count = length(var.availability_zones)
   # /20 subnets: public ones first, private ones after them.
   public_cidrs  = [for i in range(local.az_count) : cidrsubnet(var.cidr_block, 4, i)]
   private_cidrs = [for i in range(local.az_count) : cidrsubnet(var.cidr_block, 4, i + 8)]
+  # One NAT gateway per zone, or one for all (cheaper; the zone it lives in is then a single
+  # point of failure for image pulls and AWS API calls of the others).
+  nat_count = var.enable_nat_gateway ? (var.single_nat_gateway ? 1 : local.az_count) : 0
 }
 
 resource "aws_vpc" "this" {
@@ -57,13 +62,13 @@ resource "aws_route_table_association" "public" {
 }
 
 resource "aws_eip" "nat" {
-  count  = var.enable_nat_gateway ? local.az_count : 0
+  count  = local.nat_count
   domain = "vpc"
   tags   = merge(var.tags, { Name = "${var.name}-nat-${var.availability_zones[count.index]}" })
 }
 
 resource "aws_nat_gateway" "this" {
-  count         = var.enable_nat_gateway ? local.az_count : 0
+  count         = local.nat_count
   allocation_id = aws_eip.nat[count.index].id
   subnet_id     = aws_subnet.public[count.index].id
   tags          = merge(var.tags, { Name = "${var.name}-${var.availability_zones[count.index]}" })
@@ -80,7 +85,7 @@ resource "aws_route" "private_nat" {
   count                  = var.enable_nat_gateway ? local.az_count : 0
   route_table_id         = aws_route_table.private[count.index].id
   destination_cidr_block = "0.0.0.0/0"
-  nat_gateway_id         = aws_nat_gateway.this[count.index].id
+  nat_gateway_id         = aws_nat_gateway.this[min(count.index, local.nat_count - 1)].id
 }
 
 resource "aws_route_table_association" "private" {
@@ -90,6 +95,17 @@ resource "aws_route_table_association" "private" {
 }
 
 # --- flow logs ---------------------------------------------------------------------------
+
+# ECR image layers are served from S3: through a gateway endpoint they don't pay NAT data
+# processing (the endpoint itself is free).
+resource "aws_vpc_endpoint" "s3" {
+  count             = var.enable_s3_gateway_endpoint ? 1 : 0
+  vpc_id            = aws_vpc.this.id
+  service_name      = "com.amazonaws.${data.aws_region.current.id}.s3"
+  vpc_endpoint_type = "Gateway"
+  route_table_ids   = aws_route_table.private[*].id
+  tags              = merge(var.tags, { Name = "${var.name}-s3" })
+}
 
 resource "aws_cloudwatch_log_group" "flow_logs" {
   #checkov:skip=CKV_AWS_338: retention is var.flow_log_retention_days (90 by default); keep them longer in your central log archive.

@@ -35,6 +35,18 @@ variable "enable_nat_gateway" {
   default     = true
 }
 
+variable "single_nat_gateway" {
+  description = "One NAT gateway for every zone instead of one per zone: saves about USD 33 a month (us-east-1) for each zone beyond the first, at the price of every zone losing egress when that one zone fails."
+  type        = bool
+  default     = false
+}
+
+variable "enable_s3_gateway_endpoint" {
+  description = "An S3 gateway endpoint on the private route tables, so ECR image layers (served from S3) and S3 config reads bypass NAT data processing (USD 0.045/GB). The endpoint is free."
+  type        = bool
+  default     = true
+}
+
 variable "enable_flow_logs" {
   description = "VPC flow logs (rejected and accepted traffic) to a CloudWatch log group."
   type        = bool

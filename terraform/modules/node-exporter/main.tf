@@ -2,6 +2,7 @@
 # convention so ecs-discoverer finds it with no extra config.
 module "daemon" {
   source = "../daemon-service"
+  create = var.create
 
   name           = var.name
   cluster_arn    = var.cluster_arn

@@ -6,7 +6,7 @@ locals {
   data_volume   = "data"
 
   amp_workspace_arn = var.remote_write == "create" ? one(aws_prometheus_workspace.this[*].arn) : var.amp_workspace_arn
-  remote_write_url  = var.remote_write == "create" ? "${one(aws_prometheus_workspace.this[*].prometheus_endpoint)}api/v1/remote_write" : (var.remote_write == "existing" ? "https://aps-workspaces.${data.aws_region.current.name}.amazonaws.com/workspaces/${element(split("/", coalesce(var.amp_workspace_arn, "/")), 1)}/api/v1/remote_write" : "")
+  remote_write_url  = var.remote_write == "create" ? "${one(aws_prometheus_workspace.this[*].prometheus_endpoint)}api/v1/remote_write" : (var.remote_write == "existing" ? "https://aps-workspaces.${data.aws_region.current.id}.amazonaws.com/workspaces/${element(split("/", coalesce(var.amp_workspace_arn, "/")), 1)}/api/v1/remote_write" : "")
 
   scrape_configs = concat(
     [
@@ -36,12 +36,12 @@ locals {
     scrape_configs   = jsonencode(local.scrape_configs)
     alertmanagers    = jsonencode(local.alertmanagers)
     remote_write_url = local.remote_write_url
-    region           = data.aws_region.current.name
+    region           = data.aws_region.current.id
   })
 
   log_options = {
     "awslogs-group"         = aws_cloudwatch_log_group.this.name
-    "awslogs-region"        = data.aws_region.current.name
+    "awslogs-region"        = data.aws_region.current.id
     "awslogs-stream-prefix" = var.name
   }
 

@@ -5,11 +5,16 @@
 module "network" {
   source = "../network"
 
-  name               = var.name
-  cidr_block         = var.vpc_cidr_block
-  availability_zones = var.availability_zones
-  enable_nat_gateway = var.enable_nat_gateway
-  tags               = var.tags
+  name                       = var.name
+  cidr_block                 = var.vpc_cidr_block
+  availability_zones         = var.availability_zones
+  enable_nat_gateway         = var.enable_nat_gateway
+  single_nat_gateway         = var.single_nat_gateway
+  enable_s3_gateway_endpoint = var.enable_s3_gateway_endpoint
+  enable_flow_logs           = var.enable_flow_logs
+  flow_log_retention_days    = var.flow_log_retention_days
+  log_kms_key_arn            = var.log_kms_key_arn
+  tags                       = var.tags
 }
 
 module "cluster" {
@@ -54,7 +59,7 @@ module "prometheus" {
   subnet_ids  = module.network.private_subnet_ids
   # 9090 also serves the lifecycle API: Grafana, the port-forwarding instances and the operators
   # only, not the whole VPC.
-  allowed_security_group_ids = concat(var.enable_grafana ? [module.grafana[0].security_group_id] : [], local.port_forwarding_groups)
+  allowed_security_group_ids = concat(var.enable_grafana ? [module.grafana.security_group_id] : [], local.port_forwarding_groups)
   allowed_cidr_blocks        = var.operator_cidr_blocks
   # Only Prometheus reaches the instances, and only on the scrape ports: cAdvisor runs privileged.
   scrape_targets = [for r in var.instance_scrape_port_ranges : {
@@ -71,6 +76,10 @@ module "prometheus" {
   cloudmap_namespaces   = [module.cloudmap.namespace_name]
   cloudmap_service_arn  = module.cloudmap.service_arns["prometheus"]
   storage               = var.prometheus_storage
+  retention             = var.prometheus_retention
+  config_kms_key_arn    = var.config_kms_key_arn
+  log_kms_key_arn       = var.log_kms_key_arn
+  log_retention_days    = var.log_retention_days
   cpu_architecture      = var.cpu_architecture
   wait_for_steady_state = var.wait_for_steady_state
   remote_write          = var.remote_write
@@ -84,6 +93,7 @@ module "prometheus" {
 
 module "node_exporter" {
   source = "../node-exporter"
+  create = var.enable_node_exporter
 
   name        = "${var.name}-node-exporter"
   cluster_arn = module.cluster.cluster_arn
@@ -92,6 +102,7 @@ module "node_exporter" {
 
 module "cadvisor" {
   source = "../cadvisor"
+  create = var.enable_cadvisor
 
   name        = "${var.name}-cadvisor"
   cluster_arn = module.cluster.cluster_arn
@@ -100,7 +111,7 @@ module "cadvisor" {
 
 module "grafana" {
   source = "../grafana"
-  count  = var.enable_grafana ? 1 : 0
+  create = var.enable_grafana
 
   name        = "${var.name}-grafana"
   cluster_arn = module.cluster.cluster_arn
@@ -112,7 +123,7 @@ module "grafana" {
   reloader_image             = var.reloader_image
   prometheus_url             = "http://prometheus.${module.cloudmap.namespace_name}:9090"
   dashboards_dir             = var.dashboards_dir
-  cloudmap_service_arn       = module.cloudmap.service_arns["grafana"]
+  cloudmap_service_arn       = var.enable_grafana ? module.cloudmap.service_arns["grafana"] : null
   cpu_architecture           = var.cpu_architecture
   wait_for_steady_state      = var.wait_for_steady_state
   tags                       = var.tags
@@ -131,6 +142,9 @@ module "alertmanager" {
   reloader_image             = var.reloader_image
   ssm_path                   = "/${var.name}/alertmanager"
   receiver                   = var.alert_receiver
+  config_kms_key_arn         = var.config_kms_key_arn
+  log_kms_key_arn            = var.log_kms_key_arn
+  log_retention_days         = var.log_retention_days
   group_wait                 = var.alert_group_wait
   cloudmap_service_arn       = var.enable_alertmanager ? module.cloudmap.service_arns["alertmanager"] : null
   cpu_architecture           = var.cpu_architecture
@@ -144,4 +158,10 @@ check "alert_receiver" {
     condition     = !var.enable_alertmanager || !endswith(coalesce(var.alert_receiver.webhook_url, "-"), ".invalid/replace-me")
     error_message = "alert_receiver is still the placeholder ${coalesce(var.alert_receiver.webhook_url, "-")}: alerts reach Alertmanager and go nowhere. Set alert_receiver to your webhook URL or SNS topic ARN."
   }
+}
+
+# Grafana took `create` instead of a module count: state of an earlier version moves over.
+moved {
+  from = module.grafana[0]
+  to   = module.grafana
 }

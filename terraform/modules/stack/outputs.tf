@@ -30,18 +30,16 @@ output "grafana_url" {
 
 output "grafana_admin_password_secret_arn" {
   description = "Secrets Manager secret with Grafana's admin password, or null."
-  value       = one(module.grafana[*].admin_password_secret_arn)
+  value       = module.grafana.admin_password_secret_arn
 }
 
 output "task_definition_arns" {
   description = "Task definitions by service."
   value = merge(
-    {
-      prometheus    = module.prometheus.task_definition_arn
-      node-exporter = module.node_exporter.task_definition_arn
-      cadvisor      = module.cadvisor.task_definition_arn
-    },
-    var.enable_grafana ? { grafana = one(module.grafana[*].task_definition_arn) } : {},
+    { prometheus = module.prometheus.task_definition_arn },
+    var.enable_node_exporter ? { node-exporter = module.node_exporter.task_definition_arn } : {},
+    var.enable_cadvisor ? { cadvisor = module.cadvisor.task_definition_arn } : {},
+    var.enable_grafana ? { grafana = module.grafana.task_definition_arn } : {},
     var.enable_alertmanager ? { alertmanager = module.alertmanager.task_definition_arn } : {},
   )
 }

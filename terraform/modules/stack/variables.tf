@@ -74,7 +74,7 @@ variable "enable_managed_scaling" {
 }
 
 variable "enable_container_insights" {
-  description = "CloudWatch Container Insights on the cluster."
+  description = "CloudWatch Container Insights on the cluster: per-task and per-service CloudWatch metrics, billed as custom metrics and log ingestion (roughly USD 10-20 a month for this stack). Prometheus already has the containers' metrics through cAdvisor."
   type        = bool
   default     = true
 }
@@ -106,6 +106,18 @@ variable "discovery_clusters" {
     condition     = var.discovery_clusters == null || length(coalesce(var.discovery_clusters, [])) > 0
     error_message = "discovery_clusters must name at least one cluster, or be null for this stack's cluster."
   }
+}
+
+variable "enable_node_exporter" {
+  description = "Run node-exporter on every container instance (DAEMON)."
+  type        = bool
+  default     = true
+}
+
+variable "enable_cadvisor" {
+  description = "Run cAdvisor on every container instance (DAEMON, privileged)."
+  type        = bool
+  default     = true
 }
 
 variable "enable_grafana" {
@@ -190,4 +202,72 @@ variable "instance_scrape_port_ranges" {
     { from_port = 9100, to_port = 9100 },
     { from_port = 32768, to_port = 65535 },
   ]
+}
+
+# --- sizing, cost and encryption --------------------------------------------------------------
+
+variable "instance_type" {
+  description = "EC2 instance type of the container instances (they host the node-exporter and cAdvisor daemons, and any EC2 services of yours)."
+  type        = string
+  default     = "t3.medium"
+}
+
+variable "prometheus_retention" {
+  description = "How long the task's TSDB keeps samples (Prometheus duration, e.g. 15d). The TSDB is lost with the task: remote write is the durable copy."
+  type        = string
+  default     = "15d"
+}
+
+variable "single_nat_gateway" {
+  description = "One NAT gateway for all zones instead of one per zone (saves about USD 33 a month per zone beyond the first; that zone becomes a single point of failure for egress)."
+  type        = bool
+  default     = false
+}
+
+variable "enable_s3_gateway_endpoint" {
+  description = "S3 gateway endpoint (free), so ECR image layers and S3 reads skip NAT data processing."
+  type        = bool
+  default     = true
+}
+
+variable "enable_detailed_monitoring" {
+  description = "1-minute CloudWatch monitoring of the container instances (about USD 2.10 per instance a month); node-exporter covers them in Prometheus already."
+  type        = bool
+  default     = false
+}
+
+variable "enable_flow_logs" {
+  description = "VPC flow logs to CloudWatch Logs (USD 0.50 per GB ingested, plus storage)."
+  type        = bool
+  default     = true
+}
+
+variable "flow_log_retention_days" {
+  description = "Retention of the flow log group, days."
+  type        = number
+  default     = 90
+}
+
+variable "log_retention_days" {
+  description = "Retention of the containers' log groups, days."
+  type        = number
+  default     = 30
+}
+
+variable "config_kms_key_arn" {
+  description = "Customer KMS key of the SecureString config parameters (Prometheus, Alertmanager), or null for alias/aws/ssm. The task roles get kms:Decrypt through SSM on it."
+  type        = string
+  default     = null
+}
+
+variable "secret_kms_key_arn" {
+  description = "Customer KMS key of Grafana's admin secret and config bucket, or null for the AWS managed keys. The execution and task roles get kms:Decrypt on it."
+  type        = string
+  default     = null
+}
+
+variable "log_kms_key_arn" {
+  description = "Customer KMS key of the log groups (containers and flow logs), or null. Its key policy must let CloudWatch Logs use it."
+  type        = string
+  default     = null
 }
