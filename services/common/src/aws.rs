@@ -1,7 +1,37 @@
 //! AWS SDK configuration from the standard chain (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL`),
 //! with optional role assumption.
 
+use std::time::Duration;
+
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
+
+/// How long an AWS call may take. Without a bound, an endpoint that accepts and never answers
+/// stalls a cycle (and `--once`, so an ECS init container) for ever.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// A whole operation, retries included.
+    pub operation: Duration,
+}
+
+impl Timeouts {
+    fn config(self) -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(3).min(self.operation))
+            // One attempt: ECS, EC2, SSM and S3 answer a page in well under a second.
+            .operation_attempt_timeout(Duration::from_secs(10).min(self.operation))
+            .operation_timeout(self.operation)
+            .build()
+    }
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            operation: Duration::from_secs(30),
+        }
+    }
+}
 
 /// A role to assume on top of the ambient credentials.
 #[derive(Debug, Clone)]
@@ -13,8 +43,11 @@ pub struct AssumeRole {
 
 /// Loads the SDK configuration. With `assume_role`, credentials come from STS AssumeRole using
 /// the ambient credentials as the source.
-pub async fn load(assume_role: Option<&AssumeRole>) -> SdkConfig {
-    let base = aws_config::defaults(BehaviorVersion::latest()).load().await;
+pub async fn load(assume_role: Option<&AssumeRole>, timeouts: Timeouts) -> SdkConfig {
+    let base = aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(timeouts.config())
+        .load()
+        .await;
     let Some(role) = assume_role else {
         return base;
     };
@@ -26,6 +59,7 @@ pub async fn load(assume_role: Option<&AssumeRole>) -> SdkConfig {
     }
     let provider = provider.build().await;
     aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(timeouts.config())
         .credentials_provider(provider)
         .load()
         .await

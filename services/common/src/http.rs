@@ -1,8 +1,10 @@
 //! The HTTP side both services share: `/health`, `/metrics`, and serving with graceful shutdown.
 
+use std::future::IntoFuture;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -48,14 +50,30 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, BindError> {
         .map_err(|source| BindError { addr, source })
 }
 
-/// Serves `app` until `shutdown` fires, then lets in-flight requests finish.
+/// How long in-flight requests get after shutdown before their connections are dropped.
+pub const SHUTDOWN_DRAIN: Duration = Duration::from_secs(3);
+
+/// Serves `app` until `shutdown` fires, then lets in-flight requests finish for up to
+/// [`SHUTDOWN_DRAIN`]: a client that sent half a request, or never reads, can't hold the
+/// process past its stop timeout.
 pub async fn serve(listener: TcpListener, app: Router, shutdown: Shutdown) -> io::Result<()> {
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "HTTP server listening");
     }
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.wait().await })
-        .await
+    let graceful = axum::serve(listener, app).with_graceful_shutdown({
+        let shutdown = shutdown.clone();
+        async move { shutdown.wait().await }
+    });
+    tokio::select! {
+        served = graceful.into_future() => served,
+        () = async {
+            shutdown.wait().await;
+            tokio::time::sleep(SHUTDOWN_DRAIN).await;
+        } => {
+            tracing::warn!(drain = ?SHUTDOWN_DRAIN, "connections still open after shutdown; dropping them");
+            Ok(())
+        }
+    }
 }
 
 #[cfg(test)]

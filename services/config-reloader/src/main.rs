@@ -30,7 +30,7 @@ async fn main() -> anyhow::Result<()> {
 
     let mut registry = Registry::default();
     let metrics = Arc::new(Metrics::register(&mut registry));
-    let sdk = aws::load(None).await;
+    let sdk = aws::load(None, aws::Timeouts::default()).await;
     let mut syncer = Syncer {
         source: ConfigSource::new(&config.source, &sdk),
         cloudmap: CloudMap::new(aws_sdk_servicediscovery::Client::from_conf(

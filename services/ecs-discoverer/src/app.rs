@@ -28,7 +28,15 @@ pub fn app(state: Arc<SharedState>, registry: Arc<Registry>) -> Router {
 
 async fn http_sd(State(state): State<Arc<SharedState>>) -> Response {
     match state.http_sd() {
-        Some(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Some(Ok(body)) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Some(Err(error)) => {
+            tracing::error!(%error, "http_sd: the targets could not be rendered");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("the targets could not be rendered: {error}\n"),
+            )
+                .into_response()
+        }
         None => (
             StatusCode::SERVICE_UNAVAILABLE,
             "no successful discovery cycle yet\n",
@@ -102,6 +110,17 @@ mod tests {
             String::from_utf8_lossy(&body).into_owned(),
             content_type,
         )
+    }
+
+    #[tokio::test]
+    async fn http_sd_answers_500_not_an_empty_list_when_the_targets_cannot_be_rendered() {
+        let state = Arc::new(SharedState::default());
+        state.publish_unrenderable("key must be a string");
+        for path in ["/prometheus-targets", "/targets"] {
+            let (status, body, _) = get(app(state.clone(), Arc::default()), path).await;
+            assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{path}: {body}");
+            assert!(body.contains("key must be a string"), "{body}");
+        }
     }
 
     #[tokio::test]

@@ -90,6 +90,10 @@ pub struct Cli {
     #[arg(long, env = "ECS_SD_EXTERNAL_ID", requires = "role_arn", global = true)]
     pub external_id: Option<String>,
 
+    /// How long one AWS call may take, retries included, before the cycle counts it as failed.
+    #[arg(long, env = "ECS_SD_API_TIMEOUT", default_value = "30s", value_parser = parse_interval, global = true)]
+    pub api_timeout: Duration,
+
     /// How long service descriptions (tags, for selectors and labels) are cached.
     #[arg(long, env = "ECS_SD_SERVICE_CACHE_TTL", default_value = "5m", value_parser = parse_interval, global = true)]
     pub service_cache_ttl: Duration,
@@ -157,6 +161,7 @@ pub struct Config {
     pub role_arn: Option<String>,
     pub external_id: Option<String>,
     pub service_cache_ttl: Duration,
+    pub api_timeout: Duration,
     pub log_format: LogFormat,
 }
 
@@ -247,6 +252,7 @@ impl TryFrom<Cli> for Config {
             role_arn: cli.role_arn.filter(|r| !r.is_empty()),
             external_id: cli.external_id.filter(|r| !r.is_empty()),
             service_cache_ttl: cli.service_cache_ttl,
+            api_timeout: cli.api_timeout,
             log_format: cli.log_format,
         })
     }

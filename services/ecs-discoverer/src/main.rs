@@ -22,6 +22,8 @@ use stack_common::{http, telemetry};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
+    // First, so a SIGTERM during AWS config loading or a hung first call is still honoured.
+    let shutdown = Shutdown::on_signals().context("cannot install signal handlers")?;
     let cli = Cli::parse();
     let command = cli
         .command
@@ -54,7 +56,13 @@ async fn main() -> anyhow::Result<()> {
         external_id: config.external_id.clone(),
         session_name: "ecs-discoverer".to_string(),
     });
-    let sdk_config = aws::load(assume_role.as_ref()).await;
+    let timeouts = aws::Timeouts {
+        operation: config.api_timeout,
+    };
+    let sdk_config = tokio::select! {
+        loaded = aws::load(assume_role.as_ref(), timeouts) => loaded,
+        _ = shutdown.wait() => return Ok(()),
+    };
     let (ecs, ec2) = edge::clients(&sdk_config, &metrics);
     let edge = Edge::new(
         ecs,
@@ -76,7 +84,9 @@ async fn main() -> anyhow::Result<()> {
         Refresher::new(edge, &config, metrics, state.clone()).with_cloudmap(cloudmap);
 
     if let Some((all, json)) = command {
-        let report = refresher.cycle(false).await;
+        let Some(report) = refresher.cycle_unless_shutdown(false, &shutdown).await else {
+            return Ok(());
+        };
         for error in &report.errors {
             eprintln!("error: {error}");
         }
@@ -97,7 +107,9 @@ async fn main() -> anyhow::Result<()> {
     }
 
     if config.once {
-        let report = refresher.cycle(true).await;
+        let Some(report) = refresher.cycle_unless_shutdown(true, &shutdown).await else {
+            return Ok(());
+        };
         if report.result != CycleResult::Success {
             bail!("discovery failed: {}", report.errors.join("; "));
         }
@@ -109,7 +121,6 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
 
-    let shutdown = Shutdown::on_signals().context("cannot install signal handlers")?;
     tracing::info!(clusters = ?config.clusters, interval = ?config.interval, "ecs-discoverer starting");
     let server = match config.listen {
         Listen::On(addr) => {

@@ -155,6 +155,13 @@ impl FileSdWriter {
         Ok(())
     }
 
+    /// Whether any of the files is gone (one stat each).
+    pub fn any_missing(&self) -> bool {
+        std::iter::once(self.combined_path())
+            .chain(self.interval_paths().into_iter().map(|(_, path)| path))
+            .any(|path| !path.exists())
+    }
+
     /// Writes every file, each streamed straight into its temp file; returns each file's
     /// outcome.
     pub fn write(
@@ -200,16 +207,18 @@ struct Publication {
     targets: Arc<Vec<Arc<Target>>>,
     cloudmap: Arc<Vec<TargetGroup>>,
     skipped: Arc<Vec<Skip>>,
-    http_sd: OnceLock<Bytes>,
+    /// The rendered body, or why it could not be rendered. Never `[]` in place of targets: an
+    /// empty list would tell every Prometheus to drop them all.
+    http_sd: OnceLock<Result<Bytes, String>>,
 }
 
 impl Publication {
-    fn http_sd(&self) -> Bytes {
+    fn http_sd(&self) -> Result<Bytes, String> {
         self.http_sd
             .get_or_init(|| {
                 serde_json::to_vec(&combined_groups(&self.targets, &self.cloudmap))
-                    .unwrap_or_else(|_| b"[]".to_vec())
-                    .into()
+                    .map(Bytes::from)
+                    .map_err(|error| error.to_string())
             })
             .clone()
     }
@@ -246,9 +255,23 @@ impl SharedState {
         self.inner.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// The http_sd body; `None` until the first successful cycle.
-    pub fn http_sd(&self) -> Option<Bytes> {
+    /// The http_sd body; `None` until the first successful cycle, `Some(Err)` when it can't
+    /// be rendered.
+    pub fn http_sd(&self) -> Option<Result<Bytes, String>> {
         self.current().map(|p| p.http_sd())
+    }
+
+    /// A publication whose http_sd body failed to render with `error` (serde_json fails only
+    /// on shapes these groups never have, so the handler's answer is tested through this).
+    #[cfg(test)]
+    pub fn publish_unrenderable(&self, error: &str) {
+        let publication = Publication {
+            targets: Arc::default(),
+            cloudmap: Arc::default(),
+            skipped: Arc::default(),
+            http_sd: OnceLock::from(Err(error.to_string())),
+        };
+        *self.inner.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(publication));
     }
 
     pub fn skipped(&self) -> Arc<Vec<Skip>> {

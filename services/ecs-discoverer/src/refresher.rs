@@ -26,10 +26,25 @@ fn failure_labels(cluster: &str) -> ClusterLabels {
 pub enum CycleResult {
     /// Every cluster refreshed.
     Success,
-    /// Some clusters failed and kept their last good targets.
+    /// Some sources failed and kept their last good targets; at least one refreshed.
     Partial,
-    /// Nothing refreshed (ListClusters or every cluster failed).
+    /// Nothing refreshed: ListClusters failed, or every cluster (and Cloud Map) did.
     Failure,
+}
+
+impl CycleResult {
+    /// The contract (spec, Failure behaviour): `failure` when no source refreshed, `partial`
+    /// when some did, `success` only when all did. Cloud Map counts as one source when it is
+    /// configured. A cycle with nothing to refresh (no cluster listed, no Cloud Map) succeeded.
+    fn of(listed: bool, sources: usize, refreshed: usize) -> Self {
+        if !listed || (sources > 0 && refreshed == 0) {
+            CycleResult::Failure
+        } else if refreshed < sources {
+            CycleResult::Partial
+        } else {
+            CycleResult::Success
+        }
+    }
 }
 
 impl CycleResult {
@@ -240,13 +255,18 @@ impl Refresher {
         }
         let (cloudmap_ok, cloudmap_changed) = self.refresh_cloudmap(&mut errors).await;
         changed |= cloudmap_changed;
-        let result = match (&listed, errors.is_empty()) {
-            (Some(_), true) => CycleResult::Success,
-            (Some(clusters), false) if refreshed > 0 || clusters.is_empty() || cloudmap_ok => {
-                CycleResult::Partial
-            }
-            _ => CycleResult::Failure,
-        };
+        let cloudmap_sources = usize::from(self.cloudmap.is_some());
+        let result = CycleResult::of(
+            listed.is_some(),
+            listed.as_ref().map_or(0, Vec::len) + cloudmap_sources,
+            refreshed + usize::from(cloudmap_ok && self.cloudmap.is_some()),
+        );
+        // A file_sd file deleted under us (a cleanup, a volume re-mount) is written again,
+        // even when nothing changed: one stat per file and cycle, no render.
+        if self.published_once && self.writer.as_ref().is_some_and(FileSdWriter::any_missing) {
+            tracing::warn!("a file_sd file is missing; writing the files again");
+            self.publish_pending = true;
+        }
 
         let (targets, skipped) = match (&self.combined, changed) {
             (Some((targets, skipped)), false) => (targets.clone(), skipped.clone()),
@@ -327,7 +347,9 @@ impl Refresher {
         metrics
             .cycle_duration
             .observe(started.elapsed().as_secs_f64());
-        if result != CycleResult::Failure {
+        // Only a cycle in which everything refreshed is a success: the staleness alert on this
+        // timestamp must fire while any source is stuck.
+        if result == CycleResult::Success {
             let now = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_secs_f64())
@@ -383,10 +405,25 @@ impl Refresher {
         );
     }
 
-    /// Runs cycles every `interval` until shutdown.
+    /// One cycle, abandoned when shutdown comes first (its AWS calls may be hung): `None` then.
+    /// Nothing is half published: publishing happens after the last await of a cycle.
+    pub async fn cycle_unless_shutdown(
+        &mut self,
+        publish: bool,
+        shutdown: &Shutdown,
+    ) -> Option<CycleReport> {
+        tokio::select! {
+            report = self.cycle(publish) => Some(report),
+            _ = shutdown.wait() => None,
+        }
+    }
+
+    /// Runs cycles every `interval` until shutdown, which also ends a cycle in progress.
     pub async fn run(mut self, interval: std::time::Duration, shutdown: Shutdown) {
         loop {
-            let report = self.cycle(true).await;
+            let Some(report) = self.cycle_unless_shutdown(true, &shutdown).await else {
+                return;
+            };
             for error in &report.errors {
                 tracing::debug!(%error, "cycle error");
             }

@@ -89,6 +89,8 @@ pub enum SkipReason {
     ServiceSelector,
     TaskDefinitionUnavailable,
     TagWithoutPort { suffix: String },
+    ReservedLabel { key: String, family: String },
+    InvalidServerName { value: String },
 }
 
 impl SkipReason {
@@ -110,6 +112,8 @@ impl SkipReason {
             SkipReason::ServiceSelector => "service_selector",
             SkipReason::TaskDefinitionUnavailable => "task_definition_unavailable",
             SkipReason::TagWithoutPort { .. } => "tag_without_port",
+            SkipReason::ReservedLabel { .. } => "reserved_label",
+            SkipReason::InvalidServerName { .. } => "invalid_server_name",
         }
     }
 }
@@ -181,6 +185,14 @@ impl fmt::Display for SkipReason {
             SkipReason::TagWithoutPort { suffix } => write!(
                 f,
                 "METRICS_PATH{suffix}/METRICS_NAME{suffix} tag without METRICS_PORT{suffix}"
+            ),
+            SkipReason::ReservedLabel { key, family } => write!(
+                f,
+                "{key} (task family {family}) names a label starting with __, which Prometheus reads as a scrape setting, not a label: rename it"
+            ),
+            SkipReason::InvalidServerName { value } => write!(
+                f,
+                "PROMETHEUS_EXPORTER_SERVER_NAME='{value}' is not a hostname or IP address: give e.g. metrics.internal or 10.0.0.5, without port, path or credentials"
             ),
         }
     }
@@ -392,7 +404,10 @@ impl<'a> Resolver<'a> {
             Ok(port) => port,
             Err(reason) => return vec![Err(reason)],
         };
-        let labels = self.custom_labels(def);
+        let labels = match self.custom_labels(ctx, def) {
+            Ok(labels) => labels,
+            Err(reason) => return vec![Err(reason)],
+        };
         let raw_endpoints = def
             .key("PROMETHEUS_ENDPOINT")
             .map(str::trim)
@@ -450,13 +465,26 @@ impl<'a> Resolver<'a> {
             .collect()
     }
 
-    fn custom_labels(&mut self, def: &ContainerDefinition) -> BTreeMap<String, String> {
+    /// The `PROMETHEUS_LABEL_<name>` labels. A name starting with `__` would steer Prometheus
+    /// (`__scheme__`, `__param_*`, `__scrape_interval__`, a faked `__meta_*`): the container is
+    /// refused rather than scraped differently from what its owner sees.
+    fn custom_labels(
+        &mut self,
+        ctx: &TaskContext<'_>,
+        def: &ContainerDefinition,
+    ) -> Result<BTreeMap<String, String>, SkipReason> {
         let mut labels = BTreeMap::new();
         let keys = def.environment.keys().chain(def.docker_labels.keys());
         for key in keys {
             let Some(name) = key.strip_prefix("PROMETHEUS_LABEL_") else {
                 continue;
             };
+            if name.starts_with("__") {
+                return Err(SkipReason::ReservedLabel {
+                    key: key.clone(),
+                    family: ctx.definition.family.clone(),
+                });
+            }
             if is_valid_label_name(name) {
                 if let Some(value) = def.key(key) {
                     labels.insert(name.to_string(), value.to_string());
@@ -468,7 +496,7 @@ impl<'a> Resolver<'a> {
                 ));
             }
         }
-        labels
+        Ok(labels)
     }
 
     fn docker_label_endpoint(
@@ -515,8 +543,10 @@ impl<'a> Resolver<'a> {
                 .map(str::to_string),
             host: def
                 .key("PROMETHEUS_EXPORTER_SERVER_NAME")
+                .map(str::trim)
                 .filter(|h| !h.is_empty())
-                .map(str::to_string),
+                .map(server_name)
+                .transpose()?,
             labels: BTreeMap::new(),
         })
     }
@@ -833,6 +863,34 @@ pub fn combine(targets: impl IntoIterator<Item = Arc<Target>>) -> Vec<Arc<Target
     let mut first = first.into_iter();
     all.retain(|_| first.next().unwrap_or(false));
     all
+}
+
+/// `PROMETHEUS_EXPORTER_SERVER_NAME` as the host part of a target address: a DNS name (RFC 1123
+/// labels) or an IP address, IPv6 in brackets. Anything else (a port, a path, a query,
+/// credentials) would change what Prometheus scrapes, or make a target it rejects.
+fn server_name(value: &str) -> Result<String, SkipReason> {
+    if let Ok(ip) = value.trim_matches(['[', ']']).parse::<std::net::IpAddr>() {
+        return Ok(match ip {
+            std::net::IpAddr::V4(v4) => v4.to_string(),
+            std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+        });
+    }
+    let label_ok = |label: &str| {
+        (1..=63).contains(&label.len())
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    let name = value.strip_suffix('.').unwrap_or(value);
+    if name.len() <= 253 && name.split('.').all(label_ok) {
+        Ok(name.to_string())
+    } else {
+        Err(SkipReason::InvalidServerName {
+            value: value.to_string(),
+        })
+    }
 }
 
 #[cfg(test)]

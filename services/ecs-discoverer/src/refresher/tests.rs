@@ -77,7 +77,7 @@ fn addresses(targets: &[Arc<Target>]) -> Vec<String> {
 }
 
 fn served_addresses(state: &SharedState) -> Vec<String> {
-    let body = state.http_sd().expect("published");
+    let body = state.http_sd().expect("published").expect("rendered");
     let groups: Vec<serde_json::Value> = serde_json::from_slice(&body).expect("json");
     let mut out: Vec<String> = groups
         .iter()
@@ -172,4 +172,120 @@ async fn nothing_is_published_before_the_first_full_success() {
     c2_down.store(false, Ordering::SeqCst);
     assert_eq!(refresher.cycle(true).await.result, CycleResult::Success);
     assert_eq!(served_addresses(&state).len(), 3);
+}
+
+/// Every ListTasks fails with a server error while `down` is set.
+fn every_cluster_down_rule(down: Arc<AtomicBool>) -> Rule {
+    mock!(aws_sdk_ecs::Client::list_tasks)
+        .match_requests(move |_| down.load(Ordering::SeqCst))
+        .sequence()
+        .http_status(
+            500,
+            Some(r#"{"__type":"ServerException","message":"internal error"}"#.to_string()),
+        )
+        .repeatedly()
+        .build()
+}
+
+fn cycles(metrics: &Metrics, result: &str) -> u64 {
+    metrics
+        .cycles
+        .get_or_create(&ResultLabels {
+            result: result.to_string(),
+        })
+        .get()
+}
+
+#[tokio::test]
+async fn a_total_outage_is_a_failure_and_only_a_full_success_moves_the_timestamp() {
+    let all_down = Arc::new(AtomicBool::new(false));
+    let c2_down = Arc::new(AtomicBool::new(false));
+    let mut rules = vec![every_cluster_down_rule(all_down.clone())];
+    rules.extend(two_cluster_rules(
+        Arc::new(AtomicUsize::new(1)),
+        c2_down.clone(),
+    ));
+    let (edge, metrics) = edge_with(&rules);
+    let cli = Cli::try_parse_from(["ecs-discoverer", "--clusters", "c1,c2", "--listen", "off"])
+        .expect("flags");
+    let config = Config::try_from(cli).expect("config");
+    let mut refresher = Refresher::new(
+        edge,
+        &config,
+        metrics.clone(),
+        Arc::new(SharedState::default()),
+    );
+
+    assert_eq!(refresher.cycle(true).await.result, CycleResult::Success);
+    let succeeded_at = metrics.last_success.get();
+    assert!(succeeded_at > 0.0);
+    metrics.last_success.set(1.0); // so any later move shows
+
+    c2_down.store(true, Ordering::SeqCst);
+    assert_eq!(refresher.cycle(true).await.result, CycleResult::Partial);
+    assert_eq!(metrics.last_success.get(), 1.0, "a partial cycle moved it");
+
+    all_down.store(true, Ordering::SeqCst);
+    let report = refresher.cycle(true).await;
+    assert_eq!(report.result, CycleResult::Failure, "{:?}", report.errors);
+    assert_eq!(report.errors.len(), 2, "{:?}", report.errors);
+    assert_eq!(metrics.last_success.get(), 1.0, "a failed cycle moved it");
+    assert_eq!(
+        (
+            cycles(&metrics, "success"),
+            cycles(&metrics, "partial"),
+            cycles(&metrics, "failure")
+        ),
+        (1, 1, 1)
+    );
+    // The targets of the last good cycle are still what is served.
+    assert_eq!(addresses(&report.targets).len(), 3);
+
+    all_down.store(false, Ordering::SeqCst);
+    c2_down.store(false, Ordering::SeqCst);
+    assert_eq!(refresher.cycle(true).await.result, CycleResult::Success);
+    assert!(metrics.last_success.get() > 1.0);
+}
+
+#[test]
+fn the_cycle_result_follows_what_refreshed() {
+    // (listed, sources, refreshed)
+    assert_eq!(CycleResult::of(false, 0, 0), CycleResult::Failure);
+    assert_eq!(CycleResult::of(true, 0, 0), CycleResult::Success);
+    assert_eq!(CycleResult::of(true, 2, 0), CycleResult::Failure);
+    assert_eq!(CycleResult::of(true, 2, 1), CycleResult::Partial);
+    assert_eq!(CycleResult::of(true, 2, 2), CycleResult::Success);
+}
+
+#[tokio::test]
+async fn a_deleted_file_is_written_again_while_nothing_changes() {
+    let (edge, metrics) = edge_with(&two_cluster_rules(
+        Arc::new(AtomicUsize::new(1)),
+        Arc::new(AtomicBool::new(false)),
+    ));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cli = Cli::try_parse_from([
+        "ecs-discoverer",
+        "--clusters",
+        "c1,c2",
+        "--listen",
+        "off",
+        "--output-dir",
+        dir.path().to_str().expect("utf-8 path"),
+    ])
+    .expect("flags");
+    let config = Config::try_from(cli).expect("config");
+    let mut refresher = Refresher::new(edge, &config, metrics, Arc::new(SharedState::default()));
+    assert_eq!(refresher.cycle(true).await.result, CycleResult::Success);
+    let combined = dir.path().join("ecs_file_sd.json");
+    let written = std::fs::read_to_string(&combined).expect("written");
+    std::fs::remove_file(&combined).expect("delete");
+    std::fs::remove_file(dir.path().join("30s-tasks.json")).expect("delete");
+
+    assert_eq!(refresher.cycle(true).await.result, CycleResult::Success);
+    assert_eq!(
+        std::fs::read_to_string(&combined).expect("re-created"),
+        written
+    );
+    assert!(dir.path().join("30s-tasks.json").exists());
 }

@@ -701,3 +701,87 @@ fn awsvpc_on_ec2_uses_the_eni_address_and_keeps_the_instance_labels() {
     assert_eq!(&labels["__meta_ecs_ec2_instance_private_ip"], "10.0.0.5");
     assert_eq!(&labels["__meta_ecs_container_instance_arn"], CI);
 }
+
+#[test]
+fn a_custom_label_starting_with_two_underscores_refuses_the_container() {
+    for key in [
+        "PROMETHEUS_LABEL___scheme__",
+        "PROMETHEUS_LABEL___scrape_interval__",
+        "PROMETHEUS_LABEL___param_target",
+        "PROMETHEUS_LABEL___meta_ecs_service",
+    ] {
+        let env = [
+            ("PROMETHEUS", "1"),
+            (key, "x"),
+            ("PROMETHEUS_LABEL_team", "obs"),
+        ];
+        let r = resolve(&cluster(
+            "awsvpc",
+            vec![def("app", &env, &[], &[(8080, None)])],
+            vec![],
+        ));
+        assert!(r.targets.is_empty(), "{key} made a target: {:?}", r.targets);
+        let [skip] = r.skipped.as_slice() else {
+            panic!("{key}: {:?}", r.skipped)
+        };
+        assert_eq!(skip.reason.code(), "reserved_label");
+        assert_eq!(skip.container, "app");
+        let reason = skip.reason.to_string();
+        assert!(
+            reason.contains(key) && reason.contains("family app"),
+            "{reason}"
+        );
+    }
+}
+
+#[test]
+fn the_server_name_is_a_hostname_or_an_ip_address() {
+    let resolved = |name: &str| {
+        let labels = [
+            ("PROMETHEUS_EXPORTER_PORT", "9100"),
+            ("PROMETHEUS_EXPORTER_SERVER_NAME", name),
+        ];
+        resolve(&cluster(
+            "awsvpc",
+            vec![def("app", &[], &labels, &[(9100, None)])],
+            vec![],
+        ))
+    };
+    for (name, address) in [
+        ("api.internal", "api.internal:9100"),
+        (
+            "node-1.eu-west-1.compute.internal.",
+            "node-1.eu-west-1.compute.internal:9100",
+        ),
+        (" 10.0.0.9 ", "10.0.0.9:9100"),
+        ("fd00::5", "[fd00::5]:9100"),
+        ("[fd00::5]", "[fd00::5]:9100"),
+    ] {
+        let r = resolved(name);
+        assert_eq!(
+            r.targets.iter().map(|t| &*t.address).collect::<Vec<_>>(),
+            [address],
+            "{name}"
+        );
+    }
+    for name in [
+        "evil.example:6666",
+        "user:pw@host",
+        "host/path",
+        "host?x=1",
+        "-bad.example",
+        "a..b",
+        &"x".repeat(64),
+    ] {
+        let r = resolved(name);
+        assert!(r.targets.is_empty(), "{name} made {:?}", r.targets);
+        assert_eq!(
+            r.skipped
+                .iter()
+                .map(|s| s.reason.code())
+                .collect::<Vec<_>>(),
+            ["invalid_server_name"],
+            "{name}"
+        );
+    }
+}

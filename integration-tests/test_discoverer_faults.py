@@ -1,0 +1,123 @@
+"""ecs-discoverer when AWS misbehaves or clients do (issue 15): an endpoint that accepts and never
+answers, a client that sends half a request, a total outage, an unknown cluster for `explain`.
+Each runs the real binary; each failed before its fix."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from harness import Emulator, Service, free_port, metric_sum, service_binary, wait_until
+
+
+class BlackHole:
+    """A TCP endpoint that accepts connections and never answers."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}"
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.server.accept()
+            except OSError:
+                return
+            self.held.append(connection)
+
+    def close(self) -> None:
+        self.server.close()
+        for connection in self.held:
+            connection.close()
+
+
+@pytest.fixture
+def black_hole() -> Iterator[BlackHole]:
+    hole = BlackHole()
+    yield hole
+    hole.close()
+
+
+def env_for(endpoint: str) -> dict[str, str]:
+    return {"AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing", "PATH": "/usr/bin:/bin"}
+
+
+def stop_within(process: subprocess.Popen, seconds: float) -> tuple[int, float]:
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    try:
+        code = process.wait(timeout=seconds + 10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    return code, time.monotonic() - started
+
+
+def test_sigterm_mid_cycle_against_a_black_hole_exits_zero_within_5s(black_hole: BlackHole) -> None:
+    process = subprocess.Popen([str(service_binary("ecs-discoverer")), "--clusters", "c1", "--listen", "off",
+                                "--api-timeout", "5m"],
+                               env=env_for(black_hole.url), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    wait_until(lambda: black_hole.held, 10, "the discoverer to call the endpoint")
+    code, took = stop_within(process, 5)
+    assert code == 0 and took < 5, (code, took, process.stdout.read().decode()[-2000:] if process.stdout else "")
+
+
+def test_once_against_a_black_hole_fails_within_its_api_timeout(black_hole: BlackHole) -> None:
+    started = time.monotonic()
+    done = subprocess.run([str(service_binary("ecs-discoverer")), "--once", "--clusters", "c1", "--listen", "off",
+                           "--api-timeout", "2s"],
+                          env=env_for(black_hole.url), capture_output=True, text=True, timeout=60)
+    took = time.monotonic() - started
+    assert done.returncode != 0 and took < 15, (done.returncode, took, done.stderr[-2000:])
+    assert "c1" in done.stderr and "discovery failed" in done.stderr, done.stderr[-2000:]
+
+
+def test_a_client_sending_half_a_request_does_not_hold_sigterm(emulator: Emulator, tmp_path: Path) -> None:
+    port = free_port()
+    discoverer = Service("ecs-discoverer", ["--listen", f"127.0.0.1:{port}", "--clusters", "nope"],
+                         env=emulator.env, listen_port=port, log_dir=tmp_path)
+    half = socket.create_connection(("127.0.0.1", port))
+    try:
+        half.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")  # no blank line: the request never ends
+        time.sleep(0.5)
+        code, took = stop_within(discoverer.process.proc, 5)
+    finally:
+        half.close()
+    assert code == 0 and took < 5, (code, took, discoverer.process.log()[-2000:])
+
+
+def test_a_total_outage_counts_failure_and_freezes_the_success_timestamp(emulator: Emulator, tmp_path: Path) -> None:
+    """Every call refused (an unknown cluster stands in for access denied: the same non-retryable
+    client error on every cluster call)."""
+    port = free_port()
+    discoverer = Service("ecs-discoverer", ["--listen", f"127.0.0.1:{port}", "--clusters", "nope,gone",
+                                            "--interval", "1s"],
+                         env=emulator.env, listen_port=port, log_dir=tmp_path)
+    try:
+        def failed_twice() -> str | None:
+            text = discoverer.metrics()
+            return text if metric_sum(text, "ecs_sd_cycles_total", result="failure") >= 2 else None
+
+        metrics = wait_until(failed_twice, 30, "two failed cycles")
+        assert metric_sum(metrics, "ecs_sd_cycles_total", result="partial") == 0, metrics
+        assert metric_sum(metrics, "ecs_sd_cycles_total", result="success") == 0, metrics
+        assert metric_sum(metrics, "ecs_sd_last_success_timestamp_seconds") == 0, metrics
+    finally:
+        discoverer.stop()
+
+
+def test_explain_exits_non_zero_when_no_cluster_refreshed(emulator: Emulator) -> None:
+    done = subprocess.run([str(service_binary("ecs-discoverer")), "explain", "--clusters", "nope"],
+                          env={**emulator.env, "PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0, done.stdout + done.stderr
+    assert "nope" in done.stderr, done.stderr
