@@ -121,3 +121,16 @@ def test_explain_exits_non_zero_when_no_cluster_refreshed(emulator: Emulator) ->
                           env={**emulator.env, "PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=60)
     assert done.returncode != 0, done.stdout + done.stderr
     assert "nope" in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("binary,args", [("ecs-discoverer", ["--once", "--listen", "off", "--clusters", "c1"]),
+                                         ("config-reloader", [])])
+def test_no_region_is_refused_with_the_variable_to_set(binary: str, args: list[str], tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+           "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+           "AWS_EC2_METADATA_DISABLED": "true", "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+           "CONFIG_SOURCE": "ssm", "SOURCE_PROMETHEUS_CONFIG_FILE_PATH": "/p/config.yml",
+           "CONFIG_FILE_DIR": str(tmp_path), "CONFIG_RELOAD_FREQUENCY": "0", "RELOADER_LISTEN": "off"}
+    done = subprocess.run([str(service_binary(binary)), *args], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "AWS_REGION" in done.stderr, done.stderr[-2000:]

@@ -65,6 +65,18 @@ pub async fn load(assume_role: Option<&AssumeRole>, timeouts: Timeouts) -> SdkCo
         .await
 }
 
+/// No region anywhere in the chain: every call would fail with "missing signing region".
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "no AWS region: set AWS_REGION (e.g. AWS_REGION=us-east-1) or a region in the AWS profile (on ECS it comes from the task's environment or the instance metadata)"
+)]
+pub struct MissingRegion;
+
+/// Fails at start-up, with the fix, when no region was found.
+pub fn require_region(config: &SdkConfig) -> Result<(), MissingRegion> {
+    config.region().map(|_| ()).ok_or(MissingRegion)
+}
+
 /// True when the endpoint was overridden (`AWS_ENDPOINT_URL`), i.e. we talk to an emulator.
 pub fn has_custom_endpoint(config: &SdkConfig) -> bool {
     config.endpoint_url().is_some()

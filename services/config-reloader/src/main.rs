@@ -31,6 +31,7 @@ async fn main() -> anyhow::Result<()> {
     let mut registry = Registry::default();
     let metrics = Arc::new(Metrics::register(&mut registry));
     let sdk = aws::load(None, aws::Timeouts::default()).await;
+    aws::require_region(&sdk)?;
     let mut syncer = Syncer {
         source: ConfigSource::new(&config.source, &sdk),
         cloudmap: CloudMap::new(aws_sdk_servicediscovery::Client::from_conf(

@@ -22,7 +22,7 @@ pub struct Cli {
     pub clusters: Vec<String>,
 
     /// Time between discovery cycles (`15s`, `1m`).
-    #[arg(long, env = "ECS_SD_INTERVAL", default_value = "30s", value_parser = parse_interval, global = true)]
+    #[arg(long, env = "ECS_SD_INTERVAL", default_value = "30s", value_parser = parse_interval, allow_hyphen_values = true, global = true)]
     pub interval: Duration,
 
     /// Run one cycle, write the outputs, and exit (non-zero on failure).
@@ -91,11 +91,11 @@ pub struct Cli {
     pub external_id: Option<String>,
 
     /// How long one AWS call may take, retries included, before the cycle counts it as failed.
-    #[arg(long, env = "ECS_SD_API_TIMEOUT", default_value = "30s", value_parser = parse_interval, global = true)]
+    #[arg(long, env = "ECS_SD_API_TIMEOUT", default_value = "30s", value_parser = parse_interval, allow_hyphen_values = true, global = true)]
     pub api_timeout: Duration,
 
     /// How long service descriptions (tags, for selectors and labels) are cached.
-    #[arg(long, env = "ECS_SD_SERVICE_CACHE_TTL", default_value = "5m", value_parser = parse_interval, global = true)]
+    #[arg(long, env = "ECS_SD_SERVICE_CACHE_TTL", default_value = "5m", value_parser = parse_interval, allow_hyphen_values = true, global = true)]
     pub service_cache_ttl: Duration,
 
     /// Log format.
@@ -132,6 +132,12 @@ fn parse_interval(raw: &str) -> Result<Duration, String> {
     if duration.is_zero() {
         return Err(format!(
             "'{raw}' is zero: give a positive duration such as 30s"
+        ));
+    }
+    // Below a second, a cycle (or a timeout, or a cache) only hammers the AWS API.
+    if duration < Duration::from_secs(1) {
+        return Err(format!(
+            "'{raw}' is below the 1s floor: give 1s or more, e.g. 30s"
         ));
     }
     Ok(duration)
@@ -341,6 +347,9 @@ mod tests {
         for (args, expected) in [
             (vec!["--interval", "0s"], "positive duration"),
             (vec!["--interval", "soon"], "15s"),
+            (vec!["--interval", "1ns"], "1s floor"),
+            (vec!["--interval", "-1s"], "--interval"),
+            (vec!["--api-timeout", "500ms"], "1s floor"),
             (
                 vec!["--fallback-metrics-path", "metrics"],
                 "starting with '/'",

@@ -90,25 +90,50 @@ impl Intercept for ApiCallRecorder {
         self.metrics.api_throttled.get_or_create(&labels).inc_by(0);
         if let Some(response) = context.response() {
             let status = response.status().as_u16();
-            let error_type = response
-                .headers()
-                .get("x-amzn-errortype")
-                .unwrap_or_default();
             // Only an error answer's body is read: success bodies can be hundreds of kB.
-            let body_says = || {
-                response.body().bytes().is_some_and(|b| {
-                    b.windows(10)
-                        .any(|w| w == b"Throttling" || w == b"RequestLim")
+            let code = (status >= 400)
+                .then(|| {
+                    error_code(
+                        response.headers().get("x-amzn-errortype"),
+                        response.body().bytes().unwrap_or_default(),
+                    )
                 })
-            };
-            if status == 429
-                || (status == 400 && (error_type.starts_with("Throttling") || body_says()))
-            {
+                .flatten();
+            if status == 429 || code.is_some_and(is_throttling) {
                 self.metrics.api_throttled.get_or_create(&labels).inc();
             }
         }
         Ok(())
     }
+}
+
+/// Whether an AWS error code means throttling, by the SDK's own list (ECS answers 400
+/// `ThrottlingException`, EC2 503 `RequestLimitExceeded`, S3 503 `SlowDown`).
+pub fn is_throttling(code: &str) -> bool {
+    aws_runtime::retries::classifiers::THROTTLING_ERRORS.contains(&code)
+}
+
+/// The error code of an AWS error answer: the `x-amzn-errortype` header or `__type` of the JSON
+/// protocols (ECS, Cloud Map), or `<Code>` of the XML ones (EC2, S3). The SDK parses the same
+/// after the interceptor has run; here only the code is needed, so it's found in place.
+pub fn error_code<'b>(header: Option<&'b str>, body: &'b [u8]) -> Option<&'b str> {
+    let code = |raw: &'b str| {
+        let raw = raw.split(':').next().unwrap_or(raw);
+        raw.rsplit('#').next().unwrap_or(raw).trim()
+    };
+    if let Some(header) = header.filter(|h| !h.is_empty()) {
+        return Some(code(header));
+    }
+    let body = std::str::from_utf8(body).ok()?;
+    let raw = if let Some((_, rest)) = body.split_once("<Code>") {
+        rest.split('<').next()
+    } else if let Some((_, rest)) = body.split_once("\"__type\"") {
+        // `:"ThrottlingException",...`: the first quoted string after the key.
+        rest.split('"').nth(1)
+    } else {
+        None
+    };
+    raw.map(code).filter(|c| !c.is_empty())
 }
 
 /// Patient retries: standard mode retries throttling and transient errors with exponential

@@ -63,6 +63,7 @@ async fn main() -> anyhow::Result<()> {
         loaded = aws::load(assume_role.as_ref(), timeouts) => loaded,
         _ = shutdown.wait() => return Ok(()),
     };
+    aws::require_region(&sdk_config)?;
     let (ecs, ec2) = edge::clients(&sdk_config, &metrics);
     let edge = Edge::new(
         ecs,

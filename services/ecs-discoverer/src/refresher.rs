@@ -242,9 +242,6 @@ impl Refresher {
                 match finished {
                     Ok(snapshot) => {
                         let resolution = resolve_cluster(&snapshot, &self.options);
-                        for warning in &resolution.warnings {
-                            tracing::warn!(cluster = %snapshot.name, "{warning}");
-                        }
                         changed |= self.last_good.get(&cluster) != Some(&resolution);
                         self.last_good.insert(cluster, resolution);
                         refreshed += 1;

@@ -91,6 +91,9 @@ pub enum SkipReason {
     TagWithoutPort { suffix: String },
     ReservedLabel { key: String, family: String },
     InvalidServerName { value: String },
+    QueryInPath { key: &'static str, value: String },
+    TooManyEndpoints { limit: usize },
+    InvalidLabelName { key: String, family: String },
 }
 
 impl SkipReason {
@@ -114,6 +117,9 @@ impl SkipReason {
             SkipReason::TagWithoutPort { .. } => "tag_without_port",
             SkipReason::ReservedLabel { .. } => "reserved_label",
             SkipReason::InvalidServerName { .. } => "invalid_server_name",
+            SkipReason::QueryInPath { .. } => "query_in_path",
+            SkipReason::TooManyEndpoints { .. } => "too_many_endpoints",
+            SkipReason::InvalidLabelName { .. } => "invalid_label_name",
         }
     }
 }
@@ -156,7 +162,7 @@ impl fmt::Display for SkipReason {
             ),
             SkipReason::UnknownInterval { value } => write!(
                 f,
-                "PROMETHEUS_ENDPOINT interval '{value}' is not one of 15s, 30s, 1m, 5m"
+                "PROMETHEUS_ENDPOINT interval '{value}' is not one of 15s, 30s, 1m, 5m: the interval is dropped and the path is scraped at the job's interval (as prometheus-ecs-discoverer does)"
             ),
             SkipReason::InvalidPath { key, value } => {
                 write!(
@@ -189,6 +195,18 @@ impl fmt::Display for SkipReason {
             SkipReason::ReservedLabel { key, family } => write!(
                 f,
                 "{key} (task family {family}) names a label starting with __, which Prometheus reads as a scrape setting, not a label: rename it"
+            ),
+            SkipReason::InvalidLabelName { key, family } => write!(
+                f,
+                "{key} (task family {family}) is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*): the label is dropped, the target stays"
+            ),
+            SkipReason::TooManyEndpoints { limit } => write!(
+                f,
+                "PROMETHEUS_ENDPOINT lists more than {limit} endpoints: the first {limit} are targets, the rest are dropped"
+            ),
+            SkipReason::QueryInPath { key, value } => write!(
+                f,
+                "{key} path '{value}' has a query or fragment, which Prometheus would escape (%3F) and scrape as part of the path: give the path alone, and put parameters in the scrape config's params"
             ),
             SkipReason::InvalidServerName { value } => write!(
                 f,
@@ -224,9 +242,9 @@ pub struct Target {
 pub struct Resolution {
     /// Shared, so the combined list and the last good results hold one copy of each target.
     pub targets: Vec<Arc<Target>>,
+    /// Endpoints that are not targets, and markers that cost a target nothing but are wrong
+    /// (an unknown interval, an invalid label name): each with its reason, for explain.
     pub skipped: Vec<Skip>,
-    /// Problems that did not cost a target (e.g. an invalid custom label name, dropped).
-    pub warnings: Vec<String>,
 }
 
 /// One endpoint a marker declares, before it is bound to an address.
@@ -276,14 +294,27 @@ fn binding_for(bindings: &[NetworkBinding], container_port: u16) -> Result<u16, 
         .and_then(binding_host_port)
 }
 
+/// At most this many endpoints per container from `PROMETHEUS_ENDPOINT`: a runaway value (a
+/// 10 KB variable made 1,800 targets) can't flood Prometheus.
+pub const MAX_ENDPOINTS_PER_CONTAINER: usize = 32;
+
+/// A metrics path as `__metrics_path__`: absolute, without a query or fragment. Prometheus
+/// escapes a `?` in the path (`%3F`), so `/metrics?x=1` would scrape a path that doesn't exist;
+/// such an endpoint is refused with its reason rather than scraped wrong. (Query parameters
+/// belong in the scrape config's `params`.)
 fn check_path(key: &'static str, path: &str) -> Result<String, SkipReason> {
-    if path.starts_with('/') {
-        Ok(path.to_string())
-    } else {
+    if !path.starts_with('/') {
         Err(SkipReason::InvalidPath {
             key,
             value: path.to_string(),
         })
+    } else if path.contains(['?', '#']) {
+        Err(SkipReason::QueryInPath {
+            key,
+            value: path.to_string(),
+        })
+    } else {
+        Ok(path.to_string())
     }
 }
 
@@ -404,65 +435,83 @@ impl<'a> Resolver<'a> {
             Ok(port) => port,
             Err(reason) => return vec![Err(reason)],
         };
-        let labels = match self.custom_labels(ctx, def) {
-            Ok(labels) => labels,
+        // A label with an invalid name is dropped, the targets stay; explain and the skip
+        // count show it, with its key and task family.
+        let (labels, dropped) = match self.custom_labels(ctx, def) {
+            Ok(found) => found,
             Err(reason) => return vec![Err(reason)],
         };
+        let dropped = dropped.into_iter().map(Err);
         let raw_endpoints = def
             .key("PROMETHEUS_ENDPOINT")
             .map(str::trim)
             .filter(|s| !s.is_empty());
         let Some(raw_endpoints) = raw_endpoints else {
-            return vec![Ok(Endpoint {
-                convention: Convention::Environment,
-                container: &def.name,
-                port,
-                path: self.options.fallback_metrics_path.clone(),
-                interval: None,
-                scheme: None,
-                job: None,
-                host: None,
-                labels,
-            })];
-        };
-        raw_endpoints
-            .split(',')
-            .map(str::trim)
-            .filter(|item| !item.is_empty())
-            .map(|item| {
-                let (interval, path) = if item.starts_with('/') {
-                    (None, item)
-                } else {
-                    let (interval, path) =
-                        item.split_once(':')
-                            .ok_or_else(|| SkipReason::InvalidEndpoint {
-                                value: item.to_string(),
-                            })?;
-                    let interval = Interval::parse(interval.trim()).ok_or_else(|| {
-                        SkipReason::UnknownInterval {
-                            value: interval.to_string(),
-                        }
-                    })?;
-                    (Some(interval), path.trim())
-                };
-                if !path.starts_with('/') {
-                    return Err(SkipReason::InvalidEndpoint {
-                        value: item.to_string(),
-                    });
-                }
-                Ok(Endpoint {
+            return dropped
+                .chain(std::iter::once(Ok(Endpoint {
                     convention: Convention::Environment,
                     container: &def.name,
                     port,
-                    path: path.to_string(),
-                    interval,
+                    path: self.options.fallback_metrics_path.clone(),
+                    interval: None,
                     scheme: None,
                     job: None,
                     host: None,
-                    labels: labels.clone(),
+                    labels,
+                })))
+                .collect();
+        };
+        let mut endpoints: Vec<_> = dropped.collect();
+        let dropped_count = endpoints.len();
+        for item in raw_endpoints
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+        {
+            if endpoints.len() - dropped_count >= MAX_ENDPOINTS_PER_CONTAINER {
+                endpoints.push(Err(SkipReason::TooManyEndpoints {
+                    limit: MAX_ENDPOINTS_PER_CONTAINER,
+                }));
+                break;
+            }
+            let (interval, path) = if item.starts_with('/') {
+                (None, item)
+            } else {
+                let Some((raw_interval, path)) = item.split_once(':') else {
+                    endpoints.push(Err(SkipReason::InvalidEndpoint {
+                        value: item.to_string(),
+                    }));
+                    continue;
+                };
+                let interval = Interval::parse(raw_interval.trim());
+                if interval.is_none() {
+                    // Counted and shown by explain, and the path is still a target.
+                    endpoints.push(Err(SkipReason::UnknownInterval {
+                        value: raw_interval.trim().to_string(),
+                    }));
+                }
+                (interval, path.trim())
+            };
+            let path = if path.starts_with('/') {
+                check_path("PROMETHEUS_ENDPOINT", path)
+            } else {
+                Err(SkipReason::InvalidEndpoint {
+                    value: item.to_string(),
                 })
-            })
-            .collect()
+            };
+            endpoints.push(path.map(|path| Endpoint {
+                convention: Convention::Environment,
+                container: &def.name,
+                port,
+                path,
+                interval,
+                scheme: None,
+                job: None,
+                host: None,
+                labels: labels.clone(),
+            }));
+        }
+        endpoints
     }
 
     /// The `PROMETHEUS_LABEL_<name>` labels. A name starting with `__` would steer Prometheus
@@ -472,8 +521,9 @@ impl<'a> Resolver<'a> {
         &mut self,
         ctx: &TaskContext<'_>,
         def: &ContainerDefinition,
-    ) -> Result<BTreeMap<String, String>, SkipReason> {
+    ) -> Result<(BTreeMap<String, String>, Vec<SkipReason>), SkipReason> {
         let mut labels = BTreeMap::new();
+        let mut dropped = Vec::new();
         let keys = def.environment.keys().chain(def.docker_labels.keys());
         for key in keys {
             let Some(name) = key.strip_prefix("PROMETHEUS_LABEL_") else {
@@ -490,13 +540,13 @@ impl<'a> Resolver<'a> {
                     labels.insert(name.to_string(), value.to_string());
                 }
             } else {
-                self.out.warnings.push(format!(
-                    "container {}: {key} gives an invalid label name '{name}'; the label is dropped",
-                    def.name
-                ));
+                dropped.push(SkipReason::InvalidLabelName {
+                    key: key.clone(),
+                    family: ctx.definition.family.clone(),
+                });
             }
         }
-        Ok(labels)
+        Ok((labels, dropped))
     }
 
     fn docker_label_endpoint(

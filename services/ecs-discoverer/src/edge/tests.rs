@@ -196,7 +196,14 @@ fn edge_with_ec2(rules: &[Rule], ec2_rules: &[Rule]) -> (Edge, Arc<Metrics>) {
                 .with_initial_backoff(Duration::from_millis(1))
         ));
     let ec2_refs: Vec<&Rule> = ec2_rules.iter().collect();
-    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &ec2_refs);
+    // As `clients()` builds it: the call recorder and patient retries.
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &ec2_refs, |b| b
+        .interceptor(recorder.clone())
+        .retry_config(
+            aws_config::retry::RetryConfig::standard()
+                .with_max_attempts(8)
+                .with_initial_backoff(Duration::from_millis(1))
+        ));
     let limiter = RateLimiter::with_limits(|_| (1e9, 1e9));
     (
         Edge::new(ecs, ec2, limiter, metrics.clone(), Duration::from_secs(300)),
@@ -488,4 +495,87 @@ async fn a_failed_describe_instances_fails_only_the_clusters_that_needed_it_and_
         Some("10.0.0.4")
     );
     assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn throttling_is_recognised_by_error_code_in_every_protocol() {
+    let ec2 = br#"<?xml version="1.0" encoding="UTF-8"?>
+<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors><RequestID>1</RequestID></Response>"#;
+    /// (x-amzn-errortype header, body, the code found, whether it is throttling)
+    type Case<'a> = (Option<&'a str>, &'a [u8], Option<&'a str>, bool);
+    let cases: [Case; 6] = [
+        (None, ec2, Some("RequestLimitExceeded"), true),
+        (
+            None,
+            br#"{"__type":"com.amazonaws.ecs#ThrottlingException","message":"Rate exceeded"}"#,
+            Some("ThrottlingException"),
+            true,
+        ),
+        (
+            Some("ThrottlingException:http://internal.amazon.com/coral/"),
+            b"{}",
+            Some("ThrottlingException"),
+            true,
+        ),
+        (
+            None,
+            b"<Error><Code>SlowDown</Code></Error>",
+            Some("SlowDown"),
+            true,
+        ),
+        (
+            None,
+            br#"{"__type":"ServerException","message":"internal error"}"#,
+            Some("ServerException"),
+            false,
+        ),
+        (None, b"upstream connect error", None, false),
+    ];
+    for (header, body, code, throttling) in cases {
+        let found = error_code(header, body);
+        assert_eq!(found, code, "{}", String::from_utf8_lossy(body));
+        assert_eq!(found.is_some_and(is_throttling), throttling, "{found:?}");
+    }
+}
+
+#[tokio::test]
+async fn ec2_request_limit_exceeded_is_counted_as_throttling_and_retried() {
+    let (calls, ids) = (Arc::new(AtomicUsize::new(0)), Arc::new(Default::default()));
+    let (ecs_rules, mut ec2_rules) = ec2_estate(calls, ids, Arc::new(AtomicUsize::new(0)));
+    let throttled = mock!(aws_sdk_ec2::Client::describe_instances)
+        .sequence()
+        .http_status(
+            503,
+            Some(
+                "<Response><Errors><Error><Code>RequestLimitExceeded</Code>\
+                 <Message>Request limit exceeded.</Message></Error></Errors></Response>"
+                    .to_string(),
+            ),
+        )
+        .times(2)
+        .output(|| {
+            aws_sdk_ec2::operation::describe_instances::DescribeInstancesOutput::builder()
+                .reservations(
+                    aws_sdk_ec2::types::Reservation::builder()
+                        .instances(
+                            aws_sdk_ec2::types::Instance::builder()
+                                .instance_id("i-c1")
+                                .private_ip_address("10.0.0.4")
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        })
+        .build();
+    ec2_rules.insert(0, throttled);
+    let (mut edge, metrics) = edge_with_ec2(&ecs_rules, &ec2_rules);
+    let drafts = drafts_of(&mut edge, &["c1"]).await;
+    let (_, snapshot) = edge.finish(drafts).await.pop().expect("c1");
+    assert!(snapshot.is_ok(), "{snapshot:?}");
+    let labels = OperationLabels {
+        service: "EC2".into(),
+        operation: "DescribeInstances".into(),
+    };
+    assert_eq!(metrics.api_throttled.get_or_create(&labels).get(), 2);
 }

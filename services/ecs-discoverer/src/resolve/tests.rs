@@ -234,23 +234,51 @@ fn several_endpoints_with_intervals() {
 
 #[test]
 fn bad_values_skip_with_a_reason() {
-    let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
-        (vec![("PROMETHEUS_ENDPOINT", ":::")], "unknown_interval"),
+    /// (extra environment, the skip reasons, what the last reason must quote)
+    type Case = (
+        Vec<(&'static str, &'static str)>,
+        Vec<&'static str>,
+        &'static str,
+    );
+    let cases: Vec<Case> = vec![
         (
-            vec![("PROMETHEUS_ENDPOINT", "115s:/metrics")],
-            "unknown_interval",
+            vec![("PROMETHEUS_ENDPOINT", ":::")],
+            vec!["unknown_interval", "invalid_endpoint"],
+            "':::'",
         ),
-        (vec![("PROMETHEUS_ENDPOINT", "metrics")], "invalid_endpoint"),
+        (
+            vec![("PROMETHEUS_ENDPOINT", "metrics")],
+            vec!["invalid_endpoint"],
+            "'metrics'",
+        ),
         (
             vec![("PROMETHEUS_ENDPOINT", "30s:metrics")],
-            "invalid_endpoint",
+            vec!["invalid_endpoint"],
+            "'30s:metrics'",
         ),
-        (vec![("PROMETHEUS_PORT", "0")], "invalid_port"),
-        (vec![("PROMETHEUS_PORT", "-1")], "invalid_port"),
-        (vec![("PROMETHEUS_PORT", "70000")], "invalid_port"),
-        (vec![("PROMETHEUS_PORT", "abc")], "invalid_port"),
+        (
+            vec![("PROMETHEUS_ENDPOINT", "/metrics?format=text")],
+            vec!["query_in_path"],
+            "'/metrics?format=text'",
+        ),
+        (vec![("PROMETHEUS_PORT", "0")], vec!["invalid_port"], "'0'"),
+        (
+            vec![("PROMETHEUS_PORT", "-1")],
+            vec!["invalid_port"],
+            "'-1'",
+        ),
+        (
+            vec![("PROMETHEUS_PORT", "70000")],
+            vec!["invalid_port"],
+            "'70000'",
+        ),
+        (
+            vec![("PROMETHEUS_PORT", "abc")],
+            vec!["invalid_port"],
+            "'abc'",
+        ),
     ];
-    for (extra, expected) in cases {
+    for (extra, expected, named) in cases {
         let mut env = vec![("PROMETHEUS", "true")];
         env.extend(extra.iter().copied());
         let r = resolve(&cluster(
@@ -258,9 +286,9 @@ fn bad_values_skip_with_a_reason() {
             vec![def("app", &env, &[], &[(8080, None)])],
             vec![],
         ));
-        assert_eq!(reasons(&r), vec![expected], "{extra:?}");
+        assert_eq!(reasons(&r), expected, "{extra:?}");
         assert!(r.targets.is_empty(), "{extra:?}");
-        let skip = &r.skipped[0];
+        let skip = r.skipped.last().expect("a skip");
         assert_eq!(
             (
                 skip.cluster.as_str(),
@@ -269,15 +297,55 @@ fn bad_values_skip_with_a_reason() {
             ),
             ("c1", Some("web"), "app")
         );
-        assert!(!skip.reason.to_string().is_empty());
+        assert!(skip.reason.to_string().contains(named), "{}", skip.reason);
     }
+}
+
+#[test]
+fn an_unknown_interval_keeps_its_path_without_an_interval_and_says_so() {
+    let env = [
+        ("PROMETHEUS", "true"),
+        ("PROMETHEUS_ENDPOINT", "31s:/a,/b,30s:/c"),
+    ];
+    let r = resolve(&cluster(
+        "awsvpc",
+        vec![def("app", &env, &[], &[(8080, None)])],
+        vec![],
+    ));
+    assert_eq!(
+        endpoints(&r),
+        vec![
+            ("10.1.2.3:8080".into(), "/a".into(), None),
+            ("10.1.2.3:8080".into(), "/b".into(), None),
+            ("10.1.2.3:8080".into(), "/c".into(), Some("30s")),
+        ]
+    );
+    assert_eq!(reasons(&r), vec!["unknown_interval"]);
+    assert!(r.skipped[0].reason.to_string().contains("'31s'"));
+}
+
+#[test]
+fn endpoints_per_container_are_capped() {
+    let many: Vec<String> = (0..40).map(|i| format!("/m{i}")).collect();
+    let many = many.join(",");
+    let env = [
+        ("PROMETHEUS", "true"),
+        ("PROMETHEUS_ENDPOINT", many.as_str()),
+    ];
+    let r = resolve(&cluster(
+        "awsvpc",
+        vec![def("app", &env, &[], &[(8080, None)])],
+        vec![],
+    ));
+    assert_eq!(r.targets.len(), MAX_ENDPOINTS_PER_CONTAINER);
+    assert_eq!(reasons(&r), vec!["too_many_endpoints"]);
 }
 
 #[test]
 fn one_bad_endpoint_keeps_the_good_ones() {
     let env = [
         ("PROMETHEUS", "true"),
-        ("PROMETHEUS_ENDPOINT", "/ok,115s:/bad"),
+        ("PROMETHEUS_ENDPOINT", "/ok,30s:bad"),
     ];
     let r = resolve(&cluster(
         "awsvpc",
@@ -285,7 +353,7 @@ fn one_bad_endpoint_keeps_the_good_ones() {
         vec![],
     ));
     assert_eq!(endpoints(&r).len(), 1);
-    assert_eq!(reasons(&r), vec!["unknown_interval"]);
+    assert_eq!(reasons(&r), vec!["invalid_endpoint"]);
 }
 
 #[test]
@@ -564,7 +632,14 @@ fn labels_of_a_target() {
     for (name, value) in expect {
         assert_eq!(labels.get(name), Some(value), "{name}");
     }
-    assert_eq!(r.warnings.len(), 2, "{:?}", r.warnings);
+    // The invalid names are dropped and said: in the skip list (explain), with key and family.
+    assert_eq!(reasons(&r), ["invalid_label_name", "invalid_label_name"]);
+    let said: Vec<String> = r.skipped.iter().map(|s| s.reason.to_string()).collect();
+    assert!(
+        said.iter()
+            .any(|s| s.contains("PROMETHEUS_LABEL_bad-name") && s.contains("family app")),
+        "{said:?}"
+    );
     // standalone task: no service labels; awsvpc: no EC2 labels
     let mut c = cluster(
         "awsvpc",
