@@ -374,6 +374,14 @@ impl Edge {
         self.instances.retain(|k, _| keep.contains(k));
     }
 
+    /// Drops service descriptions past their TTL: a live service is described again when next
+    /// needed anyway, and a deleted one would otherwise stay in memory for good.
+    fn evict_expired_services(&mut self) {
+        let ttl = self.ttl;
+        self.services
+            .retain(|_, (fetched, _)| fetched.elapsed() < ttl);
+    }
+
     /// The cached description of `cluster`, while younger than the TTL.
     fn fresh_cluster(&self, cluster: &str) -> Option<&ClusterInfo> {
         self.clusters
@@ -832,6 +840,7 @@ impl Edge {
             .collect();
         self.running.insert(cluster.clone(), running);
         self.cluster_services.insert(cluster, service_names);
+        self.evict_expired_services();
         if self.task_definitions.len() > TASK_DEFINITION_CACHE_LIMIT {
             let in_use: HashSet<&String> = self
                 .running

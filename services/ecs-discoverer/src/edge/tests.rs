@@ -579,3 +579,25 @@ async fn ec2_request_limit_exceeded_is_counted_as_throttling_and_retried() {
     };
     assert_eq!(metrics.api_throttled.get_or_create(&labels).get(), 2);
 }
+
+#[test]
+fn expired_service_descriptions_are_evicted() {
+    let (mut edge, _) = edge_with(&[]);
+    let now = Instant::now();
+    let old = now
+        .checked_sub(Duration::from_secs(301))
+        .expect("a clock past 301 s");
+    let tags = Arc::new(BTreeMap::new());
+    edge.services
+        .insert(("c".into(), "deleted".into()), (old, tags.clone()));
+    edge.services
+        .insert(("c".into(), "live".into()), (now, tags));
+    edge.evict_expired_services();
+    assert_eq!(
+        edge.services
+            .keys()
+            .map(|(_, s)| s.as_str())
+            .collect::<Vec<_>>(),
+        ["live"]
+    );
+}
