@@ -19,6 +19,7 @@ use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::error::display::DisplayErrorContext;
 
 use crate::labels::sanitize_label_name;
+use crate::printable::printable;
 use crate::target_group::TargetGroup;
 
 /// DiscoverInstances returns at most this many instances per call (the API maximum).
@@ -101,8 +102,11 @@ pub fn groups(services: &[ServiceInstances]) -> Groups {
                     group,
                 )),
                 Err(reason) => out.skipped.push(format!(
-                    "Cloud Map instance '{}' of service '{}' in namespace '{}': {reason}",
-                    instance.id, service.service, service.namespace
+                    "Cloud Map instance '{}' of service '{}' in namespace '{}': {}",
+                    printable(&instance.id),
+                    printable(&service.service),
+                    printable(&service.namespace),
+                    printable(&reason),
                 )),
             }
         }

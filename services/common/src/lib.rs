@@ -10,6 +10,7 @@
 //! - [`shutdown`]: SIGTERM/SIGINT as a future every task can wait on.
 //! - [`aws`]: SDK configuration from the standard chain, with optional role assumption.
 //! - [`listen`]: the `ADDR|off` listen option both services take.
+//! - [`printable`]: outside names with control characters escaped, for logs and messages.
 
 pub mod atomic_file;
 pub mod aws;
@@ -18,6 +19,7 @@ pub mod cloudmap;
 pub mod http;
 pub mod labels;
 pub mod listen;
+pub mod printable;
 pub mod shutdown;
 pub mod target_group;
 pub mod telemetry;

@@ -46,7 +46,17 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(source = ?config.source, dir = %config.dir.display(), "config-reloader starting");
 
     let Some(frequency) = config.frequency else {
-        return once(&mut syncer, &config).await;
+        // A SIGTERM ends the pass even while an AWS call hangs: ECS stops an init container
+        // that way, and a write in progress is synchronous, so it completes or never starts.
+        return tokio::select! {
+            done = once(&mut syncer, &config) => done,
+            // Exit 0, as the contract asks of SIGTERM: ECS sends it when the task is stopping,
+            // so nothing waits on this container's SUCCESS any more.
+            _ = shutdown.wait() => {
+                tracing::warn!("stopped by a signal before the pass completed");
+                Ok(())
+            }
+        };
     };
 
     let server = match config.listen {

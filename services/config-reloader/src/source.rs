@@ -13,6 +13,7 @@ use std::fmt;
 
 use aws_sdk_s3::operation::get_object::GetObjectError;
 use aws_smithy_types::error::display::DisplayErrorContext;
+use stack_common::printable::printable;
 
 use crate::config::{S3Location, Source};
 
@@ -42,25 +43,25 @@ impl fmt::Debug for Document {
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
     #[error(
-        "SSM parameter '{name}' does not exist: create it (aws ssm put-parameter --name '{name}') \
-         or fix {var}"
+        "SSM parameter '{}' does not exist: create it (aws ssm put-parameter --name '{}') \
+         or fix {var}", printable(.name), printable(.name)
     )]
     ParameterNotFound { name: String, var: &'static str },
-    #[error("SSM {operation} for '{name}' failed: {message}")]
+    #[error("SSM {operation} for '{}' failed: {}", printable(.name), printable(.message))]
     Ssm {
         operation: &'static str,
         name: String,
         message: String,
     },
-    #[error("S3 object '{url}' does not exist: upload it or fix {var}")]
+    #[error("S3 object '{}' does not exist: upload it or fix {var}", printable(.url))]
     NoSuchKey { url: String, var: &'static str },
-    #[error("S3 bucket '{bucket}' (in '{url}') does not exist: create it or fix {var}")]
+    #[error("S3 bucket '{}' (in '{}') does not exist: create it or fix {var}", printable(.bucket), printable(.url))]
     NoSuchBucket {
         bucket: String,
         url: String,
         var: &'static str,
     },
-    #[error("S3 {operation} for '{url}' failed: {message}")]
+    #[error("S3 {operation} for '{}' failed: {}", printable(.url), printable(.message))]
     S3 {
         operation: &'static str,
         url: String,

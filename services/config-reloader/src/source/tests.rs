@@ -182,3 +182,20 @@ async fn a_missing_key_is_named_in_the_error() {
         "{message}"
     );
 }
+
+#[test]
+fn names_from_outside_cannot_forge_a_log_line() {
+    let error = FetchError::S3 {
+        operation: "GetObject",
+        url: "s3://b/scrape/x\r\n2026-01-01T00:00:00Z ERROR forged".to_string(),
+        message: "no such key x\r\nforged too".to_string(),
+    };
+    let said = error.to_string();
+    assert!(!said.contains(['\r', '\n']), "{said:?}");
+    assert!(said.contains("x\\r\\n2026"), "{said}");
+    let missing = FetchError::ParameterNotFound {
+        name: "/p/\u{1b}[2Jconfig.yml".to_string(),
+        var: "SOURCE_PROMETHEUS_CONFIG_FILE_PATH",
+    };
+    assert!(!missing.to_string().contains('\u{1b}'), "{missing}");
+}

@@ -1,6 +1,6 @@
-"""ecs-discoverer when AWS misbehaves or clients do (issue 15): an endpoint that accepts and never
-answers, a client that sends half a request, a total outage, an unknown cluster for `explain`.
-Each runs the real binary; each failed before its fix."""
+"""Both services when AWS misbehaves or clients do (issues 15 and 18): an endpoint that accepts
+and never answers, a client that sends half a request, a total outage, an unknown cluster for
+`explain`, no region. Each runs the real binary; each failed before its fix."""
 
 from __future__ import annotations
 
@@ -134,3 +134,14 @@ def test_no_region_is_refused_with_the_variable_to_set(binary: str, args: list[s
     done = subprocess.run([str(service_binary(binary)), *args], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
     assert "AWS_REGION" in done.stderr, done.stderr[-2000:]
+
+
+def test_reloader_once_mode_stops_on_sigterm_while_a_call_hangs(black_hole: BlackHole, tmp_path: Path) -> None:
+    env = {**env_for(black_hole.url), "CONFIG_SOURCE": "ssm", "SOURCE_PROMETHEUS_CONFIG_FILE_PATH": "/p/config.yml",
+           "CONFIG_FILE_DIR": str(tmp_path), "CONFIG_RELOAD_FREQUENCY": "0", "RELOADER_LISTEN": "off"}
+    process = subprocess.Popen([str(service_binary("config-reloader"))], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    wait_until(lambda: black_hole.held, 10, "the reloader to call the endpoint")
+    code, took = stop_within(process, 5)
+    assert code == 0 and took < 5, (code, took, process.stdout.read().decode()[-2000:] if process.stdout else "")
+    assert not list(tmp_path.iterdir()), "nothing may be written by an interrupted pass"
