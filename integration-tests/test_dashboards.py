@@ -232,7 +232,7 @@ def test_every_expression_runs_and_stack_targets_and_hosts_panels_return_data(be
 def test_alert_rules_load_in_prometheus_and_stay_quiet_on_the_healthy_stack(bed: RunningStack) -> None:
     groups = requests.get(f"{bed.prometheus.url}/api/v1/rules", timeout=10).json()["data"]["groups"]
     rules = [r for g in groups for r in g["rules"]]
-    assert len(rules) == 10 and all(r["health"] == "ok" for r in rules), rules
+    assert len(rules) == 12 and all(r["health"] == "ok" for r in rules), rules
     firing = [r["name"] for r in rules if r["state"] == "firing"]
     pending = {r["name"] for r in rules if r["state"] == "pending"}
     assert not firing and pending <= {"ScrapeTargetDown"}, (firing, pending)  # the app target is down

@@ -7,6 +7,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import requests
 import yaml
 
 from harness import Emulator, Prometheus, Service, free_port, metric_sum, service_binary, wait_until
@@ -228,3 +229,48 @@ def test_ssm_one_pass_reads_an_advanced_parameter_or_names_the_missing_one(estat
     missing = run_once(emulator, tmp_path, CONFIG_SOURCE="ssm", SOURCE_PROMETHEUS_CONFIG_FILE_PATH="/prometheus/nope")
     assert missing.returncode != 0 and "'/prometheus/nope'" in missing.stderr
     assert (tmp_path / "config.yml").read_text() == big, "the old file stays"
+
+
+def test_a_config_prometheus_refuses_is_rolled_back_and_a_restart_still_works(
+        estate: Estate, emulator: Emulator, tmp_path: Path) -> None:
+    """Valid YAML that Prometheus refuses: the reload gets 500, the last accepted file comes back
+    and is reloaded, the refused one is kept as prometheus.yml.rejected, and a Prometheus restart
+    starts on the restored file. The refused content is not written again until SSM changes."""
+    config_dir = tmp_path / "config"
+    config_dir.mkdir()
+    good = prometheus_config(config_dir, "accepted")
+    estate.ssm_parameter("/prometheus/config.yml", good)
+    prometheus_port = free_port()
+    init = run_once(emulator, config_dir, **ssm_env(prometheus_port))  # config-init
+    assert init.returncode == 0, init.stderr
+    prometheus = Prometheus(config_path=config_dir / "prometheus.yml", workdir=tmp_path / "prometheus",
+                            port=prometheus_port)
+    reloader = start_reloader(emulator, config_dir, ssm_env(prometheus_port))
+    try:
+        refused = "scrape_configs: [{job_name: x, bogus_field: 1}]\n"
+        estate.ssm_parameter("/prometheus/config.yml", refused)
+        wait_until(lambda: metric_sum(reloader.metrics(), "config_reloader_rollbacks_total") >= 1, 20,
+                   "the rollback of the refused config")
+        assert (config_dir / "prometheus.yml").read_text() == good
+        assert (config_dir / "prometheus.yml.rejected").read_text() == refused
+        successful = lambda: requests.get(f"{prometheus.url}/metrics", timeout=5).text  # noqa: E731
+        wait_until(lambda: "prometheus_config_last_reload_successful 1" in successful(), 20,
+                   "Prometheus to reload the restored config")
+        assert "job_name: accepted" in prometheus.loaded_config()
+        log = reloader.process.log(tail=100_000)
+        assert "bogus_field" in log, log[-3000:]  # Prometheus's own error text, not just "500"
+        # The refused content stays out while the source is unchanged: no second rollback.
+        time.sleep(3)
+        assert metric_sum(reloader.metrics(), "config_reloader_rollbacks_total") == 1
+        assert (config_dir / "prometheus.yml").read_text() == good
+        # A restart meets a config it can start with.
+        prometheus.stop()
+        prometheus = Prometheus(config_path=config_dir / "prometheus.yml", workdir=tmp_path / "prometheus",
+                                port=prometheus_port)
+        assert "job_name: accepted" in prometheus.loaded_config()
+        # A fixed source is written and loaded again.
+        estate.ssm_parameter("/prometheus/config.yml", prometheus_config(config_dir, "fixed"))
+        wait_until(lambda: "job_name: fixed" in prometheus.loaded_config(), 20, "the fixed config in Prometheus")
+    finally:
+        prometheus.stop()
+        assert reloader.stop() == 0

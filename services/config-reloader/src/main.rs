@@ -1,13 +1,13 @@
 //! config-reloader binary: the environment into a validated config, then one pass
 //! (`CONFIG_RELOAD_FREQUENCY=0`) or a pass every interval, with `/health` and `/metrics`.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, bail};
 use clap::Parser;
 use config_reloader::config::{Cli, Config};
 use config_reloader::metrics::Metrics;
-use config_reloader::reload::{self, Backoff};
+use config_reloader::reload::{self, Acceptance, Backoff, MainConfig};
 use config_reloader::source::ConfigSource;
 use config_reloader::sync::Syncer;
 use prometheus_client::registry::Registry;
@@ -40,6 +40,10 @@ async fn main() -> anyhow::Result<()> {
         dir: config.dir.clone(),
         file_name: config.file_name.clone(),
         metrics: metrics.clone(),
+        // The file on disk is what Prometheus started on: the first config it accepted.
+        acceptance: Arc::new(Mutex::new(Acceptance::starting_from(
+            std::fs::read(config.dir.join(&config.file_name)).ok(),
+        ))),
     };
     metrics.init_fetches(syncer.source.kind());
     metrics.init_fetches("cloudmap");
@@ -67,10 +71,19 @@ async fn main() -> anyhow::Result<()> {
         }
         Listen::Off => None,
     };
-    let reloader = config
-        .reload_url
-        .clone()
-        .map(|url| reload::spawn(url, Backoff::default(), metrics.clone(), shutdown.clone()));
+    let reloader = config.reload_url.clone().map(|url| {
+        let main = MainConfig {
+            path: config.dir.join(&config.file_name),
+            acceptance: syncer.acceptance.clone(),
+        };
+        reload::spawn(
+            url,
+            main,
+            Backoff::default(),
+            metrics.clone(),
+            shutdown.clone(),
+        )
+    });
     loop {
         tokio::select! {
             report = syncer.pass() => {

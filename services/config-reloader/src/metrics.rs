@@ -37,6 +37,7 @@ pub struct Metrics {
     pub passes: Family<ResultLabels, Counter>,
     pub last_success: Gauge<f64, AtomicU64>,
     pub config_info: Family<ConfigLabels, Gauge>,
+    pub rollbacks: Counter,
 }
 
 impl Metrics {
@@ -79,6 +80,11 @@ impl Metrics {
             "reloads",
             "Prometheus reload POSTs by result (success, failure)",
             m.reloads.clone(),
+        );
+        r.register(
+            "rollbacks",
+            "Main configs Prometheus refused on reload: the last accepted file was put back and the refused one kept as <CONFIG_FILE_NAME>.rejected",
+            m.rollbacks.clone(),
         );
         r.register(
             "passes",

@@ -17,6 +17,7 @@ use stack_common::target_group::{OutputFormat, render};
 
 use crate::metrics::Metrics;
 use crate::names::{is_yaml, local_name};
+use crate::reload::SharedAcceptance;
 use crate::source::{ConfigSource, Document};
 
 /// The scrape-configs entry that lists Cloud Map namespaces.
@@ -47,6 +48,8 @@ pub struct Syncer {
     pub dir: PathBuf,
     pub file_name: String,
     pub metrics: Arc<Metrics>,
+    /// What Prometheus accepted and refused (see `reload`): refused content isn't written again.
+    pub acceptance: SharedAcceptance,
 }
 
 /// Checks that a document that must be YAML is YAML. The message names the document and the
@@ -62,7 +65,7 @@ pub fn check_yaml(name: &str, body: &[u8]) -> Result<(), String> {
         })
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -120,11 +123,25 @@ impl Syncer {
             report.errors.push(message);
             return;
         }
+        let sha256 = sha256_hex(&document.body);
+        let refusal = self
+            .acceptance
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .refusal_of(&sha256);
+        if let Some(refusal) = refusal {
+            self.metrics.file_write("refused");
+            report.errors.push(format!(
+                "'{}' was refused by Prometheus ({}): the last accepted config stays until the source changes",
+                document.name, refusal.error
+            ));
+            return;
+        }
         let file_name = self.file_name.clone();
         if self.write(&file_name, &document.body, report) == Some(WriteOutcome::Written) {
             report.reload_needed = true;
         }
-        self.metrics.set_config_hash(sha256_hex(&document.body));
+        self.metrics.set_config_hash(sha256);
     }
 
     async fn scrape_configs(&mut self, report: &mut PassReport) {

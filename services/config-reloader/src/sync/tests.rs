@@ -108,6 +108,7 @@ fn syncer(store: &Arc<Store>, dir: &std::path::Path) -> Syncer {
         dir: dir.to_path_buf(),
         file_name: "prometheus.yml".into(),
         metrics: Arc::new(Metrics::default()),
+        acceptance: Arc::default(),
     }
 }
 
