@@ -91,3 +91,23 @@ def test_pasted_task_definitions_run_through_the_agent(path: Path, estate: Estat
             assert agent.not_run(), "a task with nothing to run must be reported"
     finally:
         agent.stop()
+
+
+def test_a_config_prometheus_cant_load_stops_the_task_at_config_check(estate: Estate, emulator: Emulator) -> None:
+    """Valid YAML that Prometheus refuses: config-init writes it (it is YAML), config-check
+    (promtool from the Prometheus image) fails, and Prometheus never starts on it, instead of
+    crash-looping with exit 2."""
+    estate.cluster("pasted")
+    seed_sources(estate)
+    estate.ssm_parameter("/prometheus/config.yml", "scrape_configs: [{job_name: x, bogus_field: 1}]\n")
+    agent = Agent(emulator.endpoint, estate.client, AWS_ENV, stop_grace=5, replace_stopped=False)
+    try:
+        task = run_pasted(estate, agent, ROOT / "task-definitions" / "prometheus.json")
+        task.wait(lambda t: t.status == "STOPPED", 60)
+        check, prometheus = task.container("config-check"), task.container("prometheus")
+        assert check.exit_code not in (None, 0), task.describe()
+        assert prometheus.process is None, task.describe()  # never started
+        assert "config-check" in (task.stopped_reason or ""), task.describe()
+        assert "bogus_field" in check.log_tail(4000), check.log_tail(4000)
+    finally:
+        agent.stop()

@@ -277,6 +277,7 @@ def comparable(container: dict) -> dict:
                             for d in container.get("dependsOn", [])),
         "dockerLabels": container.get("dockerLabels", {}),
         "command": container.get("command", []),
+        "entryPoint": container.get("entryPoint", []),
         "user": container.get("user"),
         "readonlyRootFilesystem": container.get("readonlyRootFilesystem", False),
     }

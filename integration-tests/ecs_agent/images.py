@@ -192,7 +192,8 @@ def _prometheus() -> Image:
                       "--web.console.libraries=/usr/share/prometheus/console_libraries",
                       "--web.console.templates=/usr/share/prometheus/consoles"),
                  workdir="/prometheus", volumes={"/prometheus": (65534, 65534)},
-                 program={"/bin/prometheus": _debian("/usr/bin/prometheus", "prometheus")})
+                 program={"/bin/prometheus": _debian("/usr/bin/prometheus", "prometheus"),
+                          "/bin/promtool": _debian("/usr/bin/promtool", "prometheus")})
 
 
 def _node_exporter() -> Image:

@@ -78,6 +78,23 @@ locals {
       portMappings = [{ containerPort = 9533, protocol = "tcp" }]
       dependsOn    = [{ containerName = "config-init", condition = "SUCCESS" }]
     }),
+    # Prometheus's own check of the config (and the rule files it names) before Prometheus
+    # starts: a config it can't load fails here, with promtool's message in the logs, instead
+    # of crash-looping Prometheus. Same image, so the check knows the running version's schema.
+    {
+      name                   = "config-check"
+      image                  = var.prometheus_image
+      user                   = "65534:65534"
+      readonlyRootFilesystem = true
+      essential              = false
+      entryPoint             = ["/bin/promtool"]
+      command                = ["check", "config", "/etc/config/prometheus.yml"]
+      environment            = []
+      portMappings           = []
+      mountPoints            = [{ sourceVolume = local.config_volume, containerPath = "/etc/config", readOnly = true }]
+      dependsOn              = [{ containerName = "config-init", condition = "SUCCESS" }]
+      logConfiguration       = { logDriver = "awslogs", options = local.log_options }
+    },
     {
       name  = "ecs-discoverer"
       image = var.discoverer_image
@@ -124,7 +141,7 @@ locals {
         { sourceVolume = local.data_volume, containerPath = "/prometheus", readOnly = false },
       ]
       portMappings = [{ containerPort = 9090, protocol = "tcp" }]
-      dependsOn    = [{ containerName = "config-init", condition = "SUCCESS" }]
+      dependsOn    = [{ containerName = "config-check", condition = "SUCCESS" }]
       healthCheck = {
         command     = ["CMD-SHELL", "wget -q -O /dev/null http://localhost:9090/-/healthy || exit 1"]
         interval    = 30
