@@ -13,6 +13,7 @@ import re
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 from botocore.session import get_session
@@ -80,10 +81,27 @@ def test_module_readmes_list_every_input_and_output() -> None:
 
 
 @pytest.fixture(scope="module")
-def applied(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> AppliedStack:
+def stack_emulator(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    """A fresh embedded emulator process for this module's apply (an external one is used as
+    given). After a whole session of traffic, the shared one twice answered one create of the
+    apply twice in CI (InvalidSubnet.Conflict, then ConflictingDomainExists: a request the
+    provider retried after the first was processed), which no run on a fresh process showed;
+    the cause inside moto's server is not found yet."""
+    if emulator.external:
+        yield emulator
+        return
+    fresh = Emulator(log_dir=tmp_path_factory.mktemp("terraform-emulator-log"), embedded=True)
+    try:
+        yield fresh
+    finally:
+        fresh.stop()
+
+
+@pytest.fixture(scope="module")
+def applied(stack_emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> AppliedStack:
     """`terraform apply` of examples/emulator against a freshly reset emulator."""
-    emulator.reset()
-    return AppliedStack(emulator, tmp_path_factory.mktemp("terraform-emulator")).apply()
+    stack_emulator.reset()
+    return AppliedStack(stack_emulator, tmp_path_factory.mktemp("terraform-emulator")).apply()
 
 
 def test_emulator_apply_then_plan_shows_no_changes(applied: AppliedStack) -> None:
