@@ -39,8 +39,8 @@ test-terraform: deps build ## Only the Terraform checks: fmt, validate, checkov,
 dashboards-check: deps build ## Dashboards and alert rules: JSON properties, every PromQL run against Prometheus, promtool check + test rules
 	cd integration-tests && ../$(PYTHON) -m pytest $(PYTEST_ARGS) test_dashboards.py
 
-build-release: ## Release build of ecs-discoverer (for the benchmark only)
-	$(CARGO) build --locked --release -p ecs-discoverer
+build-release: ## Release build of both services (for the benchmark only)
+	$(CARGO) build --locked --release -p ecs-discoverer -p config-reloader
 
 bench: deps build-release ## Benchmark vs prometheus-ecs-discoverer: calls, CPU, RSS at N=100/1k/5k, robustness, http_sd load, rate limits
 	@integration-tests/install-bench-deps.sh

@@ -12,8 +12,8 @@ with PROMETHEUS_TARGET=true) it measures, for each tool:
   - the target addresses found, compared between the tools.
 Beside them: the lower bound computed from the estate, and, derived from its source (not
 measured), what Prometheus's own `aws_sd_configs` role `ecs` calls per refresh.
-Then: odd task shapes (robustness), http_sd under load with wrk, and the rate-limit compliance
-test. Results go to bench-results/latest.md and latest.png, and are printed.
+Then: odd task shapes (robustness), http_sd under load with wrk, the rate-limit compliance
+test, and config-reloader's peak memory over a large config (bench_reloader.py). Results go to bench-results/latest.md and latest.png, and are printed.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ import requests
 
 from harness import ROOT, Emulator, cargo_target_dir, free_port, metric_sum, metrics_after_next_cycle, wait_until
 from seed import Estate, container
+from bench_reloader import reloader_binary, reloader_memory, report as reloader_report
 
 RESULTS = Path(__file__).resolve().parent / "bench-results"
 PROMED_PYTHON = ROOT / ".tools" / "promed" / "bin" / "python"
@@ -606,6 +607,7 @@ def main() -> int:
     workdir.mkdir(parents=True)
     RESULTS.mkdir(exist_ok=True)
     ours_binary()
+    reloader_binary()
     if not PROMED_PYTHON.exists():
         sys.exit(f"{PROMED_PYTHON} is missing: `make bench` installs prometheus-ecs-discoverer 3.3.4 there")
     cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
@@ -662,11 +664,12 @@ def main() -> int:
                                    "note": run.error or ""})
                 print(f"  odd shape '{shape_name}': {tool}: {'FAILED ' + run.error if run.error else 'ok'}, "
                       f"{len(run.targets)} targets", flush=True)
+        reloader_rows = reloader_memory(emulator, workdir / "reloader")
     finally:
         emulator.stop()
 
     rates = rate_limit_report()
-    text = report(results, robustness, load, rates, machine)
+    text = report(results, robustness, load, rates, machine) + "\n\n" + reloader_report(reloader_rows)
     (RESULTS / "latest.md").write_text(text + "\n")
     plot(results, RESULTS / "latest.png")
     print("\n" + text)

@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+import requests
 
-from harness import Emulator, Service, free_port, metric_sum, service_binary, wait_until
+from seed import Estate
+from harness import Emulator, ManagedProcess, Service, free_port, http_ok, metric_sum, service_binary, wait_until
 
 
 class BlackHole:
@@ -94,6 +96,36 @@ def test_a_client_sending_half_a_request_does_not_hold_sigterm(emulator: Emulato
     finally:
         half.close()
     assert code == 0 and took < 5, (code, took, discoverer.process.log()[-2000:])
+
+
+def test_300_idle_connections_under_256_file_handles_leave_discovery_working(emulator: Emulator,
+                                                                            tmp_path: Path) -> None:
+    """A flood of idle clients against a process with ECS's common file-handle limit: before the
+    connection bound, each one took a file handle, and the AWS calls then failed with `Too many
+    open files`."""
+    Estate(emulator.endpoint).ecs.create_cluster(clusterName="fd-limit")
+    port = free_port()
+    process = ManagedProcess("ecs-discoverer", [
+        "prlimit", "--nofile=256:256", "--", str(service_binary("ecs-discoverer")),
+        "--listen", f"127.0.0.1:{port}", "--clusters", "fd-limit", "--interval", "1s"],
+        env=emulator.env, log_dir=tmp_path)
+    process.wait_ready(lambda: http_ok(f"http://127.0.0.1:{port}/health"), timeout=30)
+    idle = []
+    try:
+        for _ in range(300):
+            idle.append(socket.create_connection(("127.0.0.1", port)))
+        time.sleep(6)
+    finally:
+        for connection in idle:
+            connection.close()
+    metrics = wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/metrics") and
+                         requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text, 30, "/metrics")
+    try:
+        assert metric_sum(metrics, "ecs_sd_cycles_total", result="failure") == 0, process.log()
+        assert metric_sum(metrics, "ecs_sd_cycles_total", result="success") >= 5, metrics
+        assert "Too many open files" not in process.log(100_000), process.log()
+    finally:
+        process.stop()
 
 
 def test_a_total_outage_counts_failure_and_freezes_the_success_timestamp(emulator: Emulator, tmp_path: Path) -> None:

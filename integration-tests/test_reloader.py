@@ -175,6 +175,34 @@ def test_s3_traversal_keys_are_refused(estate: Estate, emulator: Emulator, tmp_p
         "deep", "deep/config", "deep/config/config.yml", "deep/config/jobs.json"]
 
 
+def test_odd_s3_keys_and_an_oversized_object_are_refused_one_by_one(estate: Estate, emulator: Emulator,
+                                                                     tmp_path: Path) -> None:
+    """Issue 18, items 2 and 3: a key XML can't carry (NUL, ESC) is refused alone instead of failing
+    the listing; a console folder object is no error; an object over the cap is refused by name and
+    the others are still written."""
+    estate.s3_object("monitoring", "prometheus.yml", "global: {}\n")
+    estate.s3_object("monitoring", "scrape/ok.yml", "- targets: ['a:1']\n")
+    estate.s3_object("monitoring", "scrape/with space+plus.yml", "- targets: ['b:1']\n")
+    estate.s3_object("monitoring", "scrape/nul\x00.yml", "- targets: ['c:1']\n")
+    estate.s3_object("monitoring", "scrape/esc\x1b[2J.yml", "- targets: ['d:1']\n")
+    estate.s3_object("monitoring", "scrape/team/", b"")
+    estate.s3_object("monitoring", "scrape/huge.yml", "# padding\n" * 500)
+    done = run_once(emulator, tmp_path, CONFIG_SOURCE="s3", CONFIG_MAX_OBJECT_BYTES="2048",
+                    SOURCE_PROMETHEUS_CONFIG_FILE_PATH="s3://monitoring/prometheus.yml",
+                    SOURCE_PROMETHEUS_SCRAPE_CONFIGS_PATH="s3://monitoring/scrape/")
+    assert done.returncode != 0, "refused keys make the pass fail, so once-mode says so"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yml", "ok.yml", "with space+plus.yml"]
+    errors = done.stderr
+    assert "s3://monitoring/scrape/nul\\0.yml" in errors or "nul\\u{0}.yml" in errors, errors
+    assert "esc\\u{1b}[2J.yml" in errors and "\x1b" not in errors, errors
+    assert "s3://monitoring/scrape/huge.yml" in errors and "2048" in errors, errors
+    assert "CONFIG_MAX_OBJECT_BYTES" in errors, errors
+    failed = errors[errors.index("the pass failed:"):]
+    assert "team/" not in failed, "a folder object is skipped, not an error"
+    assert "folder marker" in errors and "s3://monitoring/scrape/team/" in errors, "...and noted"
+    assert "XML" not in errors and "ListObjectsV2" not in errors, errors
+
+
 def test_a_secure_string_never_reaches_the_logs(estate: Estate, emulator: Emulator, tmp_path: Path) -> None:
     secret = "s3cr3t-" + "x" * 24
     estate.ssm_parameter("/prometheus/config.yml", f"global: {{}}\nremote_write:\n  - url: http://r\n    "

@@ -52,6 +52,12 @@ pub struct Cli {
     #[arg(long, env = "RELOADER_LISTEN", default_value = "0.0.0.0:9533")]
     pub reloader_listen: Listen,
 
+    /// The largest parameter or object read, in bytes; a larger one is refused by name and its
+    /// old file stays. S3 bodies are never read past it.
+    #[arg(long, env = "CONFIG_MAX_OBJECT_BYTES", value_parser = parse_max_object_bytes,
+          default_value_t = crate::source::DEFAULT_MAX_OBJECT_BYTES)]
+    pub config_max_object_bytes: u64,
+
     /// Log format.
     #[arg(long, env = "RELOADER_LOG_FORMAT", value_enum, default_value = "human")]
     pub log_format: LogFormat,
@@ -70,6 +76,16 @@ fn parse_frequency(raw: &str) -> Result<u64, String> {
              (0 = one pass, then exit; 30 = refresh every 30 seconds)"
         )
     })
+}
+
+fn parse_max_object_bytes(raw: &str) -> Result<u64, String> {
+    match raw.trim().parse::<u64>() {
+        Ok(bytes) if bytes >= 1024 => Ok(bytes),
+        _ => Err(format!(
+            "'{raw}' is not a size in bytes of at least 1024: give a whole number, \
+             e.g. 8388608 for 8 MiB"
+        )),
+    }
 }
 
 /// An object or prefix in S3.
@@ -103,6 +119,8 @@ pub struct Config {
     pub reload_url: Option<hyper::Uri>,
     pub listen: Listen,
     pub log_format: LogFormat,
+    /// The largest parameter or object read.
+    pub max_object_bytes: u64,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -213,6 +231,7 @@ impl TryFrom<Cli> for Config {
             reload_url,
             listen: cli.reloader_listen,
             log_format: cli.log_format,
+            max_object_bytes: cli.config_max_object_bytes,
         })
     }
 }

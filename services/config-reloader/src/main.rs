@@ -33,7 +33,7 @@ async fn main() -> anyhow::Result<()> {
     let sdk = aws::load(None, aws::Timeouts::default()).await;
     aws::require_region(&sdk)?;
     let mut syncer = Syncer {
-        source: ConfigSource::new(&config.source, &sdk),
+        source: ConfigSource::new(&config.source, &sdk, config.max_object_bytes),
         cloudmap: CloudMap::new(aws_sdk_servicediscovery::Client::from_conf(
             cloudmap::client_config(&sdk).build(),
         )),

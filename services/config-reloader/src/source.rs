@@ -13,9 +13,11 @@ use std::fmt;
 
 use aws_sdk_s3::operation::get_object::GetObjectError;
 use aws_smithy_types::error::display::DisplayErrorContext;
+use bytes::Bytes;
 use stack_common::printable::printable;
 
 use crate::config::{S3Location, Source};
+use crate::names::{NameError, local_name, relative_to};
 
 /// One fetched parameter or object.
 #[derive(Clone, PartialEq, Eq)]
@@ -24,7 +26,8 @@ pub struct Document {
     pub name: String,
     /// The name relative to the scrape-configs path (empty for the main config).
     pub relative: String,
-    pub body: Vec<u8>,
+    /// Shared with the S3 cache, so a cached object is held once.
+    pub body: Bytes,
     /// False when the source said "not modified" and `body` is the last one fetched.
     pub fresh: bool,
 }
@@ -67,7 +70,32 @@ pub enum FetchError {
         url: String,
         message: String,
     },
+    #[error(
+        "'{}' is larger than the cap of {cap} bytes per parameter or object (at least {bytes} \
+         bytes): make it smaller, or raise CONFIG_MAX_OBJECT_BYTES; the old file stays",
+        printable(.name)
+    )]
+    TooLarge { name: String, bytes: u64, cap: u64 },
+    #[error("refused {}: {error}", printable(.name))]
+    BadName { name: String, error: NameError },
+    #[error(
+        "refused s3://{}/{}: its URL-encoded key does not decode to UTF-8 text: rename it",
+        printable(.bucket), printable(.encoded_key)
+    )]
+    UndecodableKey { bucket: String, encoded_key: String },
 }
+
+/// The scrape configs of one pass: those fetched, and those refused one by one (a name that is
+/// no file name, an object over the cap), which don't hold the others back.
+#[derive(Debug, Default)]
+pub struct ScrapeConfigs {
+    pub documents: Vec<Document>,
+    pub refused: Vec<FetchError>,
+}
+
+/// The default for [`crate::config::Config::max_object_bytes`]: far above any Prometheus
+/// config seen in practice (SSM's own cap is 8 KB), far below what the sidecar's memory holds.
+pub const DEFAULT_MAX_OBJECT_BYTES: u64 = 8 * 1024 * 1024;
 
 const MAIN_VAR: &str = "SOURCE_PROMETHEUS_CONFIG_FILE_PATH";
 const SCRAPE_VAR: &str = "SOURCE_PROMETHEUS_SCRAPE_CONFIGS_PATH";
@@ -80,7 +108,7 @@ fn url(location: &S3Location, key: &str) -> String {
 #[derive(Debug, Clone)]
 pub struct Cached {
     etag: String,
-    body: Vec<u8>,
+    body: Bytes,
 }
 
 /// Where the configuration comes from, with the state that makes S3 reads conditional.
@@ -90,17 +118,19 @@ pub enum ConfigSource {
         client: aws_sdk_ssm::Client,
         config_parameter: String,
         scrape_configs_path: Option<String>,
+        max_object_bytes: u64,
     },
     S3 {
         client: aws_sdk_s3::Client,
         config_object: S3Location,
         scrape_configs_prefix: Option<S3Location>,
         cache: HashMap<String, Cached>,
+        max_object_bytes: u64,
     },
 }
 
 impl ConfigSource {
-    pub fn new(source: &Source, sdk: &aws_config::SdkConfig) -> Self {
+    pub fn new(source: &Source, sdk: &aws_config::SdkConfig, max_object_bytes: u64) -> Self {
         match source.clone() {
             Source::Ssm {
                 config_parameter,
@@ -109,6 +139,7 @@ impl ConfigSource {
                 client: aws_sdk_ssm::Client::new(sdk),
                 config_parameter,
                 scrape_configs_path,
+                max_object_bytes,
             },
             Source::S3 {
                 config_object,
@@ -123,6 +154,7 @@ impl ConfigSource {
                 config_object,
                 scrape_configs_prefix,
                 cache: HashMap::new(),
+                max_object_bytes,
             },
         }
     }
@@ -154,6 +186,7 @@ impl ConfigSource {
             ConfigSource::Ssm {
                 client,
                 config_parameter,
+                max_object_bytes,
                 ..
             } => {
                 let answer = client
@@ -182,10 +215,11 @@ impl ConfigSource {
                     .parameter()
                     .and_then(|p| p.value())
                     .unwrap_or_default();
+                within_cap(config_parameter, value.len(), *max_object_bytes)?;
                 Ok(Document {
                     name: config_parameter.clone(),
                     relative: String::new(),
-                    body: value.as_bytes().to_vec(),
+                    body: Bytes::copy_from_slice(value.as_bytes()),
                     fresh: true,
                 })
             }
@@ -193,45 +227,68 @@ impl ConfigSource {
                 client,
                 config_object,
                 cache,
+                max_object_bytes,
                 ..
             } => {
                 let key = config_object.key.clone();
-                get_object(client, config_object, &key, MAIN_VAR, cache, String::new()).await
+                let object = Object {
+                    location: config_object,
+                    key: &key,
+                    var: MAIN_VAR,
+                    cap: *max_object_bytes,
+                };
+                get_object(client, object, cache, String::new()).await
             }
         }
     }
 
-    /// Every parameter or object under the scrape-configs path, sorted by name.
-    pub async fn scrape_configs(&mut self) -> Result<Vec<Document>, FetchError> {
-        let mut documents = match self {
+    /// Every parameter or object under the scrape-configs path, sorted by name. `Err` when
+    /// the path can't be read as a whole; single entries that can't be used are in `refused`.
+    pub async fn scrape_configs(&mut self) -> Result<ScrapeConfigs, FetchError> {
+        let mut found = match self {
             ConfigSource::Ssm {
                 client,
                 scrape_configs_path: Some(path),
+                max_object_bytes,
                 ..
-            } => ssm_by_path(client, path).await?,
+            } => ssm_by_path(client, path, *max_object_bytes).await?,
             ConfigSource::S3 {
                 client,
                 scrape_configs_prefix: Some(prefix),
                 cache,
+                max_object_bytes,
                 ..
-            } => s3_by_prefix(client, prefix, cache).await?,
-            _ => Vec::new(),
+            } => s3_by_prefix(client, prefix, cache, *max_object_bytes).await?,
+            _ => ScrapeConfigs::default(),
         };
-        documents.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(documents)
+        found.documents.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(found)
     }
+}
+
+fn within_cap(name: &str, bytes: usize, cap: u64) -> Result<(), FetchError> {
+    let bytes = u64::try_from(bytes).unwrap_or(u64::MAX);
+    if bytes > cap {
+        return Err(FetchError::TooLarge {
+            name: name.to_string(),
+            bytes,
+            cap,
+        });
+    }
+    Ok(())
 }
 
 async fn ssm_by_path(
     client: &aws_sdk_ssm::Client,
     path: &str,
-) -> Result<Vec<Document>, FetchError> {
+    cap: u64,
+) -> Result<ScrapeConfigs, FetchError> {
     // GetParametersByPath wants the path without a trailing slash (except the root).
     let query = match path.trim_end_matches('/') {
         "" => "/",
         trimmed => trimmed,
     };
-    let mut documents = Vec::new();
+    let mut found = ScrapeConfigs::default();
     let mut pages = client
         .get_parameters_by_path()
         .path(query)
@@ -248,28 +305,38 @@ async fn ssm_by_path(
         })?;
         for parameter in page.parameters() {
             let name = parameter.name().unwrap_or_default().to_string();
-            documents.push(Document {
-                relative: crate::names::relative_to(&name, query).to_string(),
-                body: parameter.value().unwrap_or_default().as_bytes().to_vec(),
+            let value = parameter.value().unwrap_or_default();
+            if let Err(refusal) = within_cap(&name, value.len(), cap) {
+                found.refused.push(refusal);
+                continue;
+            }
+            found.documents.push(Document {
+                relative: relative_to(&name, query).to_string(),
+                body: Bytes::copy_from_slice(value.as_bytes()),
                 name,
                 fresh: true,
             });
         }
     }
-    Ok(documents)
+    Ok(found)
 }
 
 async fn s3_by_prefix(
     client: &aws_sdk_s3::Client,
     prefix: &S3Location,
     cache: &mut HashMap<String, Cached>,
-) -> Result<Vec<Document>, FetchError> {
+    cap: u64,
+) -> Result<ScrapeConfigs, FetchError> {
     let listed_url = url(prefix, &prefix.key);
-    let mut keys = Vec::new();
+    let mut found = ScrapeConfigs::default();
+    let mut listed = Vec::new();
+    // URL-encoded keys: a key with a character XML can't carry (NUL, ESC) would otherwise make
+    // the whole listing unparseable, and with it every scrape config stale.
     let mut pages = client
         .list_objects_v2()
         .bucket(&prefix.bucket)
         .prefix(&prefix.key)
+        .encoding_type(aws_sdk_s3::types::EncodingType::Url)
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
@@ -289,45 +356,112 @@ async fn s3_by_prefix(
             }
         })?;
         for object in page.contents() {
-            if let Some(key) = object.key() {
-                keys.push((
-                    key.to_string(),
-                    object.e_tag().unwrap_or_default().to_string(),
-                ));
-            }
+            let Some(encoded_key) = object.key() else {
+                continue;
+            };
+            let Some(key) = decode_listed_key(encoded_key) else {
+                found.refused.push(FetchError::UndecodableKey {
+                    bucket: prefix.bucket.clone(),
+                    encoded_key: encoded_key.to_string(),
+                });
+                continue;
+            };
+            let size = object.size().and_then(|s| u64::try_from(s).ok());
+            listed.push((key, object.e_tag().unwrap_or_default().to_string(), size));
         }
     }
     // Forget objects that are gone, so the cache holds only what the prefix still has.
     cache.retain(|cached_key, _| {
-        !cached_key.starts_with(&prefix.key) || keys.iter().any(|(key, _)| key == cached_key)
+        !cached_key.starts_with(&prefix.key) || listed.iter().any(|(key, ..)| key == cached_key)
     });
-    let mut documents = Vec::new();
-    for (key, etag) in keys {
-        let relative = crate::names::relative_to(&key, &prefix.key).to_string();
-        match cache.get(&key) {
-            Some(cached) if !etag.is_empty() && cached.etag == etag => documents.push(Document {
-                name: url(prefix, &key),
+    for (key, etag, size) in listed {
+        let object_url = url(prefix, &key);
+        let relative = relative_to(&key, &prefix.key).to_string();
+        if key.ends_with('/') && size == Some(0) {
+            tracing::info!(
+                object = %printable(&object_url),
+                "skipping an S3 folder marker (a zero-byte key ending in '/'): no file is written for it"
+            );
+            continue;
+        }
+        if let Err(error) = local_name(&relative) {
+            found.refused.push(FetchError::BadName {
+                name: object_url,
+                error,
+            });
+            continue;
+        }
+        if let Some(size) = size
+            && size > cap
+        {
+            found.refused.push(FetchError::TooLarge {
+                name: object_url,
+                bytes: size,
+                cap,
+            });
+            continue;
+        }
+        if let Some(cached) = cache.get(&key)
+            && !etag.is_empty()
+            && cached.etag == etag
+        {
+            found.documents.push(Document {
+                name: object_url,
                 relative,
                 body: cached.body.clone(),
                 fresh: false,
-            }),
-            _ => {
-                documents.push(get_object(client, prefix, &key, SCRAPE_VAR, cache, relative).await?)
-            }
+            });
+            continue;
+        }
+        let object = Object {
+            location: prefix,
+            key: &key,
+            var: SCRAPE_VAR,
+            cap,
+        };
+        match get_object(client, object, cache, relative).await {
+            Ok(document) => found.documents.push(document),
+            Err(refusal @ FetchError::TooLarge { .. }) => found.refused.push(refusal),
+            Err(error) => return Err(error),
         }
     }
-    Ok(documents)
+    Ok(found)
 }
 
-/// GetObject with `If-None-Match` on the cached ETag; a 304 answers from the cache.
+/// A key from a listing made with `EncodingType=url`: percent-encoded, with `+` for a space
+/// (as the AWS CLI decodes it). `None` when the bytes are no UTF-8 text.
+fn decode_listed_key(encoded: &str) -> Option<String> {
+    let spaced = encoded.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8()
+        .ok()
+        .map(|key| key.into_owned())
+}
+
+/// One S3 object to read, and what to name when it can't be.
+#[derive(Debug, Clone, Copy)]
+struct Object<'a> {
+    location: &'a S3Location,
+    key: &'a str,
+    /// The variable that names it, for the error message.
+    var: &'static str,
+    cap: u64,
+}
+
+/// GetObject with `If-None-Match` on the cached ETag; a 304 answers from the cache. The body is
+/// read chunk by chunk and given up past the cap, so an object of any size costs at most the cap.
 async fn get_object(
     client: &aws_sdk_s3::Client,
-    location: &S3Location,
-    key: &str,
-    var: &'static str,
+    object: Object<'_>,
     cache: &mut HashMap<String, Cached>,
     relative: String,
 ) -> Result<Document, FetchError> {
+    let Object {
+        location,
+        key,
+        var,
+        cap,
+    } = object;
     let object_url = url(location, key);
     let cached = cache.get(key);
     let answer = client
@@ -337,7 +471,7 @@ async fn get_object(
         .set_if_none_match(cached.map(|c| c.etag.clone()))
         .send()
         .await;
-    let output = match answer {
+    let mut output = match answer {
         Ok(output) => output,
         Err(e) => {
             if let Some(cached) = cached
@@ -372,18 +506,32 @@ async fn get_object(
             });
         }
     };
+    let too_large = |bytes: u64| FetchError::TooLarge {
+        name: object_url.clone(),
+        bytes,
+        cap,
+    };
+    if let Some(length) = output.content_length().and_then(|l| u64::try_from(l).ok())
+        && length > cap
+    {
+        return Err(too_large(length));
+    }
     let etag = output.e_tag().unwrap_or_default().to_string();
-    let body = output
-        .body
-        .collect()
-        .await
-        .map_err(|e| FetchError::S3 {
-            operation: "GetObject",
-            url: object_url.clone(),
-            message: DisplayErrorContext(e).to_string(),
-        })?
-        .into_bytes()
-        .to_vec();
+    let announced = output
+        .content_length()
+        .and_then(|l| usize::try_from(l).ok());
+    let mut body = Vec::with_capacity(announced.unwrap_or_default());
+    while let Some(chunk) = output.body.try_next().await.map_err(|e| FetchError::S3 {
+        operation: "GetObject",
+        url: object_url.clone(),
+        message: DisplayErrorContext(e).to_string(),
+    })? {
+        body.extend_from_slice(&chunk);
+        if body.len() as u64 > cap {
+            return Err(too_large(body.len() as u64));
+        }
+    }
+    let body = Bytes::from(body);
     if !etag.is_empty() {
         cache.insert(
             key.to_string(),

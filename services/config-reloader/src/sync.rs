@@ -18,7 +18,8 @@ use stack_common::target_group::{OutputFormat, render};
 use crate::metrics::Metrics;
 use crate::names::{is_yaml, local_name};
 use crate::reload::SharedAcceptance;
-use crate::source::{ConfigSource, Document};
+use crate::source::{ConfigSource, Document, ScrapeConfigs};
+use crate::yaml_check::check_yaml;
 
 /// The scrape-configs entry that lists Cloud Map namespaces.
 pub const CLOUDMAP_PARAMETER: &str = "cloudmap";
@@ -50,19 +51,6 @@ pub struct Syncer {
     pub metrics: Arc<Metrics>,
     /// What Prometheus accepted and refused (see `reload`): refused content isn't written again.
     pub acceptance: SharedAcceptance,
-}
-
-/// Checks that a document that must be YAML is YAML. The message names the document and the
-/// place, but quotes none of it: the value may be a SecureString.
-pub fn check_yaml(name: &str, body: &[u8]) -> Result<(), String> {
-    serde_yaml_ng::from_slice::<serde_yaml_ng::Value>(body)
-        .map(|_| ())
-        .map_err(|e| {
-            let place = e.location().map_or(String::new(), |l| {
-                format!(" at line {}, column {}", l.line(), l.column())
-            });
-            format!("'{name}' is not valid YAML{place}: fix it at the source; the old file stays")
-        })
 }
 
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
@@ -146,14 +134,18 @@ impl Syncer {
 
     async fn scrape_configs(&mut self, report: &mut PassReport) {
         let kind = self.source.kind();
-        let documents = match self.source.scrape_configs().await {
-            Ok(documents) => documents,
+        let ScrapeConfigs { documents, refused } = match self.source.scrape_configs().await {
+            Ok(found) => found,
             Err(error) => {
                 self.metrics.fetch(kind, "error");
                 report.errors.push(error.to_string());
                 return;
             }
         };
+        for refusal in refused {
+            self.metrics.file_write("refused");
+            report.errors.push(refusal.to_string());
+        }
         let mut files: BTreeMap<String, Document> = BTreeMap::new();
         let mut namespaces = None;
         for document in documents {

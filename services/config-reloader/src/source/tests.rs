@@ -18,6 +18,7 @@ fn ssm(rules: &[&Rule], scrape: Option<&str>) -> ConfigSource {
         client: mock_client!(aws_sdk_ssm, RuleMode::MatchAny, rules),
         config_parameter: "/prom/config.yml".into(),
         scrape_configs_path: scrape.map(str::to_string),
+        max_object_bytes: DEFAULT_MAX_OBJECT_BYTES,
     }
 }
 
@@ -48,11 +49,11 @@ async fn ssm_reads_every_page_recursively_and_decrypted() {
             out.build()
         });
     let mut source = ssm(&[&by_path], Some("/prom/scrape/"));
-    let documents = source.scrape_configs().await.expect("read");
+    let documents = source.scrape_configs().await.expect("read").documents;
     assert_eq!(documents.len(), 15);
     assert_eq!(pages.load(Ordering::SeqCst), 2);
     assert_eq!(documents[3].relative, "team/job-03.yml");
-    assert_eq!(documents[3].body, b"job: 3");
+    assert_eq!(documents[3].body.as_ref(), b"job: 3");
 }
 
 #[tokio::test]
@@ -87,7 +88,7 @@ async fn a_secure_string_value_is_not_in_the_debug_output() {
             .build()
     });
     let document = ssm(&[&secret], None).main_config().await.expect("read");
-    assert_eq!(document.body, b"password: hunter2");
+    assert_eq!(document.body.as_ref(), b"password: hunter2");
     assert!(!format!("{document:?}").contains("hunter2"));
 }
 
@@ -103,6 +104,7 @@ fn s3(rules: &[&Rule]) -> ConfigSource {
             key: "scrape/".into(),
         }),
         cache: HashMap::new(),
+        max_object_bytes: DEFAULT_MAX_OBJECT_BYTES,
     }
 }
 
@@ -133,7 +135,7 @@ async fn an_unchanged_s3_object_is_not_downloaded_again() {
     assert!(fetched.fresh);
     let again = source.main_config().await.expect("second read");
     assert!(!again.fresh, "304 answers from the cache");
-    assert_eq!(again.body, b"region: us-east-1\n");
+    assert_eq!(again.body.as_ref(), b"region: us-east-1\n");
     assert_eq!(downloads.load(Ordering::SeqCst), 1);
 }
 
@@ -159,12 +161,180 @@ async fn listed_objects_with_a_known_etag_are_not_downloaded() {
             .build()
     });
     let mut source = s3(&[&list, &get]);
-    let first = source.scrape_configs().await.expect("read");
-    let second = source.scrape_configs().await.expect("read");
+    let first = source.scrape_configs().await.expect("read").documents;
+    let second = source.scrape_configs().await.expect("read").documents;
     assert_eq!(first[0].relative, "jobs.yml");
     assert!(first[0].fresh && !second[0].fresh);
-    assert_eq!(second[0].body, b"a: 1\n");
+    assert_eq!(second[0].body.as_ref(), b"a: 1\n");
     assert_eq!(downloads.load(Ordering::SeqCst), 1);
+}
+
+fn listing(objects: &[(&str, i64)]) -> Rule {
+    let objects: Vec<(String, i64)> = objects.iter().map(|(k, n)| (k.to_string(), *n)).collect();
+    mock!(aws_sdk_s3::Client::list_objects_v2).then_compute_output(move |input| {
+        assert_eq!(
+            input.encoding_type(),
+            Some(&aws_sdk_s3::types::EncodingType::Url),
+            "keys are listed URL-encoded"
+        );
+        let mut out = ListObjectsV2Output::builder();
+        for (key, size) in &objects {
+            out = out.contents(
+                aws_sdk_s3::types::Object::builder()
+                    .key(key)
+                    .size(*size)
+                    .e_tag(format!("\"{key}\""))
+                    .build(),
+            );
+        }
+        out.build()
+    })
+}
+
+fn serving(body: &'static [u8]) -> Rule {
+    mock!(aws_sdk_s3::Client::get_object).then_compute_output(move |input| {
+        GetObjectOutput::builder()
+            .e_tag(format!("\"{}\"", input.key().unwrap_or_default()))
+            .content_length(body.len() as i64)
+            .body(ByteStream::from_static(body))
+            .build()
+    })
+}
+
+#[tokio::test]
+async fn one_key_with_a_control_character_is_refused_alone() {
+    // What S3 answers for `scrape/bad<NUL>.yml`, `scrape/a b+c.yml` and `scrape/ok.yml`.
+    let list = listing(&[
+        ("scrape/bad%00.yml", 5),
+        ("scrape/a+b%2Bc.yml", 5),
+        ("scrape/ok.yml", 5),
+    ]);
+    let get = serving(b"a: 1\n");
+    let mut source = s3(&[&list, &get]);
+    let found = source
+        .scrape_configs()
+        .await
+        .expect("the listing as a whole is read");
+    let names: Vec<&str> = found
+        .documents
+        .iter()
+        .map(|d| d.relative.as_str())
+        .collect();
+    assert_eq!(names, ["a b+c.yml", "ok.yml"]);
+    assert_eq!(found.refused.len(), 1, "{:?}", found.refused);
+    let message = found.refused[0].to_string();
+    assert!(
+        message.contains("s3://b/scrape/bad\\u{0}.yml") || message.contains("bad\\0.yml"),
+        "{message}"
+    );
+    assert!(
+        message.contains("control character") && message.contains("rename it"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_folder_marker_is_skipped_and_is_no_error() {
+    let list = listing(&[
+        ("scrape/", 0),
+        ("scrape/team/", 0),
+        ("scrape/team/jobs.yml", 5),
+    ]);
+    let get = serving(b"a: 1\n");
+    let found = s3(&[&list, &get]).scrape_configs().await.expect("read");
+    let names: Vec<&str> = found
+        .documents
+        .iter()
+        .map(|d| d.relative.as_str())
+        .collect();
+    assert_eq!(names, ["team/jobs.yml"]);
+    assert!(found.refused.is_empty(), "{:?}", found.refused);
+}
+
+#[tokio::test]
+async fn an_object_over_the_cap_is_refused_by_name_without_a_download() {
+    let list = listing(&[("scrape/huge.yml", 50_000_000), ("scrape/ok.yml", 5)]);
+    let downloads = Arc::new(AtomicUsize::new(0));
+    let counter = downloads.clone();
+    let get = mock!(aws_sdk_s3::Client::get_object).then_compute_output(move |input| {
+        assert_eq!(
+            input.key(),
+            Some("scrape/ok.yml"),
+            "only the small object is read"
+        );
+        counter.fetch_add(1, Ordering::SeqCst);
+        GetObjectOutput::builder()
+            .e_tag("\"e\"")
+            .body(ByteStream::from_static(b"a: 1\n"))
+            .build()
+    });
+    let found = s3(&[&list, &get]).scrape_configs().await.expect("read");
+    assert_eq!(found.documents.len(), 1);
+    assert_eq!(downloads.load(Ordering::SeqCst), 1);
+    let message = found.refused[0].to_string();
+    assert!(
+        message.contains("'s3://b/scrape/huge.yml'")
+            && message.contains(&DEFAULT_MAX_OBJECT_BYTES.to_string())
+            && message.contains("CONFIG_MAX_OBJECT_BYTES"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_body_longer_than_announced_is_not_read_past_the_cap() {
+    // No Content-Length and no listed size: the cap holds while reading.
+    let get = mock!(aws_sdk_s3::Client::get_object).then_compute_output(|_| {
+        GetObjectOutput::builder()
+            .e_tag("\"big\"")
+            .body(ByteStream::from(vec![b'#'; 4096]))
+            .build()
+    });
+    let mut source = s3(&[&get]);
+    if let ConfigSource::S3 {
+        max_object_bytes, ..
+    } = &mut source
+    {
+        *max_object_bytes = 1024;
+    }
+    let message = source
+        .main_config()
+        .await
+        .expect_err("over the cap")
+        .to_string();
+    assert!(
+        message.contains("'s3://b/exporter/config.yml'") && message.contains("1024"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn an_ssm_value_over_the_cap_is_refused_by_name() {
+    let get = mock!(aws_sdk_ssm::Client::get_parameter).then_output(|| {
+        GetParameterOutput::builder()
+            .parameter(
+                aws_sdk_ssm::types::Parameter::builder()
+                    .name("/prom/config.yml")
+                    .value("x".repeat(2048))
+                    .build(),
+            )
+            .build()
+    });
+    let mut source = ssm(&[&get], None);
+    if let ConfigSource::Ssm {
+        max_object_bytes, ..
+    } = &mut source
+    {
+        *max_object_bytes = 1024;
+    }
+    let message = source
+        .main_config()
+        .await
+        .expect_err("over the cap")
+        .to_string();
+    assert!(
+        message.contains("'/prom/config.yml'") && message.contains("1024"),
+        "{message}"
+    );
 }
 
 #[tokio::test]

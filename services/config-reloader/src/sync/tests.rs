@@ -99,6 +99,7 @@ fn syncer(store: &Arc<Store>, dir: &std::path::Path) -> Syncer {
             client: mock_client!(aws_sdk_ssm, RuleMode::MatchAny, &ssm_refs),
             config_parameter: "/prom/config.yml".into(),
             scrape_configs_path: Some("/prom/scrape".into()),
+            max_object_bytes: crate::source::DEFAULT_MAX_OBJECT_BYTES,
         },
         cloudmap: CloudMap::new(mock_client!(
             aws_sdk_servicediscovery,
