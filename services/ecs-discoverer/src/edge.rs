@@ -34,14 +34,16 @@ use crate::model::{
     TaskDefinition, cluster_name,
 };
 use crate::ratelimit::{Bucket, RateLimiter};
+use lru::LruCache;
 
 const DESCRIBE_TASKS_BATCH: usize = 100;
 const DESCRIBE_CONTAINER_INSTANCES_BATCH: usize = 100;
 const DESCRIBE_SERVICES_BATCH: usize = 10;
 const DESCRIBE_CLUSTERS_BATCH: usize = 100;
 const DESCRIBE_INSTANCES_BATCH: usize = 1000;
-/// Task definitions kept beyond those in use, so a rollback or a canary revision isn't
-/// described again, without letting the cache grow forever.
+/// Task definitions kept: those in use always, and the most recently used others up to this
+/// many in all, so a rollback or a canary revision isn't described again, without letting the
+/// cache grow forever.
 const TASK_DEFINITION_CACHE_LIMIT: usize = 2048;
 
 /// An AWS call failed; the cluster keeps its last good targets.
@@ -227,7 +229,8 @@ pub struct Edge {
     clusters: HashMap<String, ClusterInfo>,
     /// Tasks seen RUNNING, per cluster (as the caller names it), by task ARN.
     running: HashMap<String, HashMap<String, Arc<Task>>>,
-    task_definitions: HashMap<String, Arc<TaskDefinition>>,
+    /// Least recently used first; see [`TASK_DEFINITION_CACHE_LIMIT`].
+    task_definitions: LruCache<String, Arc<TaskDefinition>>,
     /// Per cluster, by container instance ARN.
     instances: HashMap<String, HashMap<String, Arc<Instance>>>,
     /// By (cluster ARN, service name).
@@ -337,7 +340,7 @@ impl Edge {
             ttl,
             clusters: HashMap::new(),
             running: HashMap::new(),
-            task_definitions: HashMap::new(),
+            task_definitions: LruCache::unbounded(),
             instances: HashMap::new(),
             services: HashMap::new(),
             cluster_services: HashMap::new(),
@@ -542,7 +545,7 @@ impl Edge {
         })?;
         let definition = Arc::new(task_definition_from_sdk(definition));
         self.task_definitions
-            .insert(arn.to_string(), definition.clone());
+            .put(arn.to_string(), definition.clone());
         Ok(definition)
     }
 
@@ -841,16 +844,36 @@ impl Edge {
         self.running.insert(cluster.clone(), running);
         self.cluster_services.insert(cluster, service_names);
         self.evict_expired_services();
-        if self.task_definitions.len() > TASK_DEFINITION_CACHE_LIMIT {
-            let in_use: HashSet<&String> = self
-                .running
-                .values()
-                .flat_map(|m| m.values())
-                .map(|t| &t.task_definition_arn)
-                .collect();
-            self.task_definitions.retain(|arn, _| in_use.contains(arn));
-        }
+        self.evict_least_recently_used_task_definitions();
         snapshot
+    }
+
+    /// Brings the task-definition cache back to its limit, least recently used first, never
+    /// dropping one a RUNNING task uses.
+    fn evict_least_recently_used_task_definitions(&mut self) {
+        if self.task_definitions.len() <= TASK_DEFINITION_CACHE_LIMIT {
+            return;
+        }
+        let in_use: HashSet<&String> = self
+            .running
+            .values()
+            .flat_map(|m| m.values())
+            .map(|t| &t.task_definition_arn)
+            .collect();
+        let mut kept_in_use = Vec::new();
+        while self.task_definitions.len() + kept_in_use.len() > TASK_DEFINITION_CACHE_LIMIT {
+            let Some((arn, definition)) = self.task_definitions.pop_lru() else {
+                break;
+            };
+            if in_use.contains(&arn) {
+                kept_in_use.push((arn, definition));
+            }
+        }
+        // Back at the least recently used end, in their order.
+        for (arn, definition) in kept_in_use.into_iter().rev() {
+            self.task_definitions.push(arn.clone(), definition);
+            self.task_definitions.demote(&arn);
+        }
     }
 }
 

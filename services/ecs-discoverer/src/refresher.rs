@@ -95,6 +95,9 @@ pub struct Refresher {
     combined: Option<Combined>,
     /// A publish left a file unwritten: publish again even if nothing changes.
     publish_pending: bool,
+    /// Clusters with a `cluster_refresh_failures` series, so a cluster gone from the list
+    /// takes its series with it.
+    clusters_with_failure_series: HashSet<String>,
 }
 
 impl Refresher {
@@ -127,6 +130,7 @@ impl Refresher {
             logged_skips: HashSet::new(),
             combined: None,
             publish_pending: false,
+            clusters_with_failure_series: HashSet::new(),
         }
     }
 
@@ -217,6 +221,10 @@ impl Refresher {
             self.last_good.retain(|k, _| keep.contains(k));
             changed |= self.last_good.len() != before;
             self.edge.retain_clusters(&keep);
+            for gone in self.clusters_with_failure_series.difference(&keep) {
+                self.metrics.cluster_failures.remove(&failure_labels(gone));
+            }
+            self.clusters_with_failure_series = keep;
             self.edge.prefetch_clusters(clusters).await;
             let mut drafts = Vec::new();
             for cluster in clusters {

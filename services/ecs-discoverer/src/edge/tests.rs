@@ -601,3 +601,36 @@ fn expired_service_descriptions_are_evicted() {
         ["live"]
     );
 }
+
+#[test]
+fn the_task_definition_cache_keeps_the_most_recently_used_beyond_those_in_use() {
+    let (mut edge, _) = edge_with(&[]);
+    let definition = |arn: &str| {
+        Arc::new(task_definition_from_sdk(
+            app_definition(arn, 1, ecs::NetworkMode::Awsvpc)
+                .task_definition()
+                .expect("definition"),
+        ))
+    };
+    // The one in use is the least recently used of all.
+    edge.task_definitions.put(TD.to_string(), definition(TD));
+    let extra = 10;
+    for i in 0..TASK_DEFINITION_CACHE_LIMIT + extra {
+        let arn = format!("arn:aws:ecs:us-east-1:1:task-definition/old:{i}");
+        edge.task_definitions.put(arn.clone(), definition(&arn));
+    }
+    let running = task_from_sdk(&sdk_task(&task_arn(1)));
+    edge.running.insert(
+        "c1".into(),
+        HashMap::from([(running.arn.clone(), Arc::new(running))]),
+    );
+    edge.evict_least_recently_used_task_definitions();
+    assert_eq!(edge.task_definitions.len(), TASK_DEFINITION_CACHE_LIMIT);
+    assert!(edge.task_definitions.contains(TD), "in use: never evicted");
+    let newest = format!("arn:aws:ecs:us-east-1:1:task-definition/old:{}", TASK_DEFINITION_CACHE_LIMIT + extra - 1);
+    assert!(edge.task_definitions.contains(&newest), "the revision a rollback returns to stays");
+    for i in 0..=extra {
+        let evicted = format!("arn:aws:ecs:us-east-1:1:task-definition/old:{i}");
+        assert!(!edge.task_definitions.contains(&evicted), "{evicted} is among the least recently used");
+    }
+}

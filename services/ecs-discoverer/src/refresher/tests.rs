@@ -289,3 +289,39 @@ async fn a_deleted_file_is_written_again_while_nothing_changes() {
     );
     assert!(dir.path().join("30s-tasks.json").exists());
 }
+
+#[tokio::test]
+async fn a_cluster_gone_from_the_list_takes_its_failure_series_with_it() {
+    let c2_listed = Arc::new(AtomicBool::new(true));
+    let listed = c2_listed.clone();
+    let list_clusters = mock!(aws_sdk_ecs::Client::list_clusters).then_compute_output(move |_| {
+        let mut arns = vec!["c1".to_string()];
+        if listed.load(Ordering::SeqCst) {
+            arns.push("c2".to_string());
+        }
+        aws_sdk_ecs::operation::list_clusters::ListClustersOutput::builder()
+            .set_cluster_arns(Some(arns))
+            .build()
+    });
+    let mut rules = two_cluster_rules(Arc::new(AtomicUsize::new(1)), Arc::new(AtomicBool::new(true)));
+    rules.push(list_clusters);
+    let mut registry = prometheus_client::registry::Registry::default();
+    let metrics = Arc::new(Metrics::register(&mut registry));
+    let (edge, _) = edge_with(&rules);
+    let cli = Cli::try_parse_from(["ecs-discoverer", "--listen", "off"]).expect("flags");
+    let config = Config::try_from(cli).expect("config");
+    let mut refresher = Refresher::new(edge, &config, metrics, Arc::new(SharedState::default()));
+    let rendered = |registry: &prometheus_client::registry::Registry| {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, registry).expect("encode");
+        text
+    };
+
+    assert_eq!(refresher.cycle(true).await.result, CycleResult::Partial);
+    assert!(rendered(&registry).contains(r#"cluster_refresh_failures_total{cluster="c2"} 1"#));
+    c2_listed.store(false, Ordering::SeqCst);
+    assert_eq!(refresher.cycle(true).await.result, CycleResult::Success);
+    let text = rendered(&registry);
+    assert!(!text.contains(r#"cluster="c2""#), "{text}");
+    assert!(text.contains(r#"cluster_refresh_failures_total{cluster="c1"} 0"#), "{text}");
+}
