@@ -268,7 +268,7 @@ impl Refresher {
         );
         // A file_sd file deleted under us (a cleanup, a volume re-mount) is written again,
         // even when nothing changed: one stat per file and cycle, no render.
-        if self.published_once && self.writer.as_ref().is_some_and(FileSdWriter::any_missing) {
+        if self.published_once && self.any_file_missing().await {
             tracing::warn!("a file_sd file is missing; writing the files again");
             self.publish_pending = true;
         }
@@ -295,7 +295,7 @@ impl Refresher {
         let publishable = result == CycleResult::Success
             || (result == CycleResult::Partial && self.published_once);
         if publish && publishable && (changed || !self.published_once || self.publish_pending) {
-            self.publish(&targets, &skipped);
+            self.publish(&targets, &skipped).await;
         }
         if publish && changed {
             self.log_new_skips(&skipped);
@@ -310,7 +310,18 @@ impl Refresher {
         }
     }
 
-    fn publish(&mut self, targets: &Arc<Vec<Arc<Target>>>, skipped: &Arc<Vec<Skip>>) {
+    /// Whether a file_sd file is gone. On a blocking thread, like every file operation here: a
+    /// slow volume (EFS, a full disk) must not stall the runtime that serves http_sd.
+    async fn any_file_missing(&self) -> bool {
+        let Some(writer) = self.writer.clone() else {
+            return false;
+        };
+        tokio::task::spawn_blocking(move || writer.any_missing())
+            .await
+            .unwrap_or(true)
+    }
+
+    async fn publish(&mut self, targets: &Arc<Vec<Arc<Target>>>, skipped: &Arc<Vec<Skip>>) {
         self.published_once = true;
         self.publish_pending = false;
         self.state.publish(
@@ -318,8 +329,19 @@ impl Refresher {
             self.cloudmap_last_good.clone(),
             skipped.clone(),
         );
-        if let Some(writer) = &self.writer {
-            for (path, outcome) in writer.write(targets, &self.cloudmap_last_good) {
+        if let Some(writer) = self.writer.clone() {
+            let (targets, cloudmap) = (Arc::clone(targets), Arc::clone(&self.cloudmap_last_good));
+            let outcomes =
+                match tokio::task::spawn_blocking(move || writer.write(&targets, &cloudmap)).await
+                {
+                    Ok(outcomes) => outcomes,
+                    Err(error) => {
+                        tracing::error!(%error, "file_sd write task failed; the old files stay");
+                        self.publish_pending = true;
+                        return;
+                    }
+                };
+            for (path, outcome) in outcomes {
                 let result = match outcome {
                     Ok(WriteOutcome::Written) => "written",
                     Ok(WriteOutcome::Unchanged) => "unchanged",
