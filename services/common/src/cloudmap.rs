@@ -5,6 +5,10 @@
 //! DiscoverInstances); [`groups`] is the pure mapping from that snapshot to target groups.
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use aws_sdk_servicediscovery::Client;
@@ -223,15 +227,51 @@ pub fn client_config(sdk: &SdkConfig) -> aws_sdk_servicediscovery::config::Build
     }
 }
 
+/// Which AWS throttling bucket a Cloud Map call draws from: DiscoverInstances has its own
+/// (documented: 2,000 burst, 1,000 a second); the other calls share the control plane's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CloudMapCall {
+    DiscoverInstances,
+    ControlPlane,
+}
+
+/// Waits before each Cloud Map call, e.g. for a token of a client-side rate limiter.
+pub type Pacer =
+    Arc<dyn Fn(CloudMapCall) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
 /// The AWS edge of Cloud Map discovery.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CloudMap {
     client: Client,
+    pacer: Option<Pacer>,
+}
+
+impl fmt::Debug for CloudMap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CloudMap")
+            .field("paced", &self.pacer.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl CloudMap {
     pub fn new(client: Client) -> Self {
-        Self { client }
+        Self {
+            client,
+            pacer: None,
+        }
+    }
+
+    /// Every call (every page) waits for `pacer` first.
+    pub fn with_pacer(mut self, pacer: Pacer) -> Self {
+        self.pacer = Some(pacer);
+        self
+    }
+
+    async fn pace(&self, call: CloudMapCall) {
+        if let Some(pacer) = &self.pacer {
+            pacer(call).await;
+        }
     }
 
     /// Every service and instance of `namespaces` (names). Fails as a whole when any call
@@ -268,12 +308,20 @@ impl CloudMap {
             .max_results(100)
             .into_paginator()
             .send();
-        while let Some(page) = pages.next().await {
+        loop {
+            self.pace(CloudMapCall::ControlPlane).await;
+            let Some(page) = pages.next().await else {
+                break;
+            };
             let page = page.map_err(|e| api_error("ListNamespaces", "*", e))?;
+            let last = page.next_token().is_none();
             for namespace in page.namespaces() {
                 if let (Some(name), Some(id)) = (namespace.name(), namespace.id()) {
                     ids.insert(name.to_string(), id.to_string());
                 }
+            }
+            if last {
+                break;
             }
         }
         Ok(ids)
@@ -299,18 +347,27 @@ impl CloudMap {
             .max_results(100)
             .into_paginator()
             .send();
-        while let Some(page) = pages.next().await {
+        loop {
+            self.pace(CloudMapCall::ControlPlane).await;
+            let Some(page) = pages.next().await else {
+                break;
+            };
             let page = page.map_err(|e| api_error("ListServices", namespace, e))?;
+            let last = page.next_token().is_none();
             for service in page.services() {
                 if let (Some(name), Some(arn)) = (service.name(), service.arn()) {
                     services.push((name.to_string(), arn.to_string()));
                 }
+            }
+            if last {
+                break;
             }
         }
         Ok(services)
     }
 
     async fn metrics_path_tag(&self, service_arn: &str) -> Result<Option<String>, CloudMapError> {
+        self.pace(CloudMapCall::ControlPlane).await;
         let tags = self
             .client
             .list_tags_for_resource()
@@ -331,6 +388,7 @@ impl CloudMap {
         namespace: &str,
         service: &str,
     ) -> Result<Vec<Instance>, CloudMapError> {
+        self.pace(CloudMapCall::DiscoverInstances).await;
         let found = self
             .client
             .discover_instances()

@@ -223,7 +223,7 @@ impl ClusterInfo {
 pub struct Edge {
     ecs: aws_sdk_ecs::Client,
     ec2: aws_sdk_ec2::Client,
-    limiter: RateLimiter,
+    limiter: Arc<RateLimiter>,
     metrics: Arc<Metrics>,
     ttl: Duration,
     clusters: HashMap<String, ClusterInfo>,
@@ -328,7 +328,7 @@ impl Edge {
     pub fn new(
         ecs: aws_sdk_ecs::Client,
         ec2: aws_sdk_ec2::Client,
-        limiter: RateLimiter,
+        limiter: Arc<RateLimiter>,
         metrics: Arc<Metrics>,
         ttl: Duration,
     ) -> Self {

@@ -11,7 +11,7 @@ use ecs_discoverer::edge::{self, Edge};
 use ecs_discoverer::explain;
 use ecs_discoverer::metrics::Metrics;
 use ecs_discoverer::output::{FileSdWriter, SharedState};
-use ecs_discoverer::ratelimit::RateLimiter;
+use ecs_discoverer::ratelimit::{self, RateLimiter};
 use ecs_discoverer::refresher::{CycleResult, Refresher};
 use prometheus_client::registry::Registry;
 use stack_common::aws::{self, AssumeRole};
@@ -65,10 +65,11 @@ async fn main() -> anyhow::Result<()> {
     };
     aws::require_region(&sdk_config)?;
     let (ecs, ec2) = edge::clients(&sdk_config, &metrics);
+    let limiter = Arc::new(RateLimiter::aws());
     let edge = Edge::new(
         ecs,
         ec2,
-        RateLimiter::aws(),
+        Arc::clone(&limiter),
         metrics.clone(),
         config.service_cache_ttl,
     );
@@ -80,7 +81,8 @@ async fn main() -> anyhow::Result<()> {
                 metrics: metrics.clone(),
             })
             .build(),
-    ));
+    ))
+    .with_pacer(ratelimit::cloudmap_pacer(limiter));
     let mut refresher =
         Refresher::new(edge, &config, metrics, state.clone()).with_cloudmap(cloudmap);
 

@@ -331,16 +331,18 @@ impl Refresher {
         );
         if let Some(writer) = self.writer.clone() {
             let (targets, cloudmap) = (Arc::clone(targets), Arc::clone(&self.cloudmap_last_good));
-            let outcomes =
-                match tokio::task::spawn_blocking(move || writer.write(&targets, &cloudmap)).await
-                {
-                    Ok(outcomes) => outcomes,
-                    Err(error) => {
-                        tracing::error!(%error, "file_sd write task failed; the old files stay");
-                        self.publish_pending = true;
-                        return;
-                    }
-                };
+            let outcomes = match tokio::task::spawn_blocking(move || {
+                writer.write(&targets, &cloudmap)
+            })
+            .await
+            {
+                Ok(outcomes) => outcomes,
+                Err(error) => {
+                    tracing::error!(%error, "file_sd write task failed; the old files stay");
+                    self.publish_pending = true;
+                    return;
+                }
+            };
             for (path, outcome) in outcomes {
                 let result = match outcome {
                     Ok(WriteOutcome::Written) => "written",

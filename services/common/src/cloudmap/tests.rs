@@ -275,3 +275,31 @@ async fn one_failing_call_fails_the_whole_snapshot() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn every_call_and_page_waits_for_the_pacer_in_its_bucket() {
+    use std::sync::Mutex;
+    let paced: Arc<Mutex<Vec<CloudMapCall>>> = Arc::default();
+    let seen = paced.clone();
+    let pacer: Pacer = Arc::new(move |call| {
+        seen.lock().expect("lock").push(call);
+        Box::pin(async {})
+    });
+    let snapshot = cloudmap(&estate_rules())
+        .with_pacer(pacer)
+        .snapshot(&["apps.local".to_string()])
+        .await
+        .expect("snapshot");
+    let paced = paced.lock().expect("lock").clone();
+    let discover = paced
+        .iter()
+        .filter(|c| **c == CloudMapCall::DiscoverInstances)
+        .count();
+    assert_eq!(
+        discover,
+        snapshot.len(),
+        "one DiscoverInstances per service"
+    );
+    // One ListNamespaces page, two ListServices pages, one ListTagsForResource per service.
+    assert_eq!(paced.len() - discover, 1 + 2 + snapshot.len(), "{paced:?}");
+}

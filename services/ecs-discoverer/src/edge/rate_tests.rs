@@ -174,7 +174,7 @@ async fn a_cold_cycle_on_5000_tasks_keeps_every_bucket_within_its_limits() {
     let mut edge = Edge::new(
         ecs,
         ec2,
-        RateLimiter::aws(),
+        Arc::new(RateLimiter::aws()),
         metrics,
         Duration::from_secs(300),
     );

@@ -204,7 +204,7 @@ fn edge_with_ec2(rules: &[Rule], ec2_rules: &[Rule]) -> (Edge, Arc<Metrics>) {
                 .with_max_attempts(8)
                 .with_initial_backoff(Duration::from_millis(1))
         ));
-    let limiter = RateLimiter::with_limits(|_| (1e9, 1e9));
+    let limiter = Arc::new(RateLimiter::with_limits(|_| (1e9, 1e9)));
     (
         Edge::new(ecs, ec2, limiter, metrics.clone(), Duration::from_secs(300)),
         metrics,
@@ -627,10 +627,19 @@ fn the_task_definition_cache_keeps_the_most_recently_used_beyond_those_in_use() 
     edge.evict_least_recently_used_task_definitions();
     assert_eq!(edge.task_definitions.len(), TASK_DEFINITION_CACHE_LIMIT);
     assert!(edge.task_definitions.contains(TD), "in use: never evicted");
-    let newest = format!("arn:aws:ecs:us-east-1:1:task-definition/old:{}", TASK_DEFINITION_CACHE_LIMIT + extra - 1);
-    assert!(edge.task_definitions.contains(&newest), "the revision a rollback returns to stays");
+    let newest = format!(
+        "arn:aws:ecs:us-east-1:1:task-definition/old:{}",
+        TASK_DEFINITION_CACHE_LIMIT + extra - 1
+    );
+    assert!(
+        edge.task_definitions.contains(&newest),
+        "the revision a rollback returns to stays"
+    );
     for i in 0..=extra {
         let evicted = format!("arn:aws:ecs:us-east-1:1:task-definition/old:{i}");
-        assert!(!edge.task_definitions.contains(&evicted), "{evicted} is among the least recently used");
+        assert!(
+            !edge.task_definitions.contains(&evicted),
+            "{evicted} is among the least recently used"
+        );
     }
 }

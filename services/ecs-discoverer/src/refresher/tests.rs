@@ -303,7 +303,10 @@ async fn a_cluster_gone_from_the_list_takes_its_failure_series_with_it() {
             .set_cluster_arns(Some(arns))
             .build()
     });
-    let mut rules = two_cluster_rules(Arc::new(AtomicUsize::new(1)), Arc::new(AtomicBool::new(true)));
+    let mut rules = two_cluster_rules(
+        Arc::new(AtomicUsize::new(1)),
+        Arc::new(AtomicBool::new(true)),
+    );
     rules.push(list_clusters);
     let mut registry = prometheus_client::registry::Registry::default();
     let metrics = Arc::new(Metrics::register(&mut registry));
@@ -323,5 +326,8 @@ async fn a_cluster_gone_from_the_list_takes_its_failure_series_with_it() {
     assert_eq!(refresher.cycle(true).await.result, CycleResult::Success);
     let text = rendered(&registry);
     assert!(!text.contains(r#"cluster="c2""#), "{text}");
-    assert!(text.contains(r#"cluster_refresh_failures_total{cluster="c1"} 0"#), "{text}");
+    assert!(
+        text.contains(r#"cluster_refresh_failures_total{cluster="c1"} 0"#),
+        "{text}"
+    );
 }
