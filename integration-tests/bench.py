@@ -614,13 +614,13 @@ def main() -> int:
                 if l.startswith("model name")), platform.processor())
     machine = f"{os.cpu_count()} CPUs ({cpu}), {round(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30)} GiB"
 
-    emulator = Emulator(log_dir=workdir, embedded=True,
+    emulator = Emulator(log_dir=workdir, embedded=True, localstack=False,
                         extra_env={"MOTO_RECORDER_FILEPATH": str(workdir / "recording.jsonl")})
     results, robustness, load = [], [], {}
     try:
         for n in sizes:
             emulator.reset()
-            estate = Estate(emulator.endpoint)
+            estate = Estate.of(emulator)
             estate.network()
             began = time.monotonic()
             shape = build_estate(estate, n)
@@ -649,7 +649,7 @@ def main() -> int:
 
         for shape_name, make_odd in odd_shapes().items():
             emulator.reset()
-            estate = Estate(emulator.endpoint)
+            estate = Estate.of(emulator)
             estate.network()
             build_estate(estate, 100)
             make_odd(estate)

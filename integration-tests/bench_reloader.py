@@ -47,7 +47,7 @@ def peak_rss_of_one_pass(emulator: Emulator, key: str, workdir: Path) -> tuple[i
 
 
 def reloader_memory(emulator: Emulator, workdir: Path) -> list[dict]:
-    estate = Estate(emulator.endpoint)
+    estate = Estate.of(emulator)
     rows = []
     for name in TREE_FIGURES_MIB:
         key = name.replace(" ", "-") + ".yml"
@@ -76,7 +76,7 @@ def report(rows: list[dict]) -> str:
 
 def main() -> int:
     workdir = Path(os.environ.get("BENCH_WORKDIR", "/tmp/ecs-bench")) / "reloader"
-    emulator = Emulator(log_dir=workdir, embedded=True)
+    emulator = Emulator(log_dir=workdir, embedded=True, localstack=False)
     try:
         print(report(reloader_memory(emulator, workdir)))
     finally:

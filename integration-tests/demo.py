@@ -93,7 +93,7 @@ def deployed_demo(stopping: list[bool]) -> int:
         stack = AppliedStack(emulator, DEMO_DIR / "terraform").apply()
         instance_ips = stack.register_instances()
         stack.add_example_apps()
-        agent = Agent(emulator.endpoint, Estate(emulator.endpoint).client, AWS_ENV, stop_grace=5)
+        agent = Agent(emulator.endpoint, Estate.of(emulator).client, emulator.env, stop_grace=5)
         agent.run_in_background()
         print("demo: the ECS agent is running the stack's tasks", flush=True)
 
@@ -120,7 +120,7 @@ def deployed_demo(stopping: list[bool]) -> int:
         print(f"  config-reloader   http://{eni}:9533/metrics")
         for ip in instance_ips:
             print(f"  node-exporter     http://{ip}:9100/metrics   (container instance {ip})")
-        print(f"  AWS emulator      {emulator.endpoint}  (AWS_ENDPOINT_URL for the aws CLI)")
+        print_emulators(emulator)
         print(f"  not run here      {', '.join(agent.not_run())}")
         print("\nDashboards: import dashboards/*.json into a Grafana with a Prometheus data source at the URL"
               " above (see dashboards/README.md).\n")
@@ -137,6 +137,14 @@ def deployed_demo(stopping: list[bool]) -> int:
         if agent is not None:
             agent.stop()
         emulator.stop()
+
+
+def print_emulators(emulator: Emulator) -> None:
+    print(f"  AWS emulator      {emulator.endpoint}  (moto: ECS, EC2, Cloud Map, Auto Scaling)")
+    if emulator.localstack is not None:
+        print(f"  AWS emulator      {emulator.localstack.endpoint}  (LocalStack: SSM, S3, IAM, STS, KMS, "
+              "Secrets Manager, Logs, EventBridge, SQS)")
+    print("  for the aws CLI:  " + " ".join(f"{k}={v}" for k, v in emulator.endpoints.env.items()))
 
 
 def main() -> int:
@@ -165,7 +173,7 @@ def seeded_demo(stopping: list[bool]) -> int:
     try:
         emulator = Emulator(log_dir=DEMO_DIR)
         started.append(emulator)
-        estate = Estate(emulator.endpoint)
+        estate = Estate.of(emulator)
         estate.network()
         node_port = free_port()
         instance_ip = seed(estate, node_port)
@@ -213,7 +221,7 @@ def seeded_demo(stopping: list[bool]) -> int:
         print(f"  ecs-discoverer    http://127.0.0.1:{discoverer_port}/prometheus-targets  (/metrics, /health)")
         print(f"  config-reloader   http://127.0.0.1:{reloader_port}/metrics")
         print(f"  node-exporter     http://{exporter.address}/metrics")
-        print(f"  AWS emulator      {emulator.endpoint}  (AWS_ENDPOINT_URL for the aws CLI)")
+        print_emulators(emulator)
         print(f"  file_sd output    {sd_dir}")
         print(f"  reloader output   {config_dir}  (from SSM /demo/prometheus/*; change a parameter and"
               f" Prometheus reloads)")

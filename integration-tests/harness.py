@@ -4,8 +4,16 @@ Each runs on a free loopback port, is bounded in time, and is torn down by `stop
 pytest fixtures and the demo always call, also when a test fails). `ManagedProcess` is also a
 context manager, and a finalizer kills the process if its owner forgot.
 
+By default two emulators run side by side, each serving what it emulates best (issue 17):
+LocalStack for SSM, S3, IAM, STS, KMS, Secrets Manager, CloudWatch Logs, EventBridge and SQS, and
+moto with the fidelity layer for everything else (ECS, EC2, Cloud Map, Auto Scaling), which must
+stay together because they reference one another. Every process gets the split as the SDKs'
+per-service endpoint variables (`AWS_ENDPOINT_URL_<SERVICE>`), Terraform as its provider's
+`endpoints`. `EMULATORS=moto` runs everything on moto, for a machine where LocalStack can't be
+installed; the run's summary then says so.
+
 Set `AWS_ENDPOINT_URL` to use an external emulator (a LocalStack Pro or moto container, say)
-instead of starting the embedded one; the harness then only resets it between tests.
+instead of starting the embedded ones; the harness then only resets it between tests.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import sys
 import tempfile
 import time
 import weakref
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -31,10 +40,13 @@ TESTS_DIR = Path(__file__).resolve().parent
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 
-# Credentials for the emulator. The metadata endpoint is disabled so that no SDK ever reaches
-# for 169.254.169.254: every network call of the test bed stays on loopback.
+# Credentials for the emulators. The metadata endpoint is disabled so that no SDK ever reaches
+# for 169.254.169.254: every network call of the test bed stays on loopback. The access key is
+# the account ID because LocalStack takes a 12-digit key as the caller's account (anything else
+# is account 000000000000), and moto's account is 123456789012 whatever the key: so ARNs made by
+# either emulator name the same account, as they would in one AWS account.
 AWS_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_ACCESS_KEY_ID": ACCOUNT,
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_REGION": REGION,
     "AWS_DEFAULT_REGION": REGION,
@@ -48,8 +60,75 @@ AWS_ENV = {
 EMULATOR_HOST = "127.1.0.1"
 
 
+# The services LocalStack serves when it runs beside moto: the boto3 name, the suffix of the
+# SDKs' per-service endpoint variable (AWS_ENDPOINT_URL_<SUFFIX>, the service ID in capitals),
+# and the Terraform provider's `endpoints` key.
+LOCALSTACK_SERVICES = {
+    "ssm": ("SSM", "ssm"),
+    "s3": ("S3", "s3"),
+    "iam": ("IAM", "iam"),
+    "sts": ("STS", "sts"),
+    "kms": ("KMS", "kms"),
+    "secretsmanager": ("SECRETS_MANAGER", "secretsmanager"),
+    "logs": ("CLOUDWATCH_LOGS", "cloudwatchlogs"),
+    "events": ("EVENTBRIDGE", "events"),
+    "sqs": ("SQS", "sqs"),
+}
+
+LOCALSTACK_PYTHON = ROOT / ".tools" / "localstack" / "bin" / "python"
+
+
+def localstack_wanted() -> bool:
+    """LocalStack runs beside moto unless `EMULATORS=moto` says not to."""
+    choice = os.environ.get("EMULATORS", "moto,localstack").replace(" ", "")
+    if choice not in ("moto", "moto,localstack", "localstack,moto"):
+        raise StartError(f"EMULATORS={choice!r}: give 'moto,localstack' (the default) or 'moto' (moto alone)")
+    return "localstack" in choice
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where each AWS service is served: `moto` for all, except LOCALSTACK_SERVICES at
+    `localstack` when one runs."""
+
+    moto: str
+    localstack: str | None = None
+
+    def of(self, service: str) -> str:
+        return self.localstack if self.localstack and service in LOCALSTACK_SERVICES else self.moto
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {"AWS_ENDPOINT_URL": self.moto}
+        if self.localstack:
+            env.update({f"AWS_ENDPOINT_URL_{suffix}": self.localstack
+                        for suffix, _ in LOCALSTACK_SERVICES.values()})
+        return env
+
+    @property
+    def terraform(self) -> dict[str, str]:
+        """The Terraform provider's endpoints LocalStack serves (the rest default to moto)."""
+        if not self.localstack:
+            return {}
+        return {key: self.localstack for _, key in LOCALSTACK_SERVICES.values()}
+
+
 class StartError(RuntimeError):
     """A process of the test bed did not come up; the message carries its log tail."""
+
+
+def free_port_on(*hosts: str) -> int:
+    """A port free on every one of `hosts`."""
+    for _ in range(100):
+        port = free_port(hosts[0])
+        try:
+            for host in hosts[1:]:
+                with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                    sock.bind((host, port))
+        except OSError:
+            continue
+        return port
+    raise StartError(f"no port free on all of {hosts}")
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -175,13 +254,73 @@ class ManagedProcess:
         self.stop()
 
 
+class LocalStack:
+    """LocalStack's community runtime as a local process on `EMULATOR_HOST` (no Docker, no account
+    token), from its own venv (`make deps` installs it in .tools/localstack).
+
+    It has no state-reset API, so `reset()` restarts it on the same port, and only when it has
+    answered an AWS request since it started: most tests never touch it."""
+
+    def __init__(self, log_dir: Path | None = None):
+        if not LOCALSTACK_PYTHON.exists():
+            raise StartError(f"{LOCALSTACK_PYTHON} is missing: run `make deps` (or EMULATORS=moto to run "
+                             "everything on moto)")
+        self.log_dir = log_dir or Path(tempfile.mkdtemp(prefix="localstack-"))
+        self.port = free_port_on(EMULATOR_HOST, "127.0.0.1")
+        self.endpoint = f"http://{EMULATOR_HOST}:{self.port}"
+        self.process: ManagedProcess | None = None
+        self.starts = 0
+        self.start()
+
+    def start(self) -> None:
+        self.starts += 1
+        self.state = state = Path(tempfile.mkdtemp(prefix="localstack-state-"))
+        self.process = ManagedProcess("localstack", [str(LOCALSTACK_PYTHON), "-m", "emulator.localstack_py311"], env={
+            "PYTHONPATH": str(TESTS_DIR),
+            # On the host, not in the container it assumes; on loopback, off port 53, quiet, and
+            # with no certificate download or analytics: the test bed reaches no network.
+            "OVERRIDE_IN_DOCKER": "0", "GATEWAY_SERVER": "hypercorn",
+            # Also on 127.0.0.1: its services call one another at localhost:<port> (SSM calls KMS).
+            "GATEWAY_LISTEN": f"{EMULATOR_HOST}:{self.port},127.0.0.1:{self.port}", "DNS_ADDRESS": "0",
+            "DISABLE_EVENTS": "1",
+            "SKIP_SSL_CERT_DOWNLOAD": "1", "FILESYSTEM_ROOT": str(state), "TMPDIR": str(state),
+        }, log_dir=self.log_dir / f"run-{self.starts}")
+        self.process.wait_ready(lambda: http_ok(f"{self.endpoint}/_localstack/health"), timeout=60)
+
+    def used(self) -> bool:
+        """Whether it answered an AWS request since it started (it logs one line per request)."""
+        return self.process is not None and "localstack.request.aws" in self.process.log(tail=10**9)
+
+    def reset(self) -> None:
+        if self.used():
+            self.kill()  # its state is thrown away: no graceful shutdown to wait for
+            self.start()
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.running()
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.proc.kill()
+            self.stop()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+            shutil.rmtree(self.state, ignore_errors=True)
+
+
 class Emulator:
-    """moto's server with the fidelity layer, or an external endpoint from AWS_ENDPOINT_URL."""
+    """moto's server with the fidelity layer and, unless `EMULATORS=moto`, LocalStack beside it
+    (see the module's docstring); or an external endpoint from AWS_ENDPOINT_URL for everything."""
 
     def __init__(self, log_dir: Path | None = None, endpoint: str | None = None,
-                 embedded: bool = False, extra_env: dict[str, str] | None = None):
-        """`embedded=True` always starts the embedded emulator (a test that kills it needs one)."""
+                 embedded: bool = False, extra_env: dict[str, str] | None = None,
+                 localstack: bool | None = None):
+        """`embedded=True` always starts the embedded emulator (a test that kills it needs one).
+        `localstack=None` follows `EMULATORS`."""
         self.process: ManagedProcess | None = None
+        self.localstack: LocalStack | None = None
         self.log_dir = log_dir
         self.extra_env = extra_env or {}
         external = None if embedded else endpoint or os.environ.get("AWS_ENDPOINT_URL")
@@ -193,10 +332,18 @@ class Emulator:
             self.port = free_port(EMULATOR_HOST)
             self.endpoint = f"http://{EMULATOR_HOST}:{self.port}"
             self.external = False
+            if localstack_wanted() if localstack is None else localstack:
+                self.localstack = LocalStack(log_dir=(log_dir or Path(tempfile.mkdtemp())) / "localstack")
             self.start()
 
+    @property
+    def endpoints(self) -> Endpoints:
+        return Endpoints(self.endpoint, self.localstack.endpoint if self.localstack else None)
+
     def start(self) -> None:
-        """Start the embedded emulator on its port (again, after `kill`: with no resources)."""
+        """Start the embedded emulators on their ports (again, after `kill`: with no resources)."""
+        if self.localstack is not None and not self.localstack.running():
+            self.localstack.start()
         self.process = ManagedProcess(
             "emulator",
             [sys.executable, "-m", "emulator.server", "--host", EMULATOR_HOST, "--port", str(self.port)],
@@ -210,15 +357,17 @@ class Emulator:
         self.reset()
 
     def kill(self) -> None:
-        """SIGKILL the embedded emulator, as a crash or a network cut would leave it."""
+        """SIGKILL the embedded emulators, as a crash or a network cut would leave AWS."""
         if self.process is not None:
             self.process.proc.kill()
             self.process.stop()
+        if self.localstack is not None:
+            self.localstack.kill()
 
     @property
     def env(self) -> dict[str, str]:
-        """Environment for a process that should talk to this emulator."""
-        return {**AWS_ENV, "AWS_ENDPOINT_URL": self.endpoint}
+        """Environment for a process that should talk to the emulators."""
+        return {**AWS_ENV, **self.endpoints.env}
 
     def reset(self) -> None:
         """Forget every resource, then re-apply the documented workaround for moto's state
@@ -230,10 +379,14 @@ class Emulator:
                   "transition": {"progression": "manual", "times": 1_000_000_000}},
             timeout=10,
         ).raise_for_status()
+        if self.localstack is not None:
+            self.localstack.reset()
 
     def stop(self) -> None:
         if self.process is not None:
             self.process.stop()
+        if self.localstack is not None:
+            self.localstack.stop()
 
 
 def find_binary(*names: str) -> str | None:

@@ -2,6 +2,9 @@
 # Installs what the tests and the demo need, idempotently and locally:
 #  - a project venv (.venv) with the pinned Python test bed (moto server, boto3, pytest, ...);
 #  - checkov in its own venv (.tools/checkov), for the Terraform checks;
+#  - LocalStack's community runtime in its own venv (.tools/localstack), the emulator of SSM, S3,
+#    IAM, STS, KMS, Secrets Manager, Logs, EventBridge and SQS beside moto; skipped with
+#    EMULATORS=moto (a machine where LocalStack can't be installed);
 #  - Debian's prometheus, prometheus-node-exporter and prometheus-alertmanager, with apt, only
 #    when missing.
 # Re-running it does nothing when everything is in place.
@@ -28,6 +31,21 @@ if [[ ! -x "$checkov_venv/bin/checkov" || "$(cat "$checkov_stamp" 2>/dev/null)" 
   python3 -m venv "$checkov_venv"
   "$checkov_venv/bin/pip" install --quiet --disable-pip-version-check -r "$checkov_requirements"
   echo "$checkov_want" > "$checkov_stamp"
+fi
+
+if [[ "${EMULATORS:-moto,localstack}" == *localstack* ]]; then
+  localstack_venv="$root/.tools/localstack"
+  localstack_requirements="$root/integration-tests/requirements-localstack.txt"
+  localstack_stamp="$localstack_venv/.requirements.sha256"
+  localstack_want="$(sha256sum "$localstack_requirements" | cut -d' ' -f1)"
+  if [[ ! -x "$localstack_venv/bin/python" || "$(cat "$localstack_stamp" 2>/dev/null)" != "$localstack_want" ]]; then
+    echo "deps: installing LocalStack into .tools/localstack (pinned in integration-tests/requirements-localstack.txt)"
+    python3 -m venv "$localstack_venv"
+    "$localstack_venv/bin/pip" install --quiet --disable-pip-version-check -r "$localstack_requirements"
+    echo "$localstack_want" > "$localstack_stamp"
+  fi
+else
+  echo "deps: EMULATORS=${EMULATORS}: LocalStack not installed; every service runs on moto"
 fi
 
 missing=()

@@ -23,7 +23,7 @@ import boto3
 import requests
 from botocore.config import Config
 
-from harness import AWS_ENV, REGION
+from harness import AWS_ENV, REGION, Emulator, Endpoints
 
 
 def container(name: str, *, image: str = "public.ecr.aws/docker/library/busybox:latest",
@@ -61,18 +61,28 @@ class Instance:
 
 @dataclass
 class Estate:
+    """Seeds an estate through boto3. `endpoint` is moto's (the fidelity hooks are there);
+    `routes`, when given, sends each service to the emulator that serves it."""
+
     endpoint: str
     region: str = REGION
     subnets: list[str] = field(default_factory=list)
     security_group: str = ""
+    routes: Endpoints | None = None
     _clients: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, emulator: Emulator) -> "Estate":
+        return cls(emulator.endpoint, routes=emulator.endpoints)
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
             config = Config(retries={"max_attempts": 2},
-                            inject_host_prefix=service != "servicediscovery")
+                            inject_host_prefix=service != "servicediscovery",
+                            s3={"addressing_style": "path"})
+            endpoint = self.routes.of(service) if self.routes else self.endpoint
             self._clients[service] = boto3.client(
-                service, endpoint_url=self.endpoint, region_name=self.region,
+                service, endpoint_url=endpoint, region_name=self.region,
                 aws_access_key_id=AWS_ENV["AWS_ACCESS_KEY_ID"],
                 aws_secret_access_key=AWS_ENV["AWS_SECRET_ACCESS_KEY"], config=config)
         return self._clients[service]

@@ -72,7 +72,9 @@ class AppliedStack:
         self.state = workdir / "terraform.tfstate"
         # A variables file, so maps and objects need no HCL quoting on a command line.
         var_file = workdir / "test.tfvars.json"
-        var_file.write_text(json.dumps({"endpoint": emulator.endpoint, **(variables or {})}))
+        var_file.write_text(json.dumps({"endpoint": emulator.endpoint,
+                                        "localstack_endpoint": emulator.endpoints.localstack,
+                                        **(variables or {})}))
         self.vars = [f"-var-file={var_file}", f"-state={self.state}"]
 
     def apply(self) -> "AppliedStack":
@@ -95,7 +97,7 @@ class AppliedStack:
         return found
 
     def client(self, service: str) -> Any:
-        return Estate(self.emulator.endpoint).client(service)
+        return Estate.of(self.emulator).client(service)
 
     def register_instances(self) -> list[str]:
         """Play the ECS agent of the launch template's user data: register the auto scaling

@@ -142,7 +142,7 @@ def bed(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     come from SSM through the config-reloader."""
     emulator.reset()
     work = tmp_path_factory.mktemp("dashboards")
-    estate = Estate(emulator.endpoint)
+    estate = Estate.of(emulator)
     estate.network()
     estate.cluster("east")
     instance = estate.container_instance("east")

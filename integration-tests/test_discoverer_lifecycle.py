@@ -82,10 +82,10 @@ def files(directory: Path) -> dict[str, tuple[bytes, int]]:
 
 
 def test_a_dead_endpoint_keeps_files_and_http_sd_then_updates_resume(tmp_path: Path) -> None:
-    own = Emulator(log_dir=tmp_path / "emulator", embedded=True)
+    own = Emulator(log_dir=tmp_path / "emulator", embedded=True, localstack=False)  # the discoverer uses moto only
     discoverer = None
     try:
-        estate = Estate(own.endpoint)
+        estate = Estate.of(own)
         estate.network()
         expected = seed_estate(estate)
         output = tmp_path / "sd"
@@ -103,7 +103,7 @@ def test_a_dead_endpoint_keeps_files_and_http_sd_then_updates_resume(tmp_path: P
 
         # The emulator comes back empty; a new estate is discovered and written.
         own.start()
-        estate = Estate(own.endpoint)
+        estate = Estate.of(own)
         estate.network()
         estate.cluster("east")
         instance = estate.container_instance("east")

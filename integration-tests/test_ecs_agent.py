@@ -29,7 +29,7 @@ APP = "example-app:latest"
 @pytest.fixture
 def agent(estate: Estate, emulator: Emulator) -> Iterator[Agent]:
     estate.cluster("agent")
-    running = Agent(emulator.endpoint, estate.client, AWS_ENV, health_scale=0.05, stop_grace=5,
+    running = Agent(emulator.endpoint, estate.client, emulator.env, health_scale=0.05, stop_grace=5,
                     replace_stopped=False)
     try:
         yield running
@@ -340,7 +340,7 @@ def test_the_image_table_reads_the_project_dockerfiles() -> None:
 
 def test_stop_leaves_no_namespace_mount_or_process(estate: Estate, emulator: Emulator) -> None:
     estate.cluster("agent")
-    agent = Agent(emulator.endpoint, estate.client, AWS_ENV, stop_grace=5)
+    agent = Agent(emulator.endpoint, estate.client, emulator.env, stop_grace=5)
     task = run(estate, agent, "cleanup", [app()])
     assert task.wait(lambda t: t.status == "RUNNING", 20)
     pid = task.container("app").process.pid  # type: ignore[union-attr]

@@ -103,7 +103,7 @@ def test_300_idle_connections_under_256_file_handles_leave_discovery_working(emu
     """A flood of idle clients against a process with ECS's common file-handle limit: before the
     connection bound, each one took a file handle, and the AWS calls then failed with `Too many
     open files`."""
-    Estate(emulator.endpoint).ecs.create_cluster(clusterName="fd-limit")
+    Estate.of(emulator).ecs.create_cluster(clusterName="fd-limit")
     port = free_port()
     process = ManagedProcess("ecs-discoverer", [
         "prlimit", "--nofile=256:256", "--", str(service_binary("ecs-discoverer")),

@@ -73,7 +73,7 @@ def test_pasted_task_definitions_run_through_the_agent(path: Path, estate: Estat
     nothing fails for 10 seconds, and every writer has written its file."""
     estate.cluster("pasted")
     seed_sources(estate)
-    agent = Agent(emulator.endpoint, estate.client, AWS_ENV, stop_grace=5, replace_stopped=False)
+    agent = Agent(emulator.endpoint, estate.client, emulator.env, stop_grace=5, replace_stopped=False)
     try:
         task = run_pasted(estate, agent, path)
         task.wait(lambda t: t.status == "STOPPED" or all(c.status != "PENDING" for c in t.containers), 30)
@@ -100,7 +100,7 @@ def test_a_config_prometheus_cant_load_stops_the_task_at_config_check(estate: Es
     estate.cluster("pasted")
     seed_sources(estate)
     estate.ssm_parameter("/prometheus/config.yml", "scrape_configs: [{job_name: x, bogus_field: 1}]\n")
-    agent = Agent(emulator.endpoint, estate.client, AWS_ENV, stop_grace=5, replace_stopped=False)
+    agent = Agent(emulator.endpoint, estate.client, emulator.env, stop_grace=5, replace_stopped=False)
     try:
         task = run_pasted(estate, agent, ROOT / "task-definitions" / "prometheus.json")
         task.wait(lambda t: t.status == "STOPPED", 60)

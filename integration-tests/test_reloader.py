@@ -223,7 +223,7 @@ def test_a_dead_endpoint_keeps_the_files_then_recovers(tmp_path: Path) -> None:
     own = Emulator(log_dir=tmp_path / "emulator", embedded=True)
     reloader = None
     try:
-        estate = Estate(own.endpoint)
+        estate = Estate.of(own)
         estate.ssm_parameter("/prometheus/config.yml", "global: {}\n")
         estate.ssm_parameter("/prometheus/scrape/jobs.json", "[]\n")
         config_dir = tmp_path / "config"
@@ -236,7 +236,7 @@ def test_a_dead_endpoint_keeps_the_files_then_recovers(tmp_path: Path) -> None:
                    90, "failed fetches")
         assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in config_dir.iterdir()} == before
         own.start()
-        estate = Estate(own.endpoint)
+        estate = Estate.of(own)
         estate.ssm_parameter("/prometheus/config.yml", "global: {scrape_interval: 15s}\n")
         wait_until(lambda: "15s" in (config_dir / "prometheus.yml").read_text(), 60, "recovery")
     finally:

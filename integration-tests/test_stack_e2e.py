@@ -89,7 +89,7 @@ def deployed(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> It
         "extra_rule_files": EXTRA_RULES}).apply()
     ips = stack.register_instances()
     apps = stack.add_example_apps()
-    agent = Agent(emulator.endpoint, Estate(emulator.endpoint).client, AWS_ENV, stop_grace=5)
+    agent = Agent(emulator.endpoint, Estate.of(emulator).client, emulator.env, stop_grace=5)
     try:
         agent.run_in_background()
         yield Deployed(stack, agent, ips, apps, receiver)

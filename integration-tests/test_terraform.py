@@ -135,6 +135,18 @@ def test_each_port_is_open_only_to_its_clients(applied: AppliedStack) -> None:
     assert sources("grafana") == {(g, 3000, 3000) for g in ("prometheus", "ecs-instances")}
 
 
+def test_every_ssm_parameter_fits_the_tier_aws_would_give_it(applied: AppliedStack) -> None:
+    """AWS refuses a Standard-tier value over 4 KB and any value over 8 KB; neither emulator
+    refuses either (test_emulator_split), so the applied values are held to AWS's limits here."""
+    parameters = [r["values"] for r in applied.resources() if r["type"] == "aws_ssm_parameter"]
+    assert parameters
+    for parameter in parameters:
+        size = len(parameter["value"].encode())
+        assert size <= 8192, f"{parameter['name']}: {size} bytes, over SSM's 8 KB maximum"
+        tier = parameter.get("tier") or "Standard"  # the provider leaves it out when not set
+        assert tier == ("Advanced" if size > 4096 else "Standard"), (parameter["name"], size, sorted(parameter))
+
+
 def test_grafanas_admin_password_is_in_the_secret_and_not_in_the_state(applied: AppliedStack) -> None:
     """The password is ephemeral and written through secret_string_wo: Secrets Manager has it,
     Terraform's state never does."""
@@ -226,8 +238,8 @@ def planner(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> App
 
 def plan(planner: AppliedStack, choices: dict[str, str], state: Path) -> subprocess.CompletedProcess:
     variables = [arg for key, value in choices.items() for arg in ("-var", f"{key}={value}")]
-    return terraform(EMULATOR_EXAMPLE, "plan", "-input=false", "-var", f"endpoint={planner.emulator.endpoint}",
-                     f"-state={state}", *variables, env=planner.env, check=False, timeout=300)
+    return terraform(EMULATOR_EXAMPLE, "plan", "-input=false", *planner.vars[:1], f"-state={state}", *variables,
+                     env=planner.env, check=False, timeout=300)
 
 
 @pytest.mark.parametrize("choices", PLAN_MATRIX, ids=lambda c: "-".join(
@@ -270,7 +282,7 @@ def test_task_definitions_are_valid_and_register(path: Path, emulator: Emulator)
     shape = get_session().get_service_model("ecs").operation_model("RegisterTaskDefinition").input_shape
     report = ParamValidator().validate(params, shape)
     assert not report.has_errors(), report.generate_report()
-    ecs = Estate(emulator.endpoint).ecs
+    ecs = Estate.of(emulator).ecs
     registered = ecs.register_task_definition(**params)["taskDefinition"]
     assert registered["family"] == params["family"]
     assert [c["name"] for c in registered["containerDefinitions"]] == \

@@ -16,8 +16,9 @@ local processes, the way ECS would, and reports their state back to the emulator
 `Agent.run_in_background()` repeats it every second; `Agent.stop()` stops every task and
 removes every namespace, mount and volume (also on a failed test: it is the fixtures' finalizer).
 
-What the agent gives every container besides its definition: the emulator's endpoint and test
-credentials in the environment (`AWS_ENDPOINT_URL`, ...), where ECS would give the task role.
+What the agent gives every container besides its definition: `aws_env`, the emulators'
+endpoints (`AWS_ENDPOINT_URL` and the per-service `AWS_ENDPOINT_URL_<SERVICE>`) and test
+credentials, where ECS would give the task role.
 """
 
 from __future__ import annotations
@@ -113,7 +114,7 @@ class Agent:
         except (SandboxError, KeyError, IndexError) as error:
             self.errors.append(f"task {arn}: no network for it: {error}")
             return
-        env = {**self.aws_env, "AWS_ENDPOINT_URL": self.endpoint}
+        env = {"AWS_ENDPOINT_URL": self.endpoint, **self.aws_env}
         task = TaskRun(cluster=cluster, arn=arn, family=definition["family"], definition=definition,
                        description=description, sandbox=self.sandbox, networking=networking, base_env=env,
                        secret=self._secret, health_scale=self.health_scale, stop_grace=self.stop_grace,

@@ -1,8 +1,16 @@
-# The stack of examples/complete on an AWS emulator: every service endpoint points at it. No
-# module toggle is needed; README.md lists what the emulator does differently.
+# The stack of examples/complete on AWS emulators: every service endpoint points at `endpoint`
+# (moto with the test bed's fidelity layer), except those LocalStack serves when
+# `localstack_endpoint` is given. No module toggle is needed; README.md lists what the emulators
+# do differently.
+locals {
+  # SSM, S3, IAM, STS, KMS, Secrets Manager and CloudWatch Logs: LocalStack's when it runs.
+  localstack = coalesce(var.localstack_endpoint, var.endpoint)
+}
+
 provider "aws" {
-  region                      = "us-east-1"
-  access_key                  = "testing"
+  region = "us-east-1"
+  # A 12-digit access key is the account to LocalStack; moto's account is the same one.
+  access_key                  = "123456789012"
   secret_key                  = "testing"
   skip_credentials_validation = true
   skip_metadata_api_check     = true
@@ -11,16 +19,16 @@ provider "aws" {
   endpoints {
     amp              = var.endpoint
     autoscaling      = var.endpoint
-    cloudwatchlogs   = var.endpoint
+    cloudwatchlogs   = local.localstack
     ec2              = var.endpoint
     ecs              = var.endpoint
-    iam              = var.endpoint
-    kms              = var.endpoint
-    s3               = var.endpoint
-    secretsmanager   = var.endpoint
+    iam              = local.localstack
+    kms              = local.localstack
+    s3               = local.localstack
+    secretsmanager   = local.localstack
     servicediscovery = var.endpoint
-    ssm              = var.endpoint
-    sts              = var.endpoint
+    ssm              = local.localstack
+    sts              = local.localstack
   }
 }
 

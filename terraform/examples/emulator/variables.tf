@@ -1,10 +1,21 @@
 variable "endpoint" {
-  description = "The AWS emulator endpoint (moto server or LocalStack), e.g. http://127.0.0.1:4566."
+  description = "The AWS emulator endpoint for every service (moto server, or one LocalStack Pro), e.g. http://127.0.0.1:4566."
   type        = string
 
   validation {
     condition     = can(regex("^https?://", var.endpoint))
     error_message = "endpoint must be an http:// or https:// URL."
+  }
+}
+
+variable "localstack_endpoint" {
+  description = "A LocalStack for SSM, S3, IAM, STS, KMS, Secrets Manager and CloudWatch Logs, beside the moto at `endpoint` for ECS, EC2, Cloud Map, Auto Scaling and AMP (the test bed's split); null: everything at `endpoint`."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.localstack_endpoint == null || can(regex("^https?://", var.localstack_endpoint))
+    error_message = "localstack_endpoint must be an http:// or https:// URL, or null."
   }
 }
 
