@@ -68,6 +68,7 @@ class AppliedStack:
 
     def __init__(self, emulator: Emulator, workdir: Path, variables: dict[str, Any] | None = None):
         self.emulator = emulator
+        workdir.mkdir(parents=True, exist_ok=True)
         self.env = tf_env(workdir / "data")
         self.state = workdir / "terraform.tfstate"
         # A variables file, so maps and objects need no HCL quoting on a command line.
