@@ -94,7 +94,8 @@ pub struct Cli {
     #[arg(long, env = "ECS_SD_API_TIMEOUT", default_value = "30s", value_parser = parse_interval, allow_hyphen_values = true, global = true)]
     pub api_timeout: Duration,
 
-    /// How long service descriptions (tags, for selectors and labels) are cached.
+    /// How long descriptions with tags (clusters, services, running tasks; for selectors and
+    /// labels) are cached before they are described again.
     #[arg(long, env = "ECS_SD_SERVICE_CACHE_TTL", default_value = "5m", value_parser = parse_interval, allow_hyphen_values = true, global = true)]
     pub service_cache_ttl: Duration,
 

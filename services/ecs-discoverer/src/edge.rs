@@ -191,6 +191,10 @@ pub struct Draft {
     /// Every container instance a task of the snapshot runs on.
     needed: HashSet<String>,
     service_names: Vec<String>,
+    /// The tasks described this cycle (the others came from the cache).
+    described: HashSet<String>,
+    /// When this draft's descriptions were made.
+    described_at: Instant,
 }
 
 /// Tags of a resource, shared between the cache and the snapshots.
@@ -229,6 +233,9 @@ pub struct Edge {
     clusters: HashMap<String, ClusterInfo>,
     /// Tasks seen RUNNING, per cluster (as the caller names it), by task ARN.
     running: HashMap<String, HashMap<String, Arc<Task>>>,
+    /// When each of `running` was last described: past the TTL it is described again, so a
+    /// tag added to a running task reaches its labels.
+    task_described_at: HashMap<String, HashMap<String, Instant>>,
     /// Least recently used first; see [`TASK_DEFINITION_CACHE_LIMIT`].
     task_definitions: LruCache<String, Arc<TaskDefinition>>,
     /// Per cluster, by container instance ARN.
@@ -340,6 +347,7 @@ impl Edge {
             ttl,
             clusters: HashMap::new(),
             running: HashMap::new(),
+            task_described_at: HashMap::new(),
             task_definitions: LruCache::unbounded(),
             instances: HashMap::new(),
             services: HashMap::new(),
@@ -373,6 +381,7 @@ impl Edge {
     pub fn retain_clusters(&mut self, keep: &HashSet<String>) {
         self.clusters.retain(|k, _| keep.contains(k));
         self.running.retain(|k, _| keep.contains(k));
+        self.task_described_at.retain(|k, _| keep.contains(k));
         self.cluster_services.retain(|k, _| keep.contains(k));
         self.instances.retain(|k, _| keep.contains(k));
     }
@@ -670,7 +679,10 @@ impl Edge {
             .get(cluster)
             .is_some_and(|names| names.iter().all(|n| self.service_fresh(&info.arn, n)));
         let all_known = self.running.get(cluster).is_some_and(|known| {
-            known.len() == listed.len() && listed.iter().all(|arn| known.contains_key(arn))
+            known.len() == listed.len()
+                && listed
+                    .iter()
+                    .all(|arn| known.contains_key(arn) && self.task_fresh(cluster, arn))
         });
         if cluster_cached && services_cached && all_known {
             self.metrics.cache("task", listed.len(), 0);
@@ -679,6 +691,14 @@ impl Edge {
         self.draft_of(cluster, info, listed)
             .await
             .map(|draft| Refresh::Changed(Box::new(draft)))
+    }
+
+    /// True while the cached description of task `arn` of `cluster` is younger than the TTL.
+    fn task_fresh(&self, cluster: &str, arn: &str) -> bool {
+        self.task_described_at
+            .get(cluster)
+            .and_then(|described| described.get(arn))
+            .is_some_and(|at| at.elapsed() < self.ttl)
     }
 
     /// The draft of a cluster's snapshot, whatever the caches say.
@@ -704,19 +724,23 @@ impl Edge {
         listed: Vec<String>,
     ) -> Result<Draft, EdgeError> {
         let known = self.running.get(cluster);
-        let unknown: Vec<String> = listed
-            .iter()
-            .filter(|arn| known.is_none_or(|k| !k.contains_key(*arn)))
-            .cloned()
-            .collect();
+        let cached = |arn: &String| {
+            known.is_some_and(|k| k.contains_key(arn)) && self.task_fresh(cluster, arn)
+        };
+        let unknown: Vec<String> = listed.iter().filter(|arn| !cached(arn)).cloned().collect();
         self.metrics
             .cache("task", listed.len() - unknown.len(), unknown.len());
+        let described_at = Instant::now();
         let described = self.describe_tasks(cluster, &unknown).await?;
 
         let mut tasks: Vec<Arc<Task>> = Vec::with_capacity(listed.len());
         let known = self.running.get(cluster);
+        let unknown: HashSet<String> = unknown.into_iter().collect();
         for arn in &listed {
-            if let Some(task) = known.and_then(|k| k.get(arn)) {
+            if let Some(task) = known
+                .and_then(|k| k.get(arn))
+                .filter(|_| !unknown.contains(arn))
+            {
                 tasks.push(task.clone());
             }
         }
@@ -773,6 +797,8 @@ impl Edge {
             new_instances,
             needed,
             service_names,
+            described: unknown,
+            described_at,
         })
     }
 
@@ -821,6 +847,8 @@ impl Edge {
             new_instances,
             needed,
             service_names,
+            described,
+            described_at,
         } = draft;
         let mut instances: HashMap<String, Arc<Instance>> =
             self.instances.remove(&cluster).unwrap_or_default();
@@ -841,6 +869,18 @@ impl Edge {
             .filter(|t| t.last_status == "RUNNING")
             .map(|t| (t.arn.clone(), t.clone()))
             .collect();
+        let previously = self.task_described_at.remove(&cluster).unwrap_or_default();
+        let described_at: HashMap<String, Instant> = running
+            .keys()
+            .map(|arn| {
+                let at = match previously.get(arn) {
+                    Some(at) if !described.contains(arn) => *at,
+                    _ => described_at,
+                };
+                (arn.clone(), at)
+            })
+            .collect();
+        self.task_described_at.insert(cluster.clone(), described_at);
         self.running.insert(cluster.clone(), running);
         self.cluster_services.insert(cluster, service_names);
         self.evict_expired_services();

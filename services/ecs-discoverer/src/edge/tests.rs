@@ -643,3 +643,44 @@ fn the_task_definition_cache_keeps_the_most_recently_used_beyond_those_in_use() 
         );
     }
 }
+
+#[tokio::test]
+async fn a_running_task_is_described_again_after_the_ttl_so_its_new_tags_count() {
+    let describes = Arc::new(AtomicUsize::new(0));
+    let counter = describes.clone();
+    let list = mock!(aws_sdk_ecs::Client::list_tasks)
+        .then_output(|| ListTasksOutput::builder().task_arns(task_arn(1)).build());
+    let describe = mock!(aws_sdk_ecs::Client::describe_tasks).then_compute_output(move |input| {
+        // Each description finds the tag as the operator last set it: v1, then v2.
+        let version = counter.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut task = sdk_task(&input.tasks()[0]);
+        task.tags = Some(vec![
+            ecs::Tag::builder()
+                .key("release")
+                .value(format!("v{version}"))
+                .build(),
+        ]);
+        DescribeTasksOutput::builder().tasks(task).build()
+    });
+    let mut rules = vec![clusters_rule(), list, describe];
+    rules.extend(definition_service_and_instance_rules());
+    let (mut edge, _) = edge_with(&rules);
+    edge.ttl = Duration::from_millis(200);
+    let release = |snapshot: &ClusterSnapshot| snapshot.tasks[0].tags.get("release").cloned();
+
+    let first = edge.snapshot("c1").await.expect("cold");
+    assert_eq!(release(&first).as_deref(), Some("v1"));
+    assert!(
+        matches!(edge.refresh("c1").await, Ok(Refresh::Unchanged)),
+        "within the TTL: cached"
+    );
+    assert_eq!(describes.load(Ordering::SeqCst), 1);
+
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let Ok(Refresh::Changed(draft)) = edge.refresh("c1").await else {
+        panic!("past the TTL the task is described again");
+    };
+    let (_, later) = edge.finish(vec![*draft]).await.pop().expect("one");
+    assert_eq!(release(&later.expect("snapshot")).as_deref(), Some("v2"));
+    assert_eq!(describes.load(Ordering::SeqCst), 2);
+}
