@@ -198,16 +198,32 @@ mod tests {
     }
 
     /// Serves `/health` on a loopback port with `limits`; the server stops when the returned
-    /// handle is triggered.
-    async fn serving(limits: ConnectionLimits) -> (SocketAddr, Shutdown) {
+    /// handle is triggered, and the returned task ends when it has.
+    async fn serving(
+        limits: ConnectionLimits,
+    ) -> (
+        SocketAddr,
+        Shutdown,
+        tokio::task::JoinHandle<io::Result<()>>,
+    ) {
         let listener = bind("127.0.0.1:0".parse().expect("addr"))
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let shutdown = Shutdown::new();
         let app = base_router(Arc::new(Registry::default()));
-        tokio::spawn(serve_with(listener, app, shutdown.clone(), limits));
-        (addr, shutdown)
+        let server = tokio::spawn(serve_with(listener, app, shutdown.clone(), limits));
+        (addr, shutdown, server)
+    }
+
+    /// A connection that sent the start of a request header and never the rest.
+    async fn half_a_header(addr: SocketAddr) -> tokio::net::TcpStream {
+        use tokio::io::AsyncWriteExt;
+        let mut slow = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        slow.write_all(b"GET /health HTTP/1.1\r\nHo")
+            .await
+            .expect("write");
+        slow
     }
 
     /// Sends one GET /health and reads until the server closes; `None` if no answer in time.
@@ -228,16 +244,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_client_that_sends_half_a_header_is_disconnected() {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let (addr, _shutdown) = serving(ConnectionLimits {
+        use tokio::io::AsyncReadExt;
+        let (addr, _shutdown, _server) = serving(ConnectionLimits {
             max_connections: 8,
             header_read_timeout: Duration::from_millis(300),
         })
         .await;
-        let mut slow = tokio::net::TcpStream::connect(addr).await.expect("connect");
-        slow.write_all(b"GET /health HTTP/1.1\r\nHo")
-            .await
-            .expect("write");
+        let mut slow = half_a_header(addr).await;
         let mut rest = Vec::new();
         let closed =
             tokio::time::timeout(Duration::from_secs(5), slow.read_to_end(&mut rest)).await;
@@ -249,7 +262,7 @@ mod tests {
 
     #[tokio::test]
     async fn connections_beyond_the_bound_wait_for_a_free_slot() {
-        let (addr, _shutdown) = serving(ConnectionLimits {
+        let (addr, _shutdown, _server) = serving(ConnectionLimits {
             max_connections: 2,
             header_read_timeout: Duration::from_secs(60),
         })
@@ -271,18 +284,8 @@ mod tests {
 
     #[tokio::test]
     async fn shutdown_stops_serving_even_with_a_half_sent_request() {
-        use tokio::io::AsyncWriteExt;
-        let listener = bind("127.0.0.1:0".parse().expect("addr"))
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let shutdown = Shutdown::new();
-        let app = base_router(Arc::new(Registry::default()));
-        let server = tokio::spawn(serve(listener, app, shutdown.clone()));
-        let mut slow = tokio::net::TcpStream::connect(addr).await.expect("connect");
-        slow.write_all(b"GET /health HTTP/1.1\r\nHo")
-            .await
-            .expect("write");
+        let (addr, shutdown, server) = serving(ConnectionLimits::default()).await;
+        let _slow = half_a_header(addr).await;
         tokio::time::sleep(Duration::from_millis(100)).await;
         shutdown.trigger();
         let stopped = tokio::time::timeout(SHUTDOWN_DRAIN + Duration::from_secs(2), server).await;

@@ -266,8 +266,9 @@ impl ConfigSource {
     }
 }
 
-fn within_cap(name: &str, bytes: usize, cap: u64) -> Result<(), FetchError> {
-    let bytes = u64::try_from(bytes).unwrap_or(u64::MAX);
+/// `Err(TooLarge)` naming `name` when `bytes` (as many as known so far) are over `cap`.
+fn within_cap(name: &str, bytes: impl TryInto<u64>, cap: u64) -> Result<(), FetchError> {
+    let bytes = bytes.try_into().unwrap_or(u64::MAX);
     if bytes > cap {
         return Err(FetchError::TooLarge {
             name: name.to_string(),
@@ -392,13 +393,9 @@ async fn s3_by_prefix(
             continue;
         }
         if let Some(size) = size
-            && size > cap
+            && let Err(refusal) = within_cap(&object_url, size, cap)
         {
-            found.refused.push(FetchError::TooLarge {
-                name: object_url,
-                bytes: size,
-                cap,
-            });
+            found.refused.push(refusal);
             continue;
         }
         if let Some(cached) = cache.get(&key)
@@ -506,30 +503,23 @@ async fn get_object(
             });
         }
     };
-    let too_large = |bytes: u64| FetchError::TooLarge {
-        name: object_url.clone(),
-        bytes,
-        cap,
-    };
-    if let Some(length) = output.content_length().and_then(|l| u64::try_from(l).ok())
-        && length > cap
-    {
-        return Err(too_large(length));
+    let announced = output.content_length().and_then(|l| u64::try_from(l).ok());
+    if let Some(length) = announced {
+        within_cap(&object_url, length, cap)?;
     }
     let etag = output.e_tag().unwrap_or_default().to_string();
-    let announced = output
-        .content_length()
-        .and_then(|l| usize::try_from(l).ok());
-    let mut body = Vec::with_capacity(announced.unwrap_or_default());
+    let mut body = Vec::with_capacity(
+        announced
+            .and_then(|l| usize::try_from(l).ok())
+            .unwrap_or_default(),
+    );
     while let Some(chunk) = output.body.try_next().await.map_err(|e| FetchError::S3 {
         operation: "GetObject",
         url: object_url.clone(),
         message: DisplayErrorContext(e).to_string(),
     })? {
         body.extend_from_slice(&chunk);
-        if body.len() as u64 > cap {
-            return Err(too_large(body.len() as u64));
-        }
+        within_cap(&object_url, body.len(), cap)?;
     }
     let body = Bytes::from(body);
     if !etag.is_empty() {

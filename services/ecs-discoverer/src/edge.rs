@@ -197,6 +197,20 @@ pub struct Draft {
     described_at: Instant,
 }
 
+/// A task seen RUNNING, and when it was described: past the TTL it is described again, so a
+/// tag added to a running task reaches its labels.
+#[derive(Debug, Clone)]
+struct KnownTask {
+    task: Arc<Task>,
+    described_at: Instant,
+}
+
+impl KnownTask {
+    fn fresh(&self, ttl: Duration) -> bool {
+        self.described_at.elapsed() < ttl
+    }
+}
+
 /// Tags of a resource, shared between the cache and the snapshots.
 type Tags = Arc<BTreeMap<String, String>>;
 
@@ -232,10 +246,7 @@ pub struct Edge {
     ttl: Duration,
     clusters: HashMap<String, ClusterInfo>,
     /// Tasks seen RUNNING, per cluster (as the caller names it), by task ARN.
-    running: HashMap<String, HashMap<String, Arc<Task>>>,
-    /// When each of `running` was last described: past the TTL it is described again, so a
-    /// tag added to a running task reaches its labels.
-    task_described_at: HashMap<String, HashMap<String, Instant>>,
+    running: HashMap<String, HashMap<String, KnownTask>>,
     /// Least recently used first; see [`TASK_DEFINITION_CACHE_LIMIT`].
     task_definitions: LruCache<String, Arc<TaskDefinition>>,
     /// Per cluster, by container instance ARN.
@@ -347,7 +358,6 @@ impl Edge {
             ttl,
             clusters: HashMap::new(),
             running: HashMap::new(),
-            task_described_at: HashMap::new(),
             task_definitions: LruCache::unbounded(),
             instances: HashMap::new(),
             services: HashMap::new(),
@@ -381,7 +391,6 @@ impl Edge {
     pub fn retain_clusters(&mut self, keep: &HashSet<String>) {
         self.clusters.retain(|k, _| keep.contains(k));
         self.running.retain(|k, _| keep.contains(k));
-        self.task_described_at.retain(|k, _| keep.contains(k));
         self.cluster_services.retain(|k, _| keep.contains(k));
         self.instances.retain(|k, _| keep.contains(k));
     }
@@ -682,7 +691,7 @@ impl Edge {
             known.len() == listed.len()
                 && listed
                     .iter()
-                    .all(|arn| known.contains_key(arn) && self.task_fresh(cluster, arn))
+                    .all(|arn| known.get(arn).is_some_and(|k| k.fresh(self.ttl)))
         });
         if cluster_cached && services_cached && all_known {
             self.metrics.cache("task", listed.len(), 0);
@@ -691,14 +700,6 @@ impl Edge {
         self.draft_of(cluster, info, listed)
             .await
             .map(|draft| Refresh::Changed(Box::new(draft)))
-    }
-
-    /// True while the cached description of task `arn` of `cluster` is younger than the TTL.
-    fn task_fresh(&self, cluster: &str, arn: &str) -> bool {
-        self.task_described_at
-            .get(cluster)
-            .and_then(|described| described.get(arn))
-            .is_some_and(|at| at.elapsed() < self.ttl)
     }
 
     /// The draft of a cluster's snapshot, whatever the caches say.
@@ -724,26 +725,18 @@ impl Edge {
         listed: Vec<String>,
     ) -> Result<Draft, EdgeError> {
         let known = self.running.get(cluster);
-        let cached = |arn: &String| {
-            known.is_some_and(|k| k.contains_key(arn)) && self.task_fresh(cluster, arn)
-        };
-        let unknown: Vec<String> = listed.iter().filter(|arn| !cached(arn)).cloned().collect();
+        let mut tasks: Vec<Arc<Task>> = Vec::with_capacity(listed.len());
+        let mut unknown: Vec<String> = Vec::new();
+        for arn in &listed {
+            match known.and_then(|k| k.get(arn)).filter(|k| k.fresh(self.ttl)) {
+                Some(cached) => tasks.push(cached.task.clone()),
+                None => unknown.push(arn.clone()),
+            }
+        }
         self.metrics
             .cache("task", listed.len() - unknown.len(), unknown.len());
         let described_at = Instant::now();
         let described = self.describe_tasks(cluster, &unknown).await?;
-
-        let mut tasks: Vec<Arc<Task>> = Vec::with_capacity(listed.len());
-        let known = self.running.get(cluster);
-        let unknown: HashSet<String> = unknown.into_iter().collect();
-        for arn in &listed {
-            if let Some(task) = known
-                .and_then(|k| k.get(arn))
-                .filter(|_| !unknown.contains(arn))
-            {
-                tasks.push(task.clone());
-            }
-        }
         tasks.extend(described.into_iter().map(Arc::new));
 
         let mut definitions = HashMap::new();
@@ -797,7 +790,7 @@ impl Edge {
             new_instances,
             needed,
             service_names,
-            described: unknown,
+            described: unknown.into_iter().collect(),
             described_at,
         })
     }
@@ -863,24 +856,23 @@ impl Edge {
         self.instances.insert(cluster.clone(), instances.clone());
         snapshot.instances = instances;
 
-        let running: HashMap<String, Arc<Task>> = snapshot
+        let previously = self.running.remove(&cluster).unwrap_or_default();
+        let running: HashMap<String, KnownTask> = snapshot
             .tasks
             .iter()
             .filter(|t| t.last_status == "RUNNING")
-            .map(|t| (t.arn.clone(), t.clone()))
-            .collect();
-        let previously = self.task_described_at.remove(&cluster).unwrap_or_default();
-        let described_at: HashMap<String, Instant> = running
-            .keys()
-            .map(|arn| {
-                let at = match previously.get(arn) {
-                    Some(at) if !described.contains(arn) => *at,
+            .map(|t| {
+                let described_at = match previously.get(&t.arn) {
+                    Some(known) if !described.contains(&t.arn) => known.described_at,
                     _ => described_at,
                 };
-                (arn.clone(), at)
+                let known = KnownTask {
+                    task: t.clone(),
+                    described_at,
+                };
+                (t.arn.clone(), known)
             })
             .collect();
-        self.task_described_at.insert(cluster.clone(), described_at);
         self.running.insert(cluster.clone(), running);
         self.cluster_services.insert(cluster, service_names);
         self.evict_expired_services();
@@ -898,7 +890,7 @@ impl Edge {
             .running
             .values()
             .flat_map(|m| m.values())
-            .map(|t| &t.task_definition_arn)
+            .map(|k| &k.task.task_definition_arn)
             .collect();
         let mut kept_in_use = Vec::new();
         while self.task_definitions.len() + kept_in_use.len() > TASK_DEFINITION_CACHE_LIMIT {

@@ -191,6 +191,19 @@ fn listing(objects: &[(&str, i64)]) -> Rule {
     })
 }
 
+/// `source` with a cap of `bytes` per parameter or object.
+fn capped(mut source: ConfigSource, bytes: u64) -> ConfigSource {
+    match &mut source {
+        ConfigSource::Ssm {
+            max_object_bytes, ..
+        }
+        | ConfigSource::S3 {
+            max_object_bytes, ..
+        } => *max_object_bytes = bytes,
+    }
+    source
+}
+
 fn serving(body: &'static [u8]) -> Rule {
     mock!(aws_sdk_s3::Client::get_object).then_compute_output(move |input| {
         GetObjectOutput::builder()
@@ -289,14 +302,7 @@ async fn a_body_longer_than_announced_is_not_read_past_the_cap() {
             .body(ByteStream::from(vec![b'#'; 4096]))
             .build()
     });
-    let mut source = s3(&[&get]);
-    if let ConfigSource::S3 {
-        max_object_bytes, ..
-    } = &mut source
-    {
-        *max_object_bytes = 1024;
-    }
-    let message = source
+    let message = capped(s3(&[&get]), 1024)
         .main_config()
         .await
         .expect_err("over the cap")
@@ -319,14 +325,7 @@ async fn an_ssm_value_over_the_cap_is_refused_by_name() {
             )
             .build()
     });
-    let mut source = ssm(&[&get], None);
-    if let ConfigSource::Ssm {
-        max_object_bytes, ..
-    } = &mut source
-    {
-        *max_object_bytes = 1024;
-    }
-    let message = source
+    let message = capped(ssm(&[&get], None), 1024)
         .main_config()
         .await
         .expect_err("over the cap")

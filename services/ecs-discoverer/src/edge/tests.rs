@@ -187,23 +187,18 @@ fn edge_with_ec2(rules: &[Rule], ec2_rules: &[Rule]) -> (Edge, Arc<Metrics>) {
     let recorder = ApiCallRecorder {
         metrics: metrics.clone(),
     };
+    // As `clients()` builds them: the call recorder and patient retries (but quick backoff).
+    let retry = aws_config::retry::RetryConfig::standard()
+        .with_max_attempts(8)
+        .with_initial_backoff(Duration::from_millis(1));
     let refs: Vec<&Rule> = rules.iter().collect();
     let ecs = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, &refs, |b| b
         .interceptor(recorder.clone())
-        .retry_config(
-            aws_config::retry::RetryConfig::standard()
-                .with_max_attempts(8)
-                .with_initial_backoff(Duration::from_millis(1))
-        ));
+        .retry_config(retry.clone()));
     let ec2_refs: Vec<&Rule> = ec2_rules.iter().collect();
-    // As `clients()` builds it: the call recorder and patient retries.
     let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &ec2_refs, |b| b
         .interceptor(recorder.clone())
-        .retry_config(
-            aws_config::retry::RetryConfig::standard()
-                .with_max_attempts(8)
-                .with_initial_backoff(Duration::from_millis(1))
-        ));
+        .retry_config(retry.clone()));
     let limiter = Arc::new(RateLimiter::with_limits(|_| (1e9, 1e9)));
     (
         Edge::new(ecs, ec2, limiter, metrics.clone(), Duration::from_secs(300)),
@@ -622,7 +617,13 @@ fn the_task_definition_cache_keeps_the_most_recently_used_beyond_those_in_use() 
     let running = task_from_sdk(&sdk_task(&task_arn(1)));
     edge.running.insert(
         "c1".into(),
-        HashMap::from([(running.arn.clone(), Arc::new(running))]),
+        HashMap::from([(
+            running.arn.clone(),
+            KnownTask {
+                task: Arc::new(running),
+                described_at: Instant::now(),
+            },
+        )]),
     );
     edge.evict_least_recently_used_task_definitions();
     assert_eq!(edge.task_definitions.len(), TASK_DEFINITION_CACHE_LIMIT);

@@ -70,6 +70,13 @@ fn two_cluster_rules(c1_tasks: Arc<AtomicUsize>, c2_down: Arc<AtomicBool>) -> Ve
     rules
 }
 
+/// The configuration of `ecs-discoverer <flags>`.
+fn config(flags: &[&str]) -> Config {
+    let cli = Cli::try_parse_from(std::iter::once("ecs-discoverer").chain(flags.iter().copied()))
+        .expect("flags");
+    Config::try_from(cli).expect("config")
+}
+
 fn addresses(targets: &[Arc<Target>]) -> Vec<String> {
     let mut out: Vec<String> = targets.iter().map(|t| t.address.to_string()).collect();
     out.sort();
@@ -95,17 +102,14 @@ async fn a_failing_cluster_keeps_its_last_good_targets_while_the_others_update()
     let (edge, metrics) = edge_with(&two_cluster_rules(c1_tasks.clone(), c2_down.clone()));
     let dir = tempfile::tempdir().expect("temp dir");
     let output_dir = dir.path().to_str().expect("utf-8 path");
-    let cli = Cli::try_parse_from([
-        "ecs-discoverer",
+    let config = config(&[
         "--clusters",
         "c1,c2",
         "--listen",
         "off",
         "--output-dir",
         output_dir,
-    ])
-    .expect("flags");
-    let config = Config::try_from(cli).expect("config");
+    ]);
     let state = Arc::new(SharedState::default());
     let mut refresher = Refresher::new(edge, &config, metrics.clone(), state.clone());
 
@@ -158,9 +162,7 @@ async fn nothing_is_published_before_the_first_full_success() {
         Arc::new(AtomicUsize::new(1)),
         c2_down.clone(),
     ));
-    let cli = Cli::try_parse_from(["ecs-discoverer", "--clusters", "c1,c2", "--listen", "off"])
-        .expect("flags");
-    let config = Config::try_from(cli).expect("config");
+    let config = config(&["--clusters", "c1,c2", "--listen", "off"]);
     let state = Arc::new(SharedState::default());
     let mut refresher = Refresher::new(edge, &config, metrics, state.clone());
 
@@ -206,9 +208,7 @@ async fn a_total_outage_is_a_failure_and_only_a_full_success_moves_the_timestamp
         c2_down.clone(),
     ));
     let (edge, metrics) = edge_with(&rules);
-    let cli = Cli::try_parse_from(["ecs-discoverer", "--clusters", "c1,c2", "--listen", "off"])
-        .expect("flags");
-    let config = Config::try_from(cli).expect("config");
+    let config = config(&["--clusters", "c1,c2", "--listen", "off"]);
     let mut refresher = Refresher::new(
         edge,
         &config,
@@ -264,17 +264,14 @@ async fn a_deleted_file_is_written_again_while_nothing_changes() {
         Arc::new(AtomicBool::new(false)),
     ));
     let dir = tempfile::tempdir().expect("temp dir");
-    let cli = Cli::try_parse_from([
-        "ecs-discoverer",
+    let config = config(&[
         "--clusters",
         "c1,c2",
         "--listen",
         "off",
         "--output-dir",
         dir.path().to_str().expect("utf-8 path"),
-    ])
-    .expect("flags");
-    let config = Config::try_from(cli).expect("config");
+    ]);
     let mut refresher = Refresher::new(edge, &config, metrics, Arc::new(SharedState::default()));
     assert_eq!(refresher.cycle(true).await.result, CycleResult::Success);
     let combined = dir.path().join("ecs_file_sd.json");
@@ -311,8 +308,7 @@ async fn a_cluster_gone_from_the_list_takes_its_failure_series_with_it() {
     let mut registry = prometheus_client::registry::Registry::default();
     let metrics = Arc::new(Metrics::register(&mut registry));
     let (edge, _) = edge_with(&rules);
-    let cli = Cli::try_parse_from(["ecs-discoverer", "--listen", "off"]).expect("flags");
-    let config = Config::try_from(cli).expect("config");
+    let config = config(&["--listen", "off"]);
     let mut refresher = Refresher::new(edge, &config, metrics, Arc::new(SharedState::default()));
     let rendered = |registry: &prometheus_client::registry::Registry| {
         let mut text = String::new();

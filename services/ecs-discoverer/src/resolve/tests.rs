@@ -106,6 +106,15 @@ fn resolve(cluster: &ClusterSnapshot) -> Resolution {
     resolve_cluster(cluster, &options())
 }
 
+/// One awsvpc task of one container `app` (port 8080) with environment `env`, resolved.
+fn resolve_app(env: &[(&str, &str)]) -> Resolution {
+    resolve(&cluster(
+        "awsvpc",
+        vec![def("app", env, &[], &[(8080, None)])],
+        vec![],
+    ))
+}
+
 /// (address, path, interval) of every target.
 fn endpoints(resolution: &Resolution) -> Vec<(String, String, Option<&'static str>)> {
     resolution
@@ -217,11 +226,7 @@ fn several_endpoints_with_intervals() {
         ("PROMETHEUS", ""),
         ("PROMETHEUS_ENDPOINT", "5m:/a, 30s:/b,/c"),
     ];
-    let r = resolve(&cluster(
-        "awsvpc",
-        vec![def("app", &env, &[], &[(8080, None)])],
-        vec![],
-    ));
+    let r = resolve_app(&env);
     assert_eq!(
         endpoints(&r),
         vec![
@@ -281,11 +286,7 @@ fn bad_values_skip_with_a_reason() {
     for (extra, expected, named) in cases {
         let mut env = vec![("PROMETHEUS", "true")];
         env.extend(extra.iter().copied());
-        let r = resolve(&cluster(
-            "awsvpc",
-            vec![def("app", &env, &[], &[(8080, None)])],
-            vec![],
-        ));
+        let r = resolve_app(&env);
         assert_eq!(reasons(&r), expected, "{extra:?}");
         assert!(r.targets.is_empty(), "{extra:?}");
         let skip = r.skipped.last().expect("a skip");
@@ -307,11 +308,7 @@ fn an_unknown_interval_keeps_its_path_without_an_interval_and_says_so() {
         ("PROMETHEUS", "true"),
         ("PROMETHEUS_ENDPOINT", "31s:/a,/b,30s:/c"),
     ];
-    let r = resolve(&cluster(
-        "awsvpc",
-        vec![def("app", &env, &[], &[(8080, None)])],
-        vec![],
-    ));
+    let r = resolve_app(&env);
     assert_eq!(
         endpoints(&r),
         vec![
@@ -332,11 +329,7 @@ fn endpoints_per_container_are_capped() {
         ("PROMETHEUS", "true"),
         ("PROMETHEUS_ENDPOINT", many.as_str()),
     ];
-    let r = resolve(&cluster(
-        "awsvpc",
-        vec![def("app", &env, &[], &[(8080, None)])],
-        vec![],
-    ));
+    let r = resolve_app(&env);
     assert_eq!(r.targets.len(), MAX_ENDPOINTS_PER_CONTAINER);
     assert_eq!(reasons(&r), vec!["too_many_endpoints"]);
 }
@@ -347,11 +340,7 @@ fn one_bad_endpoint_keeps_the_good_ones() {
         ("PROMETHEUS", "true"),
         ("PROMETHEUS_ENDPOINT", "/ok,30s:bad"),
     ];
-    let r = resolve(&cluster(
-        "awsvpc",
-        vec![def("app", &env, &[], &[(8080, None)])],
-        vec![],
-    ));
+    let r = resolve_app(&env);
     assert_eq!(endpoints(&r).len(), 1);
     assert_eq!(reasons(&r), vec!["invalid_endpoint"]);
 }
@@ -790,11 +779,7 @@ fn a_custom_label_starting_with_two_underscores_refuses_the_container() {
             (key, "x"),
             ("PROMETHEUS_LABEL_team", "obs"),
         ];
-        let r = resolve(&cluster(
-            "awsvpc",
-            vec![def("app", &env, &[], &[(8080, None)])],
-            vec![],
-        ));
+        let r = resolve_app(&env);
         assert!(r.targets.is_empty(), "{key} made a target: {:?}", r.targets);
         let [skip] = r.skipped.as_slice() else {
             panic!("{key}: {:?}", r.skipped)
