@@ -32,7 +32,7 @@ def document(name: str) -> bytes:
     return ("big: |\n" + ("  " + "x" * 98 + "\n") * 2_000_000).encode()
 
 
-def peak_rss_of_one_pass(emulator: Emulator, key: str, workdir: Path) -> tuple[int, float]:
+def peak_rss_mib_of_one_pass(emulator: Emulator, key: str, workdir: Path) -> float:
     workdir.mkdir(parents=True, exist_ok=True)
     env = {**emulator.env, "PATH": "/usr/bin:/bin", "CONFIG_SOURCE": "s3",
            "SOURCE_PROMETHEUS_CONFIG_FILE_PATH": f"s3://bench-config/{key}", "CONFIG_FILE_DIR": str(workdir),
@@ -43,7 +43,7 @@ def peak_rss_of_one_pass(emulator: Emulator, key: str, workdir: Path) -> tuple[i
                           env=env, capture_output=True, text=True, timeout=600)
     if done.returncode != 0:
         sys.exit(f"config-reloader failed on {key}: {done.stderr[-2000:]}")
-    return done.returncode, int(report.read_text().split()[-1]) / 1024
+    return int(report.read_text().split()[-1]) / 1024
 
 
 def reloader_memory(emulator: Emulator, workdir: Path) -> list[dict]:
@@ -55,7 +55,7 @@ def reloader_memory(emulator: Emulator, workdir: Path) -> list[dict]:
         estate.s3_object("bench-config", key, body)
         size_mib = len(body) / 2**20
         del body
-        _, peak = peak_rss_of_one_pass(emulator, key, workdir / key)
+        peak = peak_rss_mib_of_one_pass(emulator, key, workdir / key)
         rows.append({"document": name, "mib": size_mib, "peak_mib": peak, "tree_mib": TREE_FIGURES_MIB[name]})
         print(f"  config-reloader, {size_mib:.0f} MiB of {name}: peak RSS {peak:.0f} MiB", flush=True)
     return rows

@@ -10,40 +10,29 @@
 # Re-running it does nothing when everything is in place.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-venv="$root/.venv"
-requirements="$root/integration-tests/requirements.txt"
-stamp="$venv/.requirements.sha256"
-
-want="$(sha256sum "$requirements" | cut -d' ' -f1)"
-if [[ ! -x "$venv/bin/python" || "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
-  echo "deps: creating the project venv at .venv (pinned in integration-tests/requirements.txt)"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
-  echo "$want" > "$stamp"
-fi
-
-checkov_venv="$root/.tools/checkov"
-checkov_requirements="$root/integration-tests/requirements-checkov.txt"
-checkov_stamp="$checkov_venv/.requirements.sha256"
-checkov_want="$(sha256sum "$checkov_requirements" | cut -d' ' -f1)"
-if [[ ! -x "$checkov_venv/bin/checkov" || "$(cat "$checkov_stamp" 2>/dev/null)" != "$checkov_want" ]]; then
-  echo "deps: installing checkov into .tools/checkov (pinned in integration-tests/requirements-checkov.txt)"
-  python3 -m venv "$checkov_venv"
-  "$checkov_venv/bin/pip" install --quiet --disable-pip-version-check -r "$checkov_requirements"
-  echo "$checkov_want" > "$checkov_stamp"
-fi
-
-if [[ "${EMULATORS:-moto,localstack}" == *localstack* ]]; then
-  localstack_venv="$root/.tools/localstack"
-  localstack_requirements="$root/integration-tests/requirements-localstack.txt"
-  localstack_stamp="$localstack_venv/.requirements.sha256"
-  localstack_want="$(sha256sum "$localstack_requirements" | cut -d' ' -f1)"
-  if [[ ! -x "$localstack_venv/bin/python" || "$(cat "$localstack_stamp" 2>/dev/null)" != "$localstack_want" ]]; then
-    echo "deps: installing LocalStack into .tools/localstack (pinned in integration-tests/requirements-localstack.txt)"
-    python3 -m venv "$localstack_venv"
-    "$localstack_venv/bin/pip" install --quiet --disable-pip-version-check -r "$localstack_requirements"
-    echo "$localstack_want" > "$localstack_stamp"
+# pinned_venv DIR REQUIREMENTS PROBE MESSAGE: a venv at DIR with REQUIREMENTS installed, made
+# again only when PROBE (a file in DIR) is missing or REQUIREMENTS changed since the last install.
+pinned_venv() {
+  local dir="$1" requirements="$2" probe="$3" message="$4"
+  local stamp="$dir/.requirements.sha256"
+  local want
+  want="$(sha256sum "$requirements" | cut -d' ' -f1)"
+  if [[ ! -x "$dir/$probe" || "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
+    echo "deps: $message (pinned in ${requirements#"$root"/})"
+    python3 -m venv "$dir"
+    "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+    echo "$want" > "$stamp"
   fi
+}
+
+venv="$root/.venv"
+pinned_venv "$venv" "$root/integration-tests/requirements.txt" bin/python \
+  "creating the project venv at .venv"
+pinned_venv "$root/.tools/checkov" "$root/integration-tests/requirements-checkov.txt" bin/checkov \
+  "installing checkov into .tools/checkov"
+if [[ "${EMULATORS:-moto,localstack}" == *localstack* ]]; then
+  pinned_venv "$root/.tools/localstack" "$root/integration-tests/requirements-localstack.txt" bin/python \
+    "installing LocalStack into .tools/localstack"
 else
   echo "deps: EMULATORS=${EMULATORS}: LocalStack not installed; every service runs on moto"
 fi

@@ -72,7 +72,7 @@ class AppliedStack:
         self.env = tf_env(workdir / "data")
         self.state = workdir / "terraform.tfstate"
         # A variables file, so maps and objects need no HCL quoting on a command line.
-        var_file = workdir / "test.tfvars.json"
+        self.var_file = var_file = workdir / "test.tfvars.json"
         var_file.write_text(json.dumps({"endpoint": emulator.endpoint,
                                         "localstack_endpoint": emulator.endpoints.localstack,
                                         **(variables or {})}))

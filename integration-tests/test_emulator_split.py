@@ -18,7 +18,7 @@ def split(estate: Estate, emulator: Emulator) -> Estate:
     return estate
 
 
-def direct(emulator: Emulator, service: str, endpoint: str) -> object:
+def direct(service: str, endpoint: str) -> object:
     """A client of `service` at `endpoint`, whatever the routing says."""
     return Estate(endpoint).client(service)
 
@@ -28,9 +28,9 @@ def test_each_service_reaches_the_emulator_that_serves_it(split: Estate, emulato
     split.ssm_parameter("/split/where", "localstack")
     split.client("servicediscovery").create_http_namespace(Name="split.local")
     localstack, moto = emulator.localstack.endpoint, emulator.endpoint
-    assert direct(emulator, "ssm", localstack).get_parameter(Name="/split/where")["Parameter"]["Value"] == "localstack"
-    assert direct(emulator, "ssm", moto).describe_parameters()["Parameters"] == [], "nothing of SSM reached moto"
-    names = [n["Name"] for n in direct(emulator, "servicediscovery", moto).list_namespaces()["Namespaces"]]
+    assert direct("ssm", localstack).get_parameter(Name="/split/where")["Parameter"]["Value"] == "localstack"
+    assert direct("ssm", moto).describe_parameters()["Parameters"] == [], "nothing of SSM reached moto"
+    names = [n["Name"] for n in direct("servicediscovery", moto).list_namespaces()["Namespaces"]]
     assert names == ["split.local"], "Cloud Map stays on moto, beside ECS"
     assert set(emulator.env) >= {f"AWS_ENDPOINT_URL_{suffix}" for suffix, _ in LOCALSTACK_SERVICES.values()}
     assert emulator.env["AWS_ENDPOINT_URL"] == moto
@@ -54,7 +54,7 @@ def test_a_standard_parameter_over_4_kb_is_accepted_by_both_emulators_but_not_by
     guards it, and test_terraform's plan checks that rule."""
     big = "x" * 6000
     for endpoint in (emulator.localstack.endpoint, emulator.endpoint):  # type: ignore[union-attr]
-        ssm = direct(emulator, "ssm", endpoint)
+        ssm = direct("ssm", endpoint)
         ssm.put_parameter(Name="/split/big", Value=big, Type="String", Tier="Standard", Overwrite=True)
         [stored] = ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Values": ["/split/big"]}])["Parameters"]
         assert stored["Tier"] == "Standard" and len(ssm.get_parameter(Name="/split/big")["Parameter"]["Value"]) == 6000, \
@@ -67,7 +67,7 @@ def test_a_secure_string_read_without_decryption_is_the_plaintext_behind_a_prefi
     emulators answer `kms:alias/aws/ssm:<plaintext>`. The reloader always asks for decryption;
     test_reloader's SecureString test would see the prefix in the file if it didn't."""
     for endpoint in (emulator.localstack.endpoint, emulator.endpoint):  # type: ignore[union-attr]
-        ssm = direct(emulator, "ssm", endpoint)
+        ssm = direct("ssm", endpoint)
         ssm.put_parameter(Name="/split/secret", Value="hunter2", Type="SecureString", Overwrite=True)
         assert ssm.get_parameter(Name="/split/secret")["Parameter"]["Value"] == "kms:alias/aws/ssm:hunter2", endpoint
         assert ssm.get_parameter(Name="/split/secret", WithDecryption=True)["Parameter"]["Value"] == "hunter2"

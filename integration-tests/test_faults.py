@@ -118,8 +118,12 @@ def test_300_idle_connections_under_256_file_handles_leave_discovery_working(emu
     finally:
         for connection in idle:
             connection.close()
-    metrics = wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/metrics") and
-                         requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text, 30, "/metrics")
+    def metrics_text() -> str:
+        answer = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
+        answer.raise_for_status()
+        return answer.text
+
+    metrics = wait_until(metrics_text, 30, "/metrics")
     try:
         assert metric_sum(metrics, "ecs_sd_cycles_total", result="failure") == 0, process.log()
         assert metric_sum(metrics, "ecs_sd_cycles_total", result="success") >= 5, metrics

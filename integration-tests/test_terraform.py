@@ -238,7 +238,7 @@ def planner(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> App
 
 def plan(planner: AppliedStack, choices: dict[str, str], state: Path) -> subprocess.CompletedProcess:
     variables = [arg for key, value in choices.items() for arg in ("-var", f"{key}={value}")]
-    return terraform(EMULATOR_EXAMPLE, "plan", "-input=false", *planner.vars[:1], f"-state={state}", *variables,
+    return terraform(EMULATOR_EXAMPLE, "plan", "-input=false", f"-var-file={planner.var_file}", f"-state={state}", *variables,
                      env=planner.env, check=False, timeout=300)
 
 
