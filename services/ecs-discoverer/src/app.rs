@@ -87,7 +87,7 @@ mod tests {
     use tower::ServiceExt;
 
     use crate::label_set::LabelSet;
-    use crate::resolve::{Convention, Interval, Skip, SkipReason, Target};
+    use crate::resolve::{Convention, Interval, Origin, Skip, SkipReason, Target};
 
     async fn get(app: Router, path: &str) -> (StatusCode, String, Option<String>) {
         let response = app
@@ -139,6 +139,7 @@ mod tests {
         );
 
         let target = Target {
+            origin: Origin::Ecs,
             interval: Some(Interval::S30),
             address: "10.0.0.1:80".into(),
             labels: LabelSet::from_pairs(vec![("job".into(), "app".into())]),
@@ -151,11 +152,7 @@ mod tests {
             convention: Convention::DockerLabel,
             reason: SkipReason::NoNetworkBinding,
         };
-        state.publish(
-            Arc::new(vec![Arc::new(target)]),
-            Arc::default(),
-            Arc::new(vec![skip]),
-        );
+        state.publish(Arc::new(vec![Arc::new(target)]), Arc::new(vec![skip]));
         for path in ["/prometheus-targets", "/targets"] {
             let (status, body, content_type) =
                 get(app(state.clone(), registry.clone()), path).await;

@@ -28,13 +28,15 @@ use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use tokio::time::Instant;
 
-use crate::metrics::{Metrics, OperationLabels};
+use crate::events::{ApiCallAttempted, CacheLookups, InternalEvent};
+use crate::metrics::{Cache, Metrics};
 use crate::model::{
     ClusterSnapshot, Container, ContainerDefinition, Instance, NetworkBinding, PortMapping, Task,
     TaskDefinition, cluster_name,
 };
 use crate::ratelimit::{Bucket, RateLimiter};
 use lru::LruCache;
+use stack_common::cloudmap::{self, CloudMap};
 
 const DESCRIBE_TASKS_BATCH: usize = 100;
 const DESCRIBE_CONTAINER_INSTANCES_BATCH: usize = 100;
@@ -83,28 +85,23 @@ impl Intercept for ApiCallRecorder {
         let Some(metadata) = cfg.load::<Metadata>() else {
             return Ok(());
         };
-        let labels = OperationLabels {
-            service: metadata.service().to_string(),
-            operation: metadata.name().to_string(),
-        };
-        self.metrics.api_calls.get_or_create(&labels).inc();
-        // Exists at 0 from the first call on, so rate() and alerts see "no throttling".
-        self.metrics.api_throttled.get_or_create(&labels).inc_by(0);
-        if let Some(response) = context.response() {
+        let throttled = context.response().is_some_and(|response| {
             let status = response.status().as_u16();
             // Only an error answer's body is read: success bodies can be hundreds of kB.
-            let code = (status >= 400)
-                .then(|| {
-                    error_code(
+            status == 429
+                || (status >= 400
+                    && error_code(
                         response.headers().get("x-amzn-errortype"),
                         response.body().bytes().unwrap_or_default(),
                     )
-                })
-                .flatten();
-            if status == 429 || code.is_some_and(is_throttling) {
-                self.metrics.api_throttled.get_or_create(&labels).inc();
-            }
+                    .is_some_and(is_throttling))
+        });
+        ApiCallAttempted {
+            service: metadata.service(),
+            operation: metadata.name(),
+            throttled,
         }
+        .emit(&self.metrics);
         Ok(())
     }
 }
@@ -168,6 +165,24 @@ pub fn clients(
         aws_sdk_ecs::Client::from_conf(ecs),
         aws_sdk_ec2::Client::from_conf(ec2),
     )
+}
+
+/// The Cloud Map client, recorded and retried as the ECS and EC2 ones, and paced in its
+/// buckets of `limiter`.
+pub fn cloudmap_client(
+    config: &aws_config::SdkConfig,
+    metrics: &Arc<Metrics>,
+    limiter: Arc<RateLimiter>,
+) -> CloudMap {
+    let client = aws_sdk_servicediscovery::Client::from_conf(
+        cloudmap::client_config(config)
+            .retry_config(retry_config())
+            .interceptor(ApiCallRecorder {
+                metrics: metrics.clone(),
+            })
+            .build(),
+    );
+    CloudMap::new(client).with_pacer(crate::ratelimit::cloudmap_pacer(limiter))
 }
 
 /// What a cycle's look at a cluster found.
@@ -460,10 +475,20 @@ impl Edge {
 
     async fn cluster_info(&mut self, cluster: &str) -> Result<ClusterInfo, EdgeError> {
         if let Some(info) = self.fresh_cluster(cluster) {
-            self.metrics.cache("cluster", 1, 0);
+            CacheLookups {
+                cache: Cache::Cluster,
+                hits: 1,
+                misses: 0,
+            }
+            .emit(&self.metrics);
             return Ok(info.clone());
         }
-        self.metrics.cache("cluster", 0, 1);
+        CacheLookups {
+            cache: Cache::Cluster,
+            hits: 0,
+            misses: 1,
+        }
+        .emit(&self.metrics);
         self.limiter.acquire(Bucket::ClusterRead).await;
         let answer = self
             .ecs
@@ -544,10 +569,20 @@ impl Edge {
         arn: &str,
     ) -> Result<Arc<TaskDefinition>, EdgeError> {
         if let Some(found) = self.task_definitions.get(arn) {
-            self.metrics.cache("task_definition", 1, 0);
+            CacheLookups {
+                cache: Cache::TaskDefinition,
+                hits: 1,
+                misses: 0,
+            }
+            .emit(&self.metrics);
             return Ok(found.clone());
         }
-        self.metrics.cache("task_definition", 0, 1);
+        CacheLookups {
+            cache: Cache::TaskDefinition,
+            hits: 0,
+            misses: 1,
+        }
+        .emit(&self.metrics);
         self.limiter.acquire(Bucket::TaskDefinitionRead).await;
         let answer = self
             .ecs
@@ -641,8 +676,12 @@ impl Edge {
             .filter(|n| !self.service_fresh(cluster_arn, n))
             .cloned()
             .collect();
-        self.metrics
-            .cache("service", names.len() - stale.len(), stale.len());
+        CacheLookups {
+            cache: Cache::Service,
+            hits: names.len() - stale.len(),
+            misses: stale.len(),
+        }
+        .emit(&self.metrics);
         for batch in stale.chunks(DESCRIBE_SERVICES_BATCH) {
             self.limiter.acquire(Bucket::ServiceRead).await;
             let answer = self
@@ -694,7 +733,12 @@ impl Edge {
                     .all(|arn| known.get(arn).is_some_and(|k| k.fresh(self.ttl)))
         });
         if cluster_cached && services_cached && all_known {
-            self.metrics.cache("task", listed.len(), 0);
+            CacheLookups {
+                cache: Cache::Task,
+                hits: listed.len(),
+                misses: 0,
+            }
+            .emit(&self.metrics);
             return Ok(Refresh::Unchanged);
         }
         self.draft_of(cluster, info, listed)
@@ -733,8 +777,12 @@ impl Edge {
                 None => unknown.push(arn.clone()),
             }
         }
-        self.metrics
-            .cache("task", listed.len() - unknown.len(), unknown.len());
+        CacheLookups {
+            cache: Cache::Task,
+            hits: listed.len() - unknown.len(),
+            misses: unknown.len(),
+        }
+        .emit(&self.metrics);
         let described_at = Instant::now();
         let described = self.describe_tasks(cluster, &unknown).await?;
         tasks.extend(described.into_iter().map(Arc::new));
@@ -759,11 +807,12 @@ impl Edge {
             .filter(|arn| cached.is_none_or(|c| !c.contains_key(*arn)))
             .cloned()
             .collect();
-        self.metrics.cache(
-            "container_instance",
-            needed.len() - missing.len(),
-            missing.len(),
-        );
+        CacheLookups {
+            cache: Cache::ContainerInstance,
+            hits: needed.len() - missing.len(),
+            misses: missing.len(),
+        }
+        .emit(&self.metrics);
         let new_instances = self.describe_container_instances(cluster, &missing).await?;
 
         let service_names: Vec<String> = {

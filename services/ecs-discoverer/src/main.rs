@@ -11,11 +11,11 @@ use ecs_discoverer::edge::{self, Edge};
 use ecs_discoverer::explain;
 use ecs_discoverer::metrics::Metrics;
 use ecs_discoverer::output::{FileSdWriter, SharedState};
-use ecs_discoverer::ratelimit::{self, RateLimiter};
+use ecs_discoverer::ratelimit::RateLimiter;
 use ecs_discoverer::refresher::{CycleResult, Refresher};
+use ecs_discoverer::resolve::Origin;
 use prometheus_client::registry::Registry;
 use stack_common::aws::{self, AssumeRole};
-use stack_common::cloudmap::{self, CloudMap};
 use stack_common::listen::Listen;
 use stack_common::shutdown::Shutdown;
 use stack_common::{http, telemetry};
@@ -74,17 +74,9 @@ async fn main() -> anyhow::Result<()> {
         config.service_cache_ttl,
     );
     let state = Arc::new(SharedState::default());
-    let cloudmap = CloudMap::new(aws_sdk_servicediscovery::Client::from_conf(
-        cloudmap::client_config(&sdk_config)
-            .retry_config(edge::retry_config())
-            .interceptor(edge::ApiCallRecorder {
-                metrics: metrics.clone(),
-            })
-            .build(),
-    ))
-    .with_pacer(ratelimit::cloudmap_pacer(limiter));
+    let cloudmap = edge::cloudmap_client(&sdk_config, &metrics, limiter);
     let mut refresher =
-        Refresher::new(edge, &config, metrics, state.clone()).with_cloudmap(cloudmap);
+        Refresher::from_config(edge, Some(cloudmap), &config, metrics, state.clone());
 
     if let Some((all, json)) = command {
         let Some(report) = refresher.cycle_unless_shutdown(false, &shutdown).await else {
@@ -118,7 +110,11 @@ async fn main() -> anyhow::Result<()> {
         }
         tracing::info!(
             targets = report.targets.len(),
-            cloudmap_targets = report.cloudmap.len(),
+            cloudmap_targets = report
+                .targets
+                .iter()
+                .filter(|t| t.origin == Origin::CloudMap)
+                .count(),
             "one cycle done"
         );
         return Ok(());

@@ -1,6 +1,6 @@
 //! The discoverer's own metrics, registered in one registry that `/metrics` renders.
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -14,9 +14,110 @@ pub struct OperationLabels {
     pub operation: String,
 }
 
+/// How a cycle went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CycleResult {
+    /// Every cluster refreshed.
+    Success,
+    /// Some sources failed and kept their last good targets; at least one refreshed.
+    Partial,
+    /// Nothing refreshed: ListClusters failed, or every cluster (and Cloud Map) did.
+    Failure,
+}
+
+impl CycleResult {
+    pub const ALL: [CycleResult; 3] = [Self::Success, Self::Partial, Self::Failure];
+
+    /// The contract (spec, Failure behaviour): `failure` when no source refreshed, `partial`
+    /// when some did, `success` only when all did. A source that can't tell its parts (a
+    /// failed ListClusters) fails the cycle: no cluster can be said to have refreshed. A cycle
+    /// with nothing to refresh (no cluster listed, no Cloud Map) succeeded.
+    pub fn of(enumerated: bool, parts: usize, refreshed: usize) -> Self {
+        if !enumerated || (parts > 0 && refreshed == 0) {
+            CycleResult::Failure
+        } else if refreshed < parts {
+            CycleResult::Partial
+        } else {
+            CycleResult::Success
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CycleResult::Success => "success",
+            CycleResult::Partial => "partial",
+            CycleResult::Failure => "failure",
+        }
+    }
+}
+
+/// What became of one file_sd file in a publication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FileWriteResult {
+    Written,
+    Unchanged,
+    Error,
+}
+
+impl FileWriteResult {
+    pub const ALL: [FileWriteResult; 3] = [Self::Written, Self::Unchanged, Self::Error];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileWriteResult::Written => "written",
+            FileWriteResult::Unchanged => "unchanged",
+            FileWriteResult::Error => "error",
+        }
+    }
+}
+
+/// The discoverer's caches, as `ecs_sd_cache_hits_total{cache}` names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Cache {
+    Cluster,
+    Task,
+    TaskDefinition,
+    ContainerInstance,
+    Service,
+}
+
+impl Cache {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cache::Cluster => "cluster",
+            Cache::Task => "task",
+            Cache::TaskDefinition => "task_definition",
+            Cache::ContainerInstance => "container_instance",
+            Cache::Service => "service",
+        }
+    }
+}
+
+/// Label values are these enums' names, so a typo can't start a new series.
+macro_rules! label_value_as_str {
+    ($($kind:ty),*) => {$(
+        impl EncodeLabelValue for $kind {
+            fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+                EncodeLabelValue::encode(&self.as_str(), encoder)
+            }
+        }
+    )*};
+}
+label_value_as_str!(
+    CycleResult,
+    FileWriteResult,
+    Cache,
+    crate::resolve::Convention
+);
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ResultLabels {
-    pub result: String,
+pub struct CycleLabels {
+    pub result: CycleResult,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FileWriteLabels {
+    pub result: FileWriteResult,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -24,15 +125,16 @@ pub struct ClusterLabels {
     pub cluster: String,
 }
 
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+#[derive(Debug, Clone, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
 pub struct SkipLabels {
-    pub reason: String,
-    pub convention: String,
+    /// A [`crate::resolve::SkipReason`]'s code.
+    pub reason: &'static str,
+    pub convention: crate::resolve::Convention,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CacheLabels {
-    pub cache: String,
+    pub cache: Cache,
 }
 
 /// Every metric the discoverer exports (prefix `ecs_sd_`).
@@ -40,14 +142,14 @@ pub struct CacheLabels {
 pub struct Metrics {
     pub api_calls: Family<OperationLabels, Counter>,
     pub api_throttled: Family<OperationLabels, Counter>,
-    pub cycles: Family<ResultLabels, Counter>,
+    pub cycles: Family<CycleLabels, Counter>,
     pub cycle_duration: Histogram,
     pub cluster_failures: Family<ClusterLabels, Counter>,
     pub targets: Family<ClusterLabels, Gauge>,
     pub skipped: Family<SkipLabels, Gauge>,
     pub cache_hits: Family<CacheLabels, Counter>,
     pub cache_misses: Family<CacheLabels, Counter>,
-    pub file_writes: Family<ResultLabels, Counter>,
+    pub file_writes: Family<FileWriteLabels, Counter>,
     pub last_success: Gauge<f64, std::sync::atomic::AtomicU64>,
     pub cloudmap_failures: Counter,
     pub cloudmap_targets: Gauge,
@@ -78,18 +180,12 @@ impl Metrics {
     /// at 0 from the start, so dashboards and alerts see zeros rather than no data.
     pub fn register(registry: &mut Registry) -> Self {
         let m = Self::default();
-        for result in ["success", "partial", "failure"] {
-            m.cycles
-                .get_or_create(&ResultLabels {
-                    result: result.to_string(),
-                })
-                .inc_by(0);
+        for result in CycleResult::ALL {
+            m.cycles.get_or_create(&CycleLabels { result }).inc_by(0);
         }
-        for result in ["written", "unchanged", "error"] {
+        for result in FileWriteResult::ALL {
             m.file_writes
-                .get_or_create(&ResultLabels {
-                    result: result.to_string(),
-                })
+                .get_or_create(&FileWriteLabels { result })
                 .inc_by(0);
         }
         let r = registry.sub_registry_with_prefix("ecs_sd");
@@ -156,15 +252,5 @@ impl Metrics {
             m.cloudmap_targets.clone(),
         );
         m
-    }
-
-    pub fn cache(&self, cache: &str, hits: usize, misses: usize) {
-        let labels = CacheLabels {
-            cache: cache.to_string(),
-        };
-        self.cache_hits.get_or_create(&labels).inc_by(hits as u64);
-        self.cache_misses
-            .get_or_create(&labels)
-            .inc_by(misses as u64);
     }
 }

@@ -10,57 +10,27 @@ use serde::ser::{Serialize, SerializeMap, SerializeStruct, Serializer};
 use stack_common::atomic_file::{self, WriteError, WriteOutcome};
 use stack_common::target_group::{OutputFormat, TargetGroup, render, render_to};
 
-use crate::resolve::{Interval, Skip, Target};
+use crate::resolve::{Interval, Origin, Skip, Target};
 
-/// A target group as served, borrowed from the target (or Cloud Map group) it comes from: the
-/// combined file and http_sd add `__scrape_interval__`, in label order, without copying any
-/// label.
+/// A target as served, borrowed: the combined file and http_sd add `__scrape_interval__`, in
+/// label order, without copying any label.
 #[derive(Debug, Clone, Copy)]
 pub struct GroupView<'a> {
-    source: Source<'a>,
+    target: &'a Target,
     interval: Option<&'static str>,
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Source<'a> {
-    Ecs(&'a Target),
-    CloudMap(&'a TargetGroup),
 }
 
 const SCRAPE_INTERVAL: &str = "__scrape_interval__";
 
 impl<'a> GroupView<'a> {
-    /// The ECS target, with its interval as a label when `with_interval`.
-    fn ecs(target: &'a Target, with_interval: bool) -> Self {
+    /// The target, with its interval as a label when `with_interval`.
+    fn of(target: &'a Target, with_interval: bool) -> Self {
         Self {
-            source: Source::Ecs(target),
+            target,
             interval: target
                 .interval
                 .filter(|_| with_interval)
                 .map(Interval::as_str),
-        }
-    }
-
-    fn label_count(&self) -> usize {
-        match self.source {
-            Source::Ecs(target) => target.labels.len(),
-            Source::CloudMap(group) => group.labels.len(),
-        }
-    }
-
-    fn has_label(&self, name: &str) -> bool {
-        match self.source {
-            Source::Ecs(target) => target.labels.contains_key(name),
-            Source::CloudMap(group) => group.labels.contains_key(name),
-        }
-    }
-
-    fn labels(&self) -> Box<dyn Iterator<Item = (&'a str, &'a str)> + 'a> {
-        match self.source {
-            Source::Ecs(target) => Box::new(target.labels.iter()),
-            Source::CloudMap(group) => {
-                Box::new(group.labels.iter().map(|(n, v)| (n.as_str(), v.as_str())))
-            }
         }
     }
 }
@@ -70,13 +40,14 @@ impl Serialize for GroupView<'_> {
         struct Labels<'v>(&'v GroupView<'v>);
         impl Serialize for Labels<'_> {
             fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let labels = &self.0.target.labels;
                 let mut pending = self
                     .0
                     .interval
-                    .filter(|_| !self.0.has_label(SCRAPE_INTERVAL));
+                    .filter(|_| !labels.contains_key(SCRAPE_INTERVAL));
                 let mut map = serializer
-                    .serialize_map(Some(self.0.label_count() + usize::from(pending.is_some())))?;
-                for (name, value) in self.0.labels() {
+                    .serialize_map(Some(labels.len() + usize::from(pending.is_some())))?;
+                for (name, value) in labels.iter() {
                     if let Some(interval) = pending.filter(|_| name > SCRAPE_INTERVAL) {
                         map.serialize_entry(SCRAPE_INTERVAL, interval)?;
                         pending = None;
@@ -90,29 +61,16 @@ impl Serialize for GroupView<'_> {
             }
         }
         let mut group = serializer.serialize_struct("TargetGroup", 2)?;
-        match self.source {
-            Source::Ecs(target) => group.serialize_field("targets", &[&*target.address])?,
-            Source::CloudMap(cloudmap) => group.serialize_field("targets", &cloudmap.targets)?,
-        }
+        group.serialize_field("targets", &[&*self.target.address])?;
         group.serialize_field("labels", &Labels(self))?;
         group.end()
     }
 }
 
-/// The combined list: every ECS target, with `__scrape_interval__` on those that declared one,
-/// then the Cloud Map groups (which are in no per-interval file).
-pub fn combined_groups<'a>(
-    targets: &'a [Arc<Target>],
-    cloudmap: &'a [TargetGroup],
-) -> Vec<GroupView<'a>> {
-    targets
-        .iter()
-        .map(|t| GroupView::ecs(t, true))
-        .chain(cloudmap.iter().map(|group| GroupView {
-            source: Source::CloudMap(group),
-            interval: None,
-        }))
-        .collect()
+/// The combined list: every target (ECS's, then Cloud Map's), with `__scrape_interval__` on
+/// those that declared one.
+pub fn combined_groups(targets: &[Arc<Target>]) -> Vec<GroupView<'_>> {
+    targets.iter().map(|t| GroupView::of(t, true)).collect()
 }
 
 /// The per-interval file names (prometheus-ecs-discoverer's), `None` for "no interval".
@@ -164,22 +122,23 @@ impl FileSdWriter {
 
     /// Writes every file, each streamed straight into its temp file; returns each file's
     /// outcome.
+    /// Cloud Map's targets are in the combined file only: the per-interval files are
+    /// prometheus-ecs-discoverer's, for ECS targets.
     pub fn write(
         &self,
         targets: &[Arc<Target>],
-        cloudmap: &[TargetGroup],
     ) -> Vec<(PathBuf, Result<WriteOutcome, WriteError>)> {
         let mut by_interval: BTreeMap<Option<Interval>, Vec<GroupView>> = BTreeMap::new();
-        for target in targets {
+        for target in targets.iter().filter(|t| t.origin == Origin::Ecs) {
             by_interval
                 .entry(target.interval)
                 .or_default()
-                .push(GroupView::ecs(target, false));
+                .push(GroupView::of(target, false));
         }
         let combined = self.combined_path();
         let mut outcomes = vec![(
             combined.clone(),
-            write_groups(&combined, &combined_groups(targets, cloudmap), self.format),
+            write_groups(&combined, &combined_groups(targets), self.format),
         )];
         for (interval, path) in self.interval_paths() {
             let groups = by_interval.remove(&interval).unwrap_or_default();
@@ -205,7 +164,6 @@ fn write_groups<G: Serialize>(
 #[derive(Debug)]
 struct Publication {
     targets: Arc<Vec<Arc<Target>>>,
-    cloudmap: Arc<Vec<TargetGroup>>,
     skipped: Arc<Vec<Skip>>,
     /// The rendered body, or why it could not be rendered. Never `[]` in place of targets: an
     /// empty list would tell every Prometheus to drop them all.
@@ -216,7 +174,7 @@ impl Publication {
     fn http_sd(&self) -> Result<Bytes, String> {
         self.http_sd
             .get_or_init(|| {
-                serde_json::to_vec(&combined_groups(&self.targets, &self.cloudmap))
+                serde_json::to_vec(&combined_groups(&self.targets))
                     .map(Bytes::from)
                     .map_err(|error| error.to_string())
             })
@@ -233,15 +191,9 @@ pub struct SharedState {
 }
 
 impl SharedState {
-    pub fn publish(
-        &self,
-        targets: Arc<Vec<Arc<Target>>>,
-        cloudmap: Arc<Vec<TargetGroup>>,
-        skipped: Arc<Vec<Skip>>,
-    ) {
+    pub fn publish(&self, targets: Arc<Vec<Arc<Target>>>, skipped: Arc<Vec<Skip>>) {
         let publication = Arc::new(Publication {
             targets,
-            cloudmap,
             skipped,
             http_sd: OnceLock::new(),
         });
@@ -267,7 +219,6 @@ impl SharedState {
     pub fn publish_unrenderable(&self, error: &str) {
         let publication = Publication {
             targets: Arc::default(),
-            cloudmap: Arc::default(),
             skipped: Arc::default(),
             http_sd: OnceLock::from(Err(error.to_string())),
         };
@@ -297,9 +248,10 @@ mod tests {
             .collect()
     }
 
-    fn target(interval: Option<Interval>, names: &[&str]) -> Target {
+    fn target(origin: Origin, interval: Option<Interval>, names: &[&str]) -> Target {
         let mut interner = crate::label_set::Interner::default();
         Target {
+            origin,
             interval,
             address: "10.0.0.1:8080".into(),
             labels: LabelSet::from_pairs(
@@ -321,7 +273,7 @@ mod tests {
             &[][..],
         ] {
             for interval in [None, Some(Interval::S30)] {
-                let t = target(interval, names);
+                let t = target(Origin::Ecs, interval, names);
                 let mut copy = TargetGroup::new("10.0.0.1:8080", labels(names));
                 let per_interval_file = render(&[copy.clone()], OutputFormat::Json).expect("json");
                 if let Some(interval) = interval {
@@ -329,32 +281,41 @@ mod tests {
                         .insert(SCRAPE_INTERVAL.to_string(), interval.as_str().to_string());
                 }
                 let shared = [Arc::new(t.clone())];
-                let view = combined_groups(&shared, &[]);
+                let view = combined_groups(&shared);
                 assert_eq!(
                     serde_json::to_string(&view).expect("json"),
                     serde_json::to_string(&[copy]).expect("json"),
                     "{names:?} {interval:?}"
                 );
                 assert_eq!(
-                    render(&[GroupView::ecs(&t, false)], OutputFormat::Json).expect("json"),
+                    render(&[GroupView::of(&t, false)], OutputFormat::Json).expect("json"),
                     per_interval_file
                 );
             }
         }
     }
 
+    /// A Cloud Map target renders as the group the reloader's Cloud Map file has for it, and
+    /// only in the combined file.
     #[test]
-    fn cloud_map_groups_are_rendered_as_they_are() {
-        let group = TargetGroup {
-            targets: vec!["10.0.0.2:9100".into(), "10.0.0.3:9100".into()],
-            labels: labels(&["__meta_cloudmap_service", "job"]),
-        };
-        let view = combined_groups(&[], std::slice::from_ref(&group));
+    fn cloud_map_targets_are_rendered_as_their_groups_in_the_combined_file_only() {
+        let names = ["__meta_cloudmap_service", "job"];
+        let group = TargetGroup::new("10.0.0.1:8080", labels(&names));
+        let shared = [Arc::new(target(Origin::CloudMap, None, &names))];
         for format in [OutputFormat::Json, OutputFormat::Yaml] {
             assert_eq!(
-                render(&view, format).expect("render"),
+                render(&combined_groups(&shared), format).expect("render"),
                 render(std::slice::from_ref(&group), format).expect("render")
             );
         }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let writer = FileSdWriter {
+            dir: dir.path().to_path_buf(),
+            format: OutputFormat::Json,
+        };
+        writer.write(&shared);
+        let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).expect("written");
+        assert!(read("ecs_file_sd.json").contains("10.0.0.1:8080"));
+        assert_eq!(read("tasks.json"), "[]\n");
     }
 }

@@ -227,10 +227,18 @@ pub struct Skip {
     pub reason: SkipReason,
 }
 
+/// Where a target was found. ECS targets sort first and alone go into the per-interval files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Origin {
+    Ecs,
+    CloudMap,
+}
+
 /// One target: its address, its labels (without `__scrape_interval__`) and its declared
 /// interval.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Target {
+    pub origin: Origin,
     pub interval: Option<Interval>,
     /// `host:port`.
     pub address: Text,
@@ -769,6 +777,7 @@ impl<'a> Resolver<'a> {
         }
         let host = endpoint.host.as_deref().unwrap_or(ip);
         Target {
+            origin: Origin::Ecs,
             interval: endpoint.interval,
             address: Text::from(format!("{host}:{}", endpoint.port)),
             labels: LabelSet::from_pairs(pairs),
@@ -894,8 +903,8 @@ pub fn resolve_cluster(cluster: &ClusterSnapshot, options: &Options) -> Resoluti
     resolver.out
 }
 
-/// Merges targets into one sorted list; two endpoints with the same address and path are
-/// emitted once (the first by sort order wins).
+/// Merges targets into one sorted list, ECS's first; two endpoints of one origin with the same
+/// address and path are emitted once (the first by sort order wins).
 pub fn combine(targets: impl IntoIterator<Item = Arc<Target>>) -> Vec<Arc<Target>> {
     let mut all: Vec<Arc<Target>> = targets.into_iter().collect();
     all.sort();
@@ -904,6 +913,7 @@ pub fn combine(targets: impl IntoIterator<Item = Arc<Target>>) -> Vec<Arc<Target
         all.iter()
             .map(|t| {
                 seen.insert((
+                    t.origin,
                     &*t.address,
                     t.labels.get("__metrics_path__").unwrap_or_default(),
                 ))

@@ -13,6 +13,7 @@ use aws_sdk_ecs::types as ecs;
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 
 use super::*;
+use crate::metrics::OperationLabels;
 
 const TD: &str = "arn:aws:ecs:us-east-1:1:task-definition/app:1";
 

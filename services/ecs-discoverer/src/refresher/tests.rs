@@ -13,6 +13,9 @@ use crate::config::Cli;
 use crate::edge::tests::{
     clusters_rule, definition_service_and_instance_rules, edge_with, sdk_task_at,
 };
+use crate::metrics::{ClusterLabels, CycleLabels};
+use crate::resolve::Origin;
+use crate::source::{PartRefresh, SourceKind};
 
 fn task_arn(cluster: &str, i: usize) -> String {
     format!("arn:aws:ecs:us-east-1:1:task/{cluster}/{i:05}")
@@ -111,7 +114,7 @@ async fn a_failing_cluster_keeps_its_last_good_targets_while_the_others_update()
         output_dir,
     ]);
     let state = Arc::new(SharedState::default());
-    let mut refresher = Refresher::new(edge, &config, metrics.clone(), state.clone());
+    let mut refresher = Refresher::from_config(edge, None, &config, metrics.clone(), state.clone());
 
     let first = refresher.cycle(true).await;
     assert_eq!(first.result, CycleResult::Success);
@@ -164,7 +167,7 @@ async fn nothing_is_published_before_the_first_full_success() {
     ));
     let config = config(&["--clusters", "c1,c2", "--listen", "off"]);
     let state = Arc::new(SharedState::default());
-    let mut refresher = Refresher::new(edge, &config, metrics, state.clone());
+    let mut refresher = Refresher::from_config(edge, None, &config, metrics, state.clone());
 
     assert_eq!(refresher.cycle(true).await.result, CycleResult::Partial);
     assert!(
@@ -189,13 +192,8 @@ fn every_cluster_down_rule(down: Arc<AtomicBool>) -> Rule {
         .build()
 }
 
-fn cycles(metrics: &Metrics, result: &str) -> u64 {
-    metrics
-        .cycles
-        .get_or_create(&ResultLabels {
-            result: result.to_string(),
-        })
-        .get()
+fn cycles(metrics: &Metrics, result: CycleResult) -> u64 {
+    metrics.cycles.get_or_create(&CycleLabels { result }).get()
 }
 
 #[tokio::test]
@@ -209,8 +207,9 @@ async fn a_total_outage_is_a_failure_and_only_a_full_success_moves_the_timestamp
     ));
     let (edge, metrics) = edge_with(&rules);
     let config = config(&["--clusters", "c1,c2", "--listen", "off"]);
-    let mut refresher = Refresher::new(
+    let mut refresher = Refresher::from_config(
         edge,
+        None,
         &config,
         metrics.clone(),
         Arc::new(SharedState::default()),
@@ -232,9 +231,9 @@ async fn a_total_outage_is_a_failure_and_only_a_full_success_moves_the_timestamp
     assert_eq!(metrics.last_success.get(), 1.0, "a failed cycle moved it");
     assert_eq!(
         (
-            cycles(&metrics, "success"),
-            cycles(&metrics, "partial"),
-            cycles(&metrics, "failure")
+            cycles(&metrics, CycleResult::Success),
+            cycles(&metrics, CycleResult::Partial),
+            cycles(&metrics, CycleResult::Failure)
         ),
         (1, 1, 1)
     );
@@ -272,7 +271,13 @@ async fn a_deleted_file_is_written_again_while_nothing_changes() {
         "--output-dir",
         dir.path().to_str().expect("utf-8 path"),
     ]);
-    let mut refresher = Refresher::new(edge, &config, metrics, Arc::new(SharedState::default()));
+    let mut refresher = Refresher::from_config(
+        edge,
+        None,
+        &config,
+        metrics,
+        Arc::new(SharedState::default()),
+    );
     assert_eq!(refresher.cycle(true).await.result, CycleResult::Success);
     let combined = dir.path().join("ecs_file_sd.json");
     let written = std::fs::read_to_string(&combined).expect("written");
@@ -309,7 +314,13 @@ async fn a_cluster_gone_from_the_list_takes_its_failure_series_with_it() {
     let metrics = Arc::new(Metrics::register(&mut registry));
     let (edge, _) = edge_with(&rules);
     let config = config(&["--listen", "off"]);
-    let mut refresher = Refresher::new(edge, &config, metrics, Arc::new(SharedState::default()));
+    let mut refresher = Refresher::from_config(
+        edge,
+        None,
+        &config,
+        metrics,
+        Arc::new(SharedState::default()),
+    );
     let rendered = |registry: &prometheus_client::registry::Registry| {
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, registry).expect("encode");
@@ -325,5 +336,144 @@ async fn a_cluster_gone_from_the_list_takes_its_failure_series_with_it() {
     assert!(
         text.contains(r#"cluster_refresh_failures_total{cluster="c1"} 0"#),
         "{text}"
+    );
+}
+
+/// A source that answers what the test scripts, one answer per refresh.
+#[derive(Debug)]
+struct Scripted {
+    kind: SourceKind,
+    answers: std::collections::VecDeque<crate::source::Refreshed>,
+}
+
+impl Source for Scripted {
+    fn kind(&self) -> SourceKind {
+        self.kind
+    }
+
+    fn refresh(&mut self) -> crate::source::Refreshing<'_> {
+        let answer = self.answers.pop_front().expect("a scripted answer");
+        Box::pin(async move { answer })
+    }
+}
+
+fn one_target(origin: Origin, address: &str) -> Resolution {
+    Resolution {
+        targets: vec![Arc::new(Target {
+            origin,
+            interval: None,
+            address: address.into(),
+            labels: crate::label_set::LabelSet::default(),
+        })],
+        skipped: Vec::new(),
+    }
+}
+
+fn failed(part: &str) -> PartRefresh {
+    PartRefresh::Failed(
+        crate::edge::EdgeError {
+            operation: "ListTasks",
+            cluster: part.to_string(),
+            message: "denied".to_string(),
+        }
+        .into(),
+    )
+}
+
+fn listing_failed() -> crate::source::SourceError {
+    crate::edge::EdgeError {
+        operation: "ListClusters",
+        cluster: "*".to_string(),
+        message: "denied".to_string(),
+    }
+    .into()
+}
+
+/// The generic loop, with no AWS behind it: each part keeps its last good resolution, a part
+/// no longer listed is dropped, a source that can't list fails the cycle but loses nothing,
+/// and Cloud Map's targets come after ECS's.
+#[tokio::test]
+async fn each_part_keeps_its_last_good_until_it_is_no_longer_listed() {
+    use crate::source::{Part, SourceKind::*};
+    let ecs = Scripted {
+        kind: Ecs,
+        answers: [
+            Ok(vec![
+                Part::new(
+                    "a",
+                    PartRefresh::Changed(one_target(Origin::Ecs, "10.0.0.1:80")),
+                ),
+                Part::new(
+                    "b",
+                    PartRefresh::Changed(one_target(Origin::Ecs, "10.0.0.2:80")),
+                ),
+            ]),
+            Ok(vec![
+                Part::new("a", failed("a")),
+                Part::new("b", PartRefresh::Unchanged),
+            ]),
+            Err(listing_failed()),
+            Ok(vec![Part::new("b", PartRefresh::Unchanged)]),
+            Ok(vec![Part::new("c", PartRefresh::Unchanged)]),
+        ]
+        .into(),
+    };
+    let cloudmap = Scripted {
+        kind: CloudMap,
+        answers: (0..5)
+            .map(|i| {
+                Ok(vec![Part::new(
+                    "cloudmap",
+                    if i == 1 {
+                        failed("cloudmap")
+                    } else {
+                        PartRefresh::Changed(one_target(Origin::CloudMap, "10.9.0.1:80"))
+                    },
+                )])
+            })
+            .collect(),
+    };
+    let metrics = Arc::new(Metrics::default());
+    let state = Arc::new(SharedState::default());
+    let mut refresher = Refresher::new(
+        vec![Box::new(ecs), Box::new(cloudmap)],
+        None,
+        metrics.clone(),
+        state.clone(),
+    );
+    let everything = ["10.0.0.1:80", "10.0.0.2:80", "10.9.0.1:80"];
+
+    let first = refresher.cycle(true).await;
+    assert_eq!(first.result, CycleResult::Success);
+    // ECS first, whatever the addresses.
+    let order: Vec<Origin> = first.targets.iter().map(|t| t.origin).collect();
+    assert_eq!(order, [Origin::Ecs, Origin::Ecs, Origin::CloudMap]);
+
+    let second = refresher.cycle(true).await;
+    assert_eq!(second.result, CycleResult::Partial, "{:?}", second.errors);
+    assert_eq!(second.errors.len(), 2, "{:?}", second.errors);
+    assert_eq!(addresses(&second.targets), everything);
+    assert_eq!(metrics.cloudmap_failures.get(), 1);
+
+    let third = refresher.cycle(true).await;
+    assert_eq!(third.result, CycleResult::Failure, "a failed listing");
+    assert_eq!(addresses(&third.targets), everything);
+
+    let fourth = refresher.cycle(true).await;
+    assert_eq!(fourth.result, CycleResult::Success);
+    assert_eq!(addresses(&fourth.targets), ["10.0.0.2:80", "10.9.0.1:80"]);
+    assert_eq!(served_addresses(&state), ["10.0.0.2:80", "10.9.0.1:80"]);
+
+    // "Unchanged" about a part never resolved is not a refresh, and serves nothing of it.
+    let fifth = refresher.cycle(true).await;
+    assert_eq!(fifth.result, CycleResult::Partial, "{:?}", fifth.errors);
+    assert_eq!(addresses(&fifth.targets), ["10.9.0.1:80"]);
+    assert_eq!(
+        (
+            cycles(&metrics, CycleResult::Success),
+            cycles(&metrics, CycleResult::Partial),
+            cycles(&metrics, CycleResult::Failure)
+        ),
+        (2, 2, 1)
     );
 }
