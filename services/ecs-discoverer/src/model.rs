@@ -32,14 +32,100 @@ impl ContainerDefinition {
     }
 }
 
+/// Names ECS gives that this crate branches on; a name it doesn't know is kept as given, for
+/// the `__meta_ecs_*` labels, and treated as the text says.
+macro_rules! ecs_names {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident = $text:literal),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($variant,)*
+            /// A value this crate has no name for (a newer ECS).
+            Other(String),
+        }
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $(Self::$variant => $text,)*
+                    Self::Other(other) => other,
+                }
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(text: &str) -> Self {
+                match text {
+                    $($text => Self::$variant,)*
+                    other => Self::Other(other.to_string()),
+                }
+            }
+        }
+    };
+}
+
+ecs_names!(
+    /// A task definition's `networkMode`.
+    NetworkMode {
+        Bridge = "bridge",
+        Host = "host",
+        Awsvpc = "awsvpc",
+        None = "none",
+    }
+);
+
+impl NetworkMode {
+    /// Containers reach the outside through host ports that Docker maps (bridge, also what a
+    /// mode this crate doesn't know is taken for).
+    pub fn maps_host_ports(&self) -> bool {
+        !matches!(self, Self::Host | Self::Awsvpc | Self::None)
+    }
+}
+
+impl Default for NetworkMode {
+    /// ECS's default when a task definition names none.
+    fn default() -> Self {
+        Self::Bridge
+    }
+}
+
+ecs_names!(
+    /// A task's launch type.
+    LaunchType {
+        Ec2 = "EC2",
+        Fargate = "FARGATE",
+        External = "EXTERNAL",
+    }
+);
+
+ecs_names!(
+    /// A task's `lastStatus`.
+    TaskStatus {
+        Provisioning = "PROVISIONING",
+        Pending = "PENDING",
+        Activating = "ACTIVATING",
+        Running = "RUNNING",
+        Deactivating = "DEACTIVATING",
+        Stopping = "STOPPING",
+        Deprovisioning = "DEPROVISIONING",
+        Stopped = "STOPPED",
+    }
+);
+
+impl Default for TaskStatus {
+    fn default() -> Self {
+        Self::Other(String::new())
+    }
+}
+
 /// A task definition (immutable in ECS, so cached by ARN).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TaskDefinition {
     pub arn: String,
     pub family: String,
     pub revision: i32,
-    /// `bridge` (also when ECS reports none), `host`, `awsvpc` or `none`.
-    pub network_mode: String,
+    /// `bridge` also when ECS reports none.
+    pub network_mode: NetworkMode,
     pub containers: Vec<ContainerDefinition>,
 }
 
@@ -65,8 +151,8 @@ pub struct Task {
     pub arn: String,
     pub task_definition_arn: String,
     pub group: Option<String>,
-    pub last_status: String,
-    pub launch_type: Option<String>,
+    pub last_status: TaskStatus,
+    pub launch_type: Option<LaunchType>,
     pub capacity_provider: Option<String>,
     pub availability_zone: Option<String>,
     pub container_instance_arn: Option<String>,
@@ -84,15 +170,12 @@ impl Task {
 
     /// The launch type, derived from the capacity provider or the container instance when ECS
     /// leaves `launchType` out (tasks placed by a capacity provider strategy).
-    pub fn effective_launch_type(&self) -> &str {
-        match (
-            self.launch_type.as_deref(),
-            self.capacity_provider.as_deref(),
-        ) {
-            (Some(launch_type), _) if !launch_type.is_empty() => launch_type,
-            (_, Some(provider)) if provider.starts_with("FARGATE") => "FARGATE",
-            _ if self.container_instance_arn.is_some() => "EC2",
-            _ => "",
+    pub fn effective_launch_type(&self) -> Option<LaunchType> {
+        match (&self.launch_type, self.capacity_provider.as_deref()) {
+            (Some(launch_type), _) if !launch_type.as_str().is_empty() => Some(launch_type.clone()),
+            (_, Some(provider)) if provider.starts_with("FARGATE") => Some(LaunchType::Fargate),
+            _ if self.container_instance_arn.is_some() => Some(LaunchType::Ec2),
+            _ => None,
         }
     }
 }
@@ -149,12 +232,20 @@ mod tests {
             capacity_provider: Some("FARGATE_SPOT".into()),
             ..Task::default()
         };
-        assert_eq!(task.effective_launch_type(), "FARGATE");
+        assert_eq!(task.effective_launch_type(), Some(LaunchType::Fargate));
         task.capacity_provider = Some("my-asg".into());
         task.container_instance_arn = Some("arn:ci".into());
-        assert_eq!(task.effective_launch_type(), "EC2");
+        assert_eq!(task.effective_launch_type(), Some(LaunchType::Ec2));
         task.launch_type = Some("EXTERNAL".into());
-        assert_eq!(task.effective_launch_type(), "EXTERNAL");
+        assert_eq!(task.effective_launch_type(), Some(LaunchType::External));
+        task.launch_type = Some("MANAGED_INSTANCES".into());
+        assert_eq!(
+            task.effective_launch_type()
+                .as_ref()
+                .map(LaunchType::as_str),
+            Some("MANAGED_INSTANCES"),
+            "a launch type this crate has no name for is kept as given"
+        );
     }
 
     #[test]

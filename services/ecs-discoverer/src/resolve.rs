@@ -12,7 +12,8 @@ use stack_common::labels::{is_valid_label_name, sanitize_label_name};
 use crate::config::LabelFilter;
 use crate::label_set::{Interner, LabelSet, Text};
 use crate::model::{
-    ClusterSnapshot, ContainerDefinition, Instance, NetworkBinding, Task, TaskDefinition,
+    ClusterSnapshot, ContainerDefinition, Instance, LaunchType, NetworkBinding, NetworkMode, Task,
+    TaskDefinition, TaskStatus,
 };
 
 /// What resolution needs from the configuration.
@@ -372,12 +373,12 @@ impl<'a> Resolver<'a> {
         task: &'a Task,
         definition: &TaskDefinition,
     ) -> Result<(String, Option<&'a Instance>), SkipReason> {
-        if task.effective_launch_type() == "EXTERNAL" {
+        if task.effective_launch_type() == Some(LaunchType::External) {
             return Err(SkipReason::ExternalLaunchType);
         }
-        match definition.network_mode.as_str() {
-            "none" => Err(SkipReason::NetworkModeNone),
-            "awsvpc" => task
+        match definition.network_mode {
+            NetworkMode::None => Err(SkipReason::NetworkModeNone),
+            NetworkMode::Awsvpc => task
                 .eni_private_ipv4
                 .clone()
                 .or_else(|| task.containers.iter().find_map(|c| c.private_ipv4.clone()))
@@ -737,8 +738,13 @@ impl<'a> Resolver<'a> {
         set("__meta_ecs_task_arn", &task.arn);
         set("__meta_ecs_task_definition", &task.task_definition_arn);
         set("__meta_ecs_task_group", task.group.as_deref().unwrap_or(""));
-        set("__meta_ecs_launch_type", task.effective_launch_type());
-        set("__meta_ecs_network_mode", &definition.network_mode);
+        set(
+            "__meta_ecs_launch_type",
+            task.effective_launch_type()
+                .as_ref()
+                .map_or("", LaunchType::as_str),
+        );
+        set("__meta_ecs_network_mode", definition.network_mode.as_str());
         set(
             "__meta_ecs_availability_zone",
             task.availability_zone.as_deref().unwrap_or(""),
@@ -785,7 +791,7 @@ impl<'a> Resolver<'a> {
     }
 
     fn task(&mut self, task: &'a Task) {
-        if task.last_status != "RUNNING" {
+        if task.last_status != TaskStatus::Running {
             return;
         }
         let Some(definition) = self.cluster.task_definitions.get(&task.task_definition_arn) else {
@@ -807,7 +813,7 @@ impl<'a> Resolver<'a> {
         let ctx = TaskContext {
             task,
             definition,
-            bridge: !matches!(definition.network_mode.as_str(), "awsvpc" | "host" | "none"),
+            bridge: definition.network_mode.maps_host_ports(),
             bindings: task
                 .containers
                 .iter()

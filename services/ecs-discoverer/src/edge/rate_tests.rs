@@ -11,7 +11,14 @@ use aws_sdk_ecs::types as ecs;
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
 
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+
 use super::*;
+use crate::ratelimit::Bucket;
 
 const CLUSTERS: usize = 5;
 const TASKS_PER_CLUSTER: usize = 1000;
@@ -229,6 +236,15 @@ async fn a_cold_cycle_on_5000_tasks_keeps_every_bucket_within_its_limits() {
             }
             _ => 0.0,
         };
+        // The figures the report prints are held to the limits, not only shown.
+        assert!(
+            peak as f64 <= burst + rate + 1e-6,
+            "{bucket:?}: {peak} requests in one second (burst {burst}, {rate}/s)"
+        );
+        assert!(
+            sustained <= rate * 1.01,
+            "{bucket:?}: {sustained:.2}/s after the burst (limit {rate}/s)"
+        );
         report.push(format!(
             "{bucket:?}: {} requests, peak {peak} in any 1 s, {sustained:.1}/s after the burst of {burst} (limit {rate}/s)",
             times.len()

@@ -14,14 +14,15 @@ use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 
 use super::*;
 use crate::metrics::OperationLabels;
+use crate::model::TaskStatus;
 
-const TD: &str = "arn:aws:ecs:us-east-1:1:task-definition/app:1";
+pub(crate) const TD: &str = "arn:aws:ecs:us-east-1:1:task-definition/app:1";
 
-fn task_arn(i: usize) -> String {
+pub(crate) fn task_arn(i: usize) -> String {
     format!("arn:aws:ecs:us-east-1:1:task/c1/{i:05}")
 }
 
-fn sdk_task(arn: &str) -> ecs::Task {
+pub(crate) fn sdk_task(arn: &str) -> ecs::Task {
     sdk_task_at(arn, "10.0.0.9")
 }
 
@@ -313,11 +314,11 @@ async fn a_pending_task_is_described_again_until_running() {
     let (mut edge, metrics) = edge_with(&rules);
     assert_eq!(
         edge.snapshot("c1").await.expect("cycle").tasks[0].last_status,
-        "PENDING"
+        TaskStatus::Pending
     );
     assert_eq!(
         edge.snapshot("c1").await.expect("cycle").tasks[0].last_status,
-        "RUNNING"
+        TaskStatus::Running
     );
     edge.snapshot("c1").await.expect("cycle");
     assert_eq!(
@@ -403,7 +404,7 @@ fn ec2_estate(
                                     .map(|id| {
                                         aws_sdk_ec2::types::Instance::builder()
                                             .instance_id(id)
-                                            .private_ip_address(format!("10.0.0.{}", id.len()))
+                                            .private_ip_address(ip_of_instance(id))
                                             .build()
                                     })
                                     .collect(),
@@ -437,6 +438,11 @@ async fn drafts_of(edge: &mut Edge, clusters: &[&str]) -> Vec<Draft> {
     out
 }
 
+/// A distinct address per instance of `ec2_estate`: `i-c1` is 10.0.0.1, `i-c2` 10.0.0.2.
+fn ip_of_instance(id: &str) -> String {
+    format!("10.0.0.{}", id.trim_start_matches("i-c"))
+}
+
 #[tokio::test]
 async fn the_container_instances_of_every_cluster_cost_one_describe_instances() {
     let (calls, ids) = (Arc::new(AtomicUsize::new(0)), Arc::new(Default::default()));
@@ -455,10 +461,10 @@ async fn the_container_instances_of_every_cluster_cost_one_describe_instances() 
             .values()
             .map(|i| i.private_ip.clone())
             .collect();
-        let expected = if cluster == "c3" {
-            vec![]
-        } else {
-            vec![Some("10.0.0.4".to_string())]
+        // Each cluster gets its own instance's address, not another cluster's.
+        let expected = match cluster.as_str() {
+            "c3" => vec![],
+            _ => vec![Some(ip_of_instance(&format!("i-{cluster}")))],
         };
         assert_eq!(ips, expected, "{cluster}");
     }
@@ -488,7 +494,7 @@ async fn a_failed_describe_instances_fails_only_the_clusters_that_needed_it_and_
     let snapshot = snapshot.expect("c1 completes");
     assert_eq!(
         snapshot.instances["ci/c1"].private_ip.as_deref(),
-        Some("10.0.0.4")
+        Some("10.0.0.1")
     );
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
@@ -576,76 +582,6 @@ async fn ec2_request_limit_exceeded_is_counted_as_throttling_and_retried() {
     assert_eq!(metrics.api_throttled.get_or_create(&labels).get(), 2);
 }
 
-#[test]
-fn expired_service_descriptions_are_evicted() {
-    let (mut edge, _) = edge_with(&[]);
-    let now = Instant::now();
-    let old = now
-        .checked_sub(Duration::from_secs(301))
-        .expect("a clock past 301 s");
-    let tags = Arc::new(BTreeMap::new());
-    edge.services
-        .insert(("c".into(), "deleted".into()), (old, tags.clone()));
-    edge.services
-        .insert(("c".into(), "live".into()), (now, tags));
-    edge.evict_expired_services();
-    assert_eq!(
-        edge.services
-            .keys()
-            .map(|(_, s)| s.as_str())
-            .collect::<Vec<_>>(),
-        ["live"]
-    );
-}
-
-#[test]
-fn the_task_definition_cache_keeps_the_most_recently_used_beyond_those_in_use() {
-    let (mut edge, _) = edge_with(&[]);
-    let definition = |arn: &str| {
-        Arc::new(task_definition_from_sdk(
-            app_definition(arn, 1, ecs::NetworkMode::Awsvpc)
-                .task_definition()
-                .expect("definition"),
-        ))
-    };
-    // The one in use is the least recently used of all.
-    edge.task_definitions.put(TD.to_string(), definition(TD));
-    let extra = 10;
-    for i in 0..TASK_DEFINITION_CACHE_LIMIT + extra {
-        let arn = format!("arn:aws:ecs:us-east-1:1:task-definition/old:{i}");
-        edge.task_definitions.put(arn.clone(), definition(&arn));
-    }
-    let running = task_from_sdk(&sdk_task(&task_arn(1)));
-    edge.running.insert(
-        "c1".into(),
-        HashMap::from([(
-            running.arn.clone(),
-            KnownTask {
-                task: Arc::new(running),
-                described_at: Instant::now(),
-            },
-        )]),
-    );
-    edge.evict_least_recently_used_task_definitions();
-    assert_eq!(edge.task_definitions.len(), TASK_DEFINITION_CACHE_LIMIT);
-    assert!(edge.task_definitions.contains(TD), "in use: never evicted");
-    let newest = format!(
-        "arn:aws:ecs:us-east-1:1:task-definition/old:{}",
-        TASK_DEFINITION_CACHE_LIMIT + extra - 1
-    );
-    assert!(
-        edge.task_definitions.contains(&newest),
-        "the revision a rollback returns to stays"
-    );
-    for i in 0..=extra {
-        let evicted = format!("arn:aws:ecs:us-east-1:1:task-definition/old:{i}");
-        assert!(
-            !edge.task_definitions.contains(&evicted),
-            "{evicted} is among the least recently used"
-        );
-    }
-}
-
 #[tokio::test]
 async fn a_running_task_is_described_again_after_the_ttl_so_its_new_tags_count() {
     let describes = Arc::new(AtomicUsize::new(0));
@@ -667,7 +603,7 @@ async fn a_running_task_is_described_again_after_the_ttl_so_its_new_tags_count()
     let mut rules = vec![clusters_rule(), list, describe];
     rules.extend(definition_service_and_instance_rules());
     let (mut edge, _) = edge_with(&rules);
-    edge.ttl = Duration::from_millis(200);
+    edge.caches = Caches::new(Duration::from_millis(200));
     let release = |snapshot: &ClusterSnapshot| snapshot.tasks[0].tags.get("release").cloned();
 
     let first = edge.snapshot("c1").await.expect("cold");
