@@ -10,6 +10,8 @@ use stack_common::listen::Listen;
 use stack_common::target_group::OutputFormat;
 use stack_common::telemetry::LogFormat;
 
+use crate::resolve::LabelFilter;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "ecs-discoverer",
@@ -142,13 +144,6 @@ fn parse_interval(raw: &str) -> Result<Duration, String> {
         ));
     }
     Ok(duration)
-}
-
-/// Keep only containers whose docker labels carry `name` (and `value`, when given).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LabelFilter {
-    pub name: String,
-    pub value: Option<String>,
 }
 
 /// The validated configuration.

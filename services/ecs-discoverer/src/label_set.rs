@@ -189,4 +189,27 @@ mod tests {
         let b = interner.intern(&String::from("arn:aws:ecs:us-east-1:1:cluster/prod"));
         assert!(Text::ptr_eq(&a, &b));
     }
+
+    proptest::proptest! {
+        /// Any pairs make the set a map insert of them in order would: sorted by name, each name
+        /// once, the last value winning; lookups and JSON agree with the map.
+        #[test]
+        fn a_label_set_is_the_map_of_its_pairs(
+            items in proptest::collection::vec(("[a-c_]{1,3}", "[a-z]{0,3}"), 0..24)
+        ) {
+            let mut interner = Interner::default();
+            let borrowed: Vec<(&str, &str)> = items.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+            let set = LabelSet::from_pairs(pairs(&mut interner, &borrowed));
+            let map: std::collections::BTreeMap<&str, &str> = borrowed.iter().copied().collect();
+            proptest::prop_assert_eq!(set.iter().collect::<Vec<_>>(), map.clone().into_iter().collect::<Vec<_>>());
+            proptest::prop_assert_eq!(set.len(), map.len());
+            for (name, value) in &map {
+                proptest::prop_assert_eq!(set.get(name), Some(*value));
+            }
+            proptest::prop_assert_eq!(
+                serde_json::to_string(&set).expect("json"),
+                serde_json::to_string(&map).expect("json")
+            );
+        }
+    }
 }

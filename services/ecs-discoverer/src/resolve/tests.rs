@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use super::*;
+use crate::model::ContainerDefinition;
 use crate::model::{Container, PortMapping};
 
 const CI: &str = "arn:aws:ecs:us-east-1:1:container-instance/c1/ci-1";
