@@ -15,6 +15,8 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from harness import Emulator, service_binary
 from seed import Estate, container
 from test_discoverer import run_once, seed_estate
@@ -79,8 +81,13 @@ def test_full_estate_matches_the_golden_file(estate: Estate, emulator: Emulator,
     skipped = sorted(json.loads(explained.stdout), key=lambda s: (s["cluster"], s["container"], s["reason_code"]))
     actual = normalise({"ecs_file_sd.json": groups, "skipped": skipped})
 
-    if os.environ.get("UPDATE_GOLDEN"):
+    # Read before any update: with UPDATE_GOLDEN the new file is written for review, and the
+    # test still fails on a difference instead of comparing the file with itself.
+    expected = json.loads(GOLDEN.read_text()) if GOLDEN.exists() else None
+    if os.environ.get("UPDATE_GOLDEN") and actual != expected:
         GOLDEN.parent.mkdir(exist_ok=True)
         GOLDEN.write_text(json.dumps(actual, indent=1, sort_keys=True) + "\n")
-    expected = json.loads(GOLDEN.read_text())
+        pytest.fail(f"{GOLDEN.name} updated: review `git diff {GOLDEN.relative_to(GOLDEN.parents[1])}`, "
+                    "then run again without UPDATE_GOLDEN")
+    assert expected is not None, f"{GOLDEN} is missing: run once with UPDATE_GOLDEN=1 and review it"
     assert actual == expected, "the discovered groups differ from golden/full_estate.json"

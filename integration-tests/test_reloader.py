@@ -4,7 +4,9 @@ original sidecar (SSM Prometheus server, S3 one-pass exporter config), and its f
 from __future__ import annotations
 
 import subprocess
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import requests
@@ -92,27 +94,56 @@ def test_ssm_example_config_changes_and_cloudmap_reach_prometheus(estate: Estate
         assert reloader.stop() == 0
 
 
+class ReloadReceiver:
+    """Stands in for Prometheus's reload endpoint: answers 200 and counts the POSTs."""
+
+    def __init__(self) -> None:
+        receiver = self
+        self.posts = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
+                receiver.posts += 1
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *_: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 def test_invalid_yaml_keeps_the_old_file_and_sends_no_reload(estate: Estate, emulator: Emulator,
                                                              tmp_path: Path) -> None:
     config_dir = tmp_path / "config"
     config_dir.mkdir()
     good = prometheus_config(config_dir)
     estate.ssm_parameter("/prometheus/config.yml", good)
-    reloader = start_reloader(emulator, config_dir, ssm_env(free_port()))
+    receiver = ReloadReceiver()
+    reloader = start_reloader(emulator, config_dir, ssm_env(receiver.port))
     try:
         target = config_dir / "prometheus.yml"
         wait_until(lambda: target.exists(), 15, "the first pass")
-        attempts = lambda: metric_sum(reloader.metrics(), "config_reloader_reloads_total")  # noqa: E731
-        wait_until(lambda: attempts() >= 1, 10, "the first reload attempt")
+        wait_until(lambda: receiver.posts == 1, 10, "the first reload")
         estate.ssm_parameter("/prometheus/config.yml", "scrape_configs: [\n  - job_name: broken\n")
         wait_until(lambda: metric_sum(reloader.metrics(), "config_reloader_file_writes_total", result="invalid") >= 1,
                    10, "the invalid config to be counted")
         assert target.read_text() == good
+        time.sleep(2)  # two more passes (CONFIG_RELOAD_FREQUENCY=1) that find it still invalid
+        assert receiver.posts == 1, f"{receiver.posts - 1} reload(s) sent for an invalid config"
         assert "broken" not in reloader.process.log(tail=100_000)  # the content is never logged
         fixed = prometheus_config(config_dir, "fixed")
         estate.ssm_parameter("/prometheus/config.yml", fixed)
         wait_until(lambda: target.read_text() == fixed, 10, "the next valid config")
+        wait_until(lambda: receiver.posts == 2, 10, "the reload for the fixed config")
     finally:
+        receiver.close()
         assert reloader.stop() == 0
 
 

@@ -1,7 +1,7 @@
 //! The AWS edge: turns ECS and EC2 API answers into a [`ClusterSnapshot`], making as few calls
 //! as the API allows. This file is the orchestration (a cluster's draft, then the cycle's
-//! finish); the calls ([`calls`]), the SDK-to-model conversion ([`convert`]), the caches and
-//! their policy ([`cache`]) and the clients' telemetry ([`telemetry`]) each have their own.
+//! finish); the calls (`calls`), the SDK-to-model conversion (`convert`), the caches and
+//! their policy (`cache`) and the clients' telemetry (`telemetry`) each have their own.
 //!
 //! - Tasks seen RUNNING are cached by ARN and described again after the TTL (for their tags);
 //!   a task that is not yet RUNNING (PENDING, ACTIVATING) is described again on the next cycle.

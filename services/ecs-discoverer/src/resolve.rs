@@ -4,9 +4,9 @@
 //! that can't become a target is returned as a [`Skip`] with its reason, never silently dropped.
 //!
 //! This file holds the types and the per-task walk (which containers are marked, the filter
-//! and selector gates). Each convention has its own module ([`environment`], [`docker_label`],
-//! [`tag`]); the checks they share are in [`endpoint`], the task's address in [`address`], the
-//! label set in [`labels`] and the skip reasons in [`skip`].
+//! and selector gates). Each convention has its own module (`environment`, `docker_label`,
+//! `tag`); the checks they share are in `endpoint`, the task's address in `address`, the
+//! label set in `labels` and the skip reasons in `skip`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
