@@ -231,8 +231,10 @@ pub fn resolve_cluster(cluster: &ClusterSnapshot, options: &Options) -> Resoluti
     resolver.out
 }
 
-/// Merges targets into one sorted list, ECS's first; two endpoints of one origin with the same
-/// address and path are emitted once (the first by sort order wins).
+/// Merges targets into one sorted list, ECS's first. Two ECS endpoints with the same address
+/// and path (one container marked by two conventions) are emitted once, the first by sort order;
+/// Cloud Map's targets are all kept, as the registry lists them (an instance registered in two
+/// services is two targets with their own labels).
 pub fn combine(targets: impl IntoIterator<Item = Arc<Target>>) -> Vec<Arc<Target>> {
     let mut all: Vec<Arc<Target>> = targets.into_iter().collect();
     all.sort();
@@ -240,11 +242,11 @@ pub fn combine(targets: impl IntoIterator<Item = Arc<Target>>) -> Vec<Arc<Target
         let mut seen = BTreeSet::new();
         all.iter()
             .map(|t| {
-                seen.insert((
-                    t.origin,
-                    &*t.address,
-                    t.labels.get("__metrics_path__").unwrap_or_default(),
-                ))
+                t.origin != Origin::Ecs
+                    || seen.insert((
+                        &*t.address,
+                        t.labels.get("__metrics_path__").unwrap_or_default(),
+                    ))
             })
             .collect()
     };

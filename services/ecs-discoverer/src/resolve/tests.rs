@@ -709,6 +709,47 @@ fn duplicate_endpoints_are_emitted_once() {
     assert_eq!(combine(r.targets).len(), 1);
 }
 
+/// One Cloud Map instance registered in two services is two targets, each with its service's
+/// labels, whatever ECS targets share the address.
+#[test]
+fn cloud_map_targets_at_one_address_are_all_kept() {
+    let mut interner = Interner::default();
+    let mut target = |origin, service: &str| {
+        Arc::new(Target {
+            origin,
+            interval: None,
+            address: "10.0.0.1:9100".into(),
+            labels: LabelSet::from_pairs(vec![(
+                interner.intern("__meta_cloudmap_service"),
+                interner.intern(service),
+            )]),
+        })
+    };
+    let combined = combine([
+        target(Origin::CloudMap, "b"),
+        target(Origin::Ecs, "x"),
+        target(Origin::CloudMap, "a"),
+        target(Origin::Ecs, "y"),
+    ]);
+    let kept: Vec<_> = combined
+        .iter()
+        .map(|t| {
+            (
+                t.origin,
+                t.labels.get("__meta_cloudmap_service").unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            (Origin::Ecs, "x"),
+            (Origin::CloudMap, "a"),
+            (Origin::CloudMap, "b")
+        ]
+    );
+}
+
 #[test]
 fn many_containers_many_tasks() {
     let mut c = cluster(
