@@ -20,3 +20,4 @@ pub mod ratelimit;
 pub mod refresher;
 pub mod resolve;
 pub mod source;
+pub mod task_events;

@@ -160,6 +160,9 @@ pub struct Task {
     pub eni_private_ipv4: Option<String>,
     pub containers: Vec<Container>,
     pub tags: BTreeMap<String, String>,
+    /// ECS's version of the task, raised on each state change (DescribeTasks and the task's
+    /// state change events both carry it).
+    pub version: Option<i64>,
 }
 
 impl Task {

@@ -55,6 +55,7 @@ pub(super) fn task_from_sdk(task: &aws_sdk_ecs::types::Task) -> Task {
             })
             .collect(),
         tags: tags_of(task.tags().iter().map(|t| (t.key(), t.value()))),
+        version: Some(task.version()).filter(|v| *v > 0),
     }
 }
 
