@@ -26,9 +26,10 @@ def proxy(emulator: Emulator) -> Iterator[FaultProxy]:
 
 
 def start_discoverer(emulator: Emulator, proxy: FaultProxy, tmp_path: Path, *args: str) -> Service:
-    """ECS and EC2 through the proxy; everything else as the test bed routes it."""
+    """ECS, EC2 and Cloud Map through the proxy; everything else as the test bed routes it."""
     port = free_port()
-    env = {**emulator.env, "AWS_ENDPOINT_URL_ECS": proxy.url, "AWS_ENDPOINT_URL_EC2": proxy.url}
+    env = {**emulator.env, "AWS_ENDPOINT_URL_ECS": proxy.url, "AWS_ENDPOINT_URL_EC2": proxy.url,
+           "AWS_ENDPOINT_URL_SERVICEDISCOVERY": proxy.url}
     return Service("ecs-discoverer", ["--listen", f"127.0.0.1:{port}", "--clusters", "east,us-east",
                                       "--interval", "1s", *args],
                    env=env, listen_port=port, log_dir=tmp_path)
@@ -72,6 +73,32 @@ def test_one_cluster_denied_is_partial_and_keeps_its_targets(estate: Estate, emu
         assert served(discoverer) == before, "the denied cluster kept its targets, the other stayed"
         assert "AccessDeniedException" in discoverer.process.log(tail=100_000)
 
+        proxy.set()
+        success = cycles(discoverer, "success")
+        wait_until(lambda: cycles(discoverer, "success") > success, 30, "a full success once allowed again")
+    finally:
+        assert discoverer.stop() == 0
+
+
+def test_cloud_map_denied_is_partial_and_keeps_its_targets(estate: Estate, emulator: Emulator,
+                                                          proxy: FaultProxy, tmp_path: Path) -> None:
+    """Cloud Map is a source of its own: its failure is counted in its own series, its targets
+    stay, and the clusters keep refreshing."""
+    expected = set(seed_estate(estate).values())
+    namespace = estate.cloudmap_namespace("apps.local")
+    service = estate.cloudmap_service(namespace, "billing")
+    estate.cloudmap_instance(service, "billing-1", {"AWS_INSTANCE_IPV4": "127.0.16.200", "AWS_INSTANCE_PORT": "9300"})
+    discoverer = start_discoverer(emulator, proxy, tmp_path, "--cloudmap-namespaces", "apps.local")
+    try:
+        before = serving(discoverer, expected | {"127.0.16.200:9300"})
+        proxy.set(Rule(Mode.DENY, lambda call: call.service == "servicediscovery"))
+        partial = cycles(discoverer, "partial")
+        wait_until(lambda: cycles(discoverer, "partial") >= partial + 2, 30, "two partial cycles")
+        metrics = discoverer.metrics()
+        assert metric_sum(metrics, "ecs_sd_cloudmap_refresh_failures_total") >= 2, metrics
+        assert metric_sum(metrics, "ecs_sd_cluster_refresh_failures_total") == 0, metrics
+        assert metric_sum(metrics, "ecs_sd_cloudmap_targets") == 1, metrics
+        assert served(discoverer) == before
         proxy.set()
         success = cycles(discoverer, "success")
         wait_until(lambda: cycles(discoverer, "success") > success, 30, "a full success once allowed again")
