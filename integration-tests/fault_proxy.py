@@ -136,14 +136,15 @@ class FaultProxy:
         length = int(request.headers.get("Content-Length") or 0)
         body = request.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in request.headers.items()}
-        rule = self._mode_for(parse_call(headers, body))
+        call = parse_call(headers, body)
+        rule = self._mode_for(call)
         if rule is not None and rule.mode is Mode.BLACK_HOLE:
             self.release.wait()
             return
         if rule is not None and rule.mode is Mode.SLOW:
             time.sleep(rule.delay)
         if rule is not None and rule.mode in (Mode.DENY, Mode.THROTTLE, Mode.ERROR_500):
-            status, answer_headers, answer = error_answer(parse_call(headers, body), rule.mode)
+            status, answer_headers, answer = error_answer(call, rule.mode)
         else:
             forwarded = requests.request(request.command, self.upstream + request.path, data=body, timeout=60,
                                          headers={k: v for k, v in request.headers.items() if k.lower() != "host"})

@@ -46,6 +46,18 @@ def cycles(discoverer: Service, result: str) -> float:
     return metric_sum(discoverer.metrics(), "ecs_sd_cycles_total", result=result)
 
 
+def after_more_cycles(discoverer: Service, result: str, count: int, what: str) -> None:
+    """Waits until `count` more cycles than now have ended with `result`."""
+    start = cycles(discoverer, result)
+    wait_until(lambda: cycles(discoverer, result) >= start + count, 30, what)
+
+
+def recovers(proxy: FaultProxy, discoverer: Service) -> None:
+    """With every rule lifted, the next cycles succeed again."""
+    proxy.set()
+    after_more_cycles(discoverer, "success", 1, "a full success once allowed again")
+
+
 def serving(discoverer: Service, expected: set[str]) -> set[str]:
     return wait_until(lambda: served(discoverer) if expected <= served(discoverer) else None, 30,
                       f"http_sd to serve {sorted(expected)}")
@@ -65,17 +77,14 @@ def test_one_cluster_denied_is_partial_and_keeps_its_targets(estate: Estate, emu
         assert us_east, f"us-east's own target is served: {before}"
 
         proxy.set(Rule(Mode.DENY, lambda call: on_ecs(call) and call.names_cluster("us-east")))
-        partial = cycles(discoverer, "partial")
-        wait_until(lambda: cycles(discoverer, "partial") >= partial + 2, 30, "two partial cycles")
+        after_more_cycles(discoverer, "partial", 2, "two partial cycles")
         metrics = discoverer.metrics()
         assert metric_sum(metrics, "ecs_sd_cluster_refresh_failures_total", cluster="us-east") >= 2, metrics
         assert metric_sum(metrics, "ecs_sd_cluster_refresh_failures_total", cluster="east") == 0, metrics
         assert served(discoverer) == before, "the denied cluster kept its targets, the other stayed"
         assert "AccessDeniedException" in discoverer.process.log(tail=100_000)
 
-        proxy.set()
-        success = cycles(discoverer, "success")
-        wait_until(lambda: cycles(discoverer, "success") > success, 30, "a full success once allowed again")
+        recovers(proxy, discoverer)
     finally:
         assert discoverer.stop() == 0
 
@@ -92,16 +101,13 @@ def test_cloud_map_denied_is_partial_and_keeps_its_targets(estate: Estate, emula
     try:
         before = serving(discoverer, expected | {"127.0.16.200:9300"})
         proxy.set(Rule(Mode.DENY, lambda call: call.service == "servicediscovery"))
-        partial = cycles(discoverer, "partial")
-        wait_until(lambda: cycles(discoverer, "partial") >= partial + 2, 30, "two partial cycles")
+        after_more_cycles(discoverer, "partial", 2, "two partial cycles")
         metrics = discoverer.metrics()
         assert metric_sum(metrics, "ecs_sd_cloudmap_refresh_failures_total") >= 2, metrics
         assert metric_sum(metrics, "ecs_sd_cluster_refresh_failures_total") == 0, metrics
         assert metric_sum(metrics, "ecs_sd_cloudmap_targets") == 1, metrics
         assert served(discoverer) == before
-        proxy.set()
-        success = cycles(discoverer, "success")
-        wait_until(lambda: cycles(discoverer, "success") > success, 30, "a full success once allowed again")
+        recovers(proxy, discoverer)
     finally:
         assert discoverer.stop() == 0
 
@@ -147,8 +153,7 @@ def test_a_slow_cluster_past_the_api_timeout_keeps_its_last_good(estate: Estate,
     try:
         before = serving(discoverer, expected)
         proxy.set(Rule(Mode.SLOW, lambda call: on_ecs(call) and call.names_cluster("us-east"), delay=4))
-        partial = cycles(discoverer, "partial")
-        wait_until(lambda: cycles(discoverer, "partial") > partial, 30, "a partial cycle")
+        after_more_cycles(discoverer, "partial", 1, "a partial cycle")
         assert served(discoverer) == before
         assert metric_sum(discoverer.metrics(), "ecs_sd_cluster_refresh_failures_total", cluster="us-east") >= 1
     finally:

@@ -80,6 +80,17 @@ fn config(flags: &[&str]) -> Config {
     Config::try_from(cli).expect("config")
 }
 
+/// The ECS-only refresher of `config`, publishing to a state no test reads.
+fn unserved_refresher(edge: Edge, config: &Config, metrics: Arc<Metrics>) -> Refresher {
+    Refresher::from_config(
+        edge,
+        None,
+        config,
+        metrics,
+        Arc::new(SharedState::default()),
+    )
+}
+
 fn addresses(targets: &[Arc<Target>]) -> Vec<String> {
     let mut out: Vec<String> = targets.iter().map(|t| t.address.to_string()).collect();
     out.sort();
@@ -207,13 +218,7 @@ async fn a_total_outage_is_a_failure_and_only_a_full_success_moves_the_timestamp
     ));
     let (edge, metrics) = edge_with(&rules);
     let config = config(&["--clusters", "c1,c2", "--listen", "off"]);
-    let mut refresher = Refresher::from_config(
-        edge,
-        None,
-        &config,
-        metrics.clone(),
-        Arc::new(SharedState::default()),
-    );
+    let mut refresher = unserved_refresher(edge, &config, metrics.clone());
 
     assert_eq!(refresher.cycle(true).await.result, CycleResult::Success);
     let succeeded_at = metrics.last_success.get();
@@ -271,13 +276,7 @@ async fn a_deleted_file_is_written_again_while_nothing_changes() {
         "--output-dir",
         dir.path().to_str().expect("utf-8 path"),
     ]);
-    let mut refresher = Refresher::from_config(
-        edge,
-        None,
-        &config,
-        metrics,
-        Arc::new(SharedState::default()),
-    );
+    let mut refresher = unserved_refresher(edge, &config, metrics);
     assert_eq!(refresher.cycle(true).await.result, CycleResult::Success);
     let combined = dir.path().join("ecs_file_sd.json");
     let written = std::fs::read_to_string(&combined).expect("written");
@@ -314,13 +313,7 @@ async fn a_cluster_gone_from_the_list_takes_its_failure_series_with_it() {
     let metrics = Arc::new(Metrics::register(&mut registry));
     let (edge, _) = edge_with(&rules);
     let config = config(&["--listen", "off"]);
-    let mut refresher = Refresher::from_config(
-        edge,
-        None,
-        &config,
-        metrics,
-        Arc::new(SharedState::default()),
-    );
+    let mut refresher = unserved_refresher(edge, &config, metrics);
     let rendered = |registry: &prometheus_client::registry::Registry| {
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, registry).expect("encode");
