@@ -10,7 +10,7 @@ use stack_common::listen::Listen;
 use stack_common::target_group::OutputFormat;
 use stack_common::telemetry::LogFormat;
 
-use crate::resolve::LabelFilter;
+use crate::resolve::{LabelFilter, Options};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -83,6 +83,11 @@ pub struct Cli {
         global = true
     )]
     pub cloudmap_namespaces: Vec<String>,
+
+    /// An SQS queue that receives ECS task state change events from EventBridge: each event is
+    /// applied as it arrives, and the cycle at `--interval` reconciles what events missed.
+    #[arg(long, env = "ECS_SD_EVENTS_QUEUE_URL", global = true)]
+    pub events_queue_url: Option<String>,
 
     /// Assume this role for every AWS call.
     #[arg(long, env = "ECS_SD_ROLE_ARN", global = true)]
@@ -160,11 +165,24 @@ pub struct Config {
     pub service_selector: BTreeMap<String, String>,
     pub extra_labels: BTreeMap<String, String>,
     pub cloudmap_namespaces: Vec<String>,
+    pub events_queue_url: Option<String>,
     pub role_arn: Option<String>,
     pub external_id: Option<String>,
     pub service_cache_ttl: Duration,
     pub api_timeout: Duration,
     pub log_format: LogFormat,
+}
+
+impl From<&Config> for Options {
+    /// What resolution needs of the configuration, for the cycles and the events alike.
+    fn from(config: &Config) -> Self {
+        Options {
+            fallback_metrics_path: config.fallback_metrics_path.clone(),
+            filter_label: config.filter_label.clone(),
+            service_selector: config.service_selector.clone(),
+            extra_labels: config.extra_labels.clone(),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -179,6 +197,29 @@ pub enum ConfigError {
         "--extra-labels has label name '{0}': label names match [a-zA-Z_][a-zA-Z0-9_]* and don't start with __"
     )]
     BadLabelName(String),
+    #[error(
+        "--events-queue-url is '{0}': give the queue's URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME), not its ARN or name"
+    )]
+    BadQueueUrl(String),
+}
+
+/// An SQS queue URL: http(s), a host, and the account and queue name as the path.
+fn queue_url(raw: String) -> Result<String, ConfigError> {
+    let trimmed = raw.trim();
+    let rest = trimmed
+        .strip_prefix("https://")
+        .or_else(|| trimmed.strip_prefix("http://"));
+    let valid = rest.is_some_and(|rest| {
+        let mut segments = rest.split('/');
+        let host = segments.next().unwrap_or_default();
+        let path: Vec<&str> = segments.filter(|s| !s.is_empty()).collect();
+        !host.is_empty() && path.len() == 2 && !rest.contains(char::is_whitespace)
+    });
+    if valid {
+        Ok(trimmed.to_string())
+    } else {
+        Err(ConfigError::BadQueueUrl(raw))
+    }
 }
 
 fn key_values(
@@ -251,6 +292,11 @@ impl TryFrom<Cli> for Config {
             service_selector: key_values("--service-selector", &cli.service_selector)?,
             extra_labels,
             cloudmap_namespaces: non_empty(cli.cloudmap_namespaces),
+            events_queue_url: cli
+                .events_queue_url
+                .filter(|u| !u.trim().is_empty())
+                .map(queue_url)
+                .transpose()?,
             role_arn: cli.role_arn.filter(|r| !r.is_empty()),
             external_id: cli.external_id.filter(|r| !r.is_empty()),
             service_cache_ttl: cli.service_cache_ttl,
@@ -282,6 +328,20 @@ mod tests {
         assert_eq!(config.listen.to_string(), "0.0.0.0:9001");
         assert_eq!(config.fallback_metrics_path, "/metrics");
         assert_eq!(config.filter_label, None);
+        assert_eq!(config.events_queue_url, None);
+    }
+
+    #[test]
+    fn events_queue_url_is_a_queue_url() {
+        for url in [
+            "https://sqs.us-east-1.amazonaws.com/123456789012/ecs-task-events",
+            "http://127.0.0.1:4566/123456789012/ecs-task-events",
+        ] {
+            let config = parse(&["--events-queue-url", url]).expect("valid");
+            assert_eq!(config.events_queue_url.as_deref(), Some(url));
+        }
+        let config = parse(&["--events-queue-url", ""]).expect("empty is unset");
+        assert_eq!(config.events_queue_url, None);
     }
 
     #[test]
@@ -359,6 +419,21 @@ mod tests {
             (vec!["--listen", "9001"], "IP:PORT"),
             (vec!["--output-format", "toml"], "json"),
             (vec!["--external-id", "x"], "--role-arn"),
+            (
+                vec![
+                    "--events-queue-url",
+                    "arn:aws:sqs:us-east-1:123456789012:ecs-task-events",
+                ],
+                "give the queue's URL",
+            ),
+            (
+                vec!["--events-queue-url", "ecs-task-events"],
+                "--events-queue-url is 'ecs-task-events'",
+            ),
+            (
+                vec!["--events-queue-url", "https://sqs.us-east-1.amazonaws.com/"],
+                "not its ARN or name",
+            ),
         ] {
             let err = parse(&args).expect_err("invalid");
             assert!(err.contains(expected), "{args:?}: {err}");

@@ -17,7 +17,7 @@
 //! A warm cycle on an unchanged estate is one ListTasks per 100 tasks of each cluster.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -36,7 +36,7 @@ use cache::{Caches, ClusterInfo, Commit, Tags};
 pub use calls::EdgeError;
 use calls::{Api, DESCRIBE_CLUSTERS_BATCH, DESCRIBE_SERVICES_BATCH};
 pub use telemetry::{
-    ApiCallRecorder, clients, cloudmap_client, error_code, is_throttling, retry_config,
+    ApiCallRecorder, clients, cloudmap_client, error_code, is_throttling, retry_config, sqs_client,
 };
 
 /// What a cycle's look at a cluster found.
@@ -66,11 +66,12 @@ pub struct Draft {
     described_at: Instant,
 }
 
-/// The AWS edge and its caches; one per process.
-#[derive(Debug)]
+/// The AWS edge and its caches; one per process, cloned (sharing its caches) for the event path.
+#[derive(Debug, Clone)]
 pub struct Edge {
     api: Api,
-    caches: Caches,
+    /// Shared with the event path's clones of this edge; never locked across an await.
+    caches: Arc<Mutex<Caches>>,
     metrics: Arc<Metrics>,
 }
 
@@ -84,9 +85,15 @@ impl Edge {
     ) -> Self {
         Self {
             api: Api { ecs, ec2, limiter },
-            caches: Caches::new(ttl),
+            caches: Arc::new(Mutex::new(Caches::new(ttl))),
             metrics,
         }
+    }
+
+    /// The caches, for one synchronous step. A panic while they were held leaves them as they
+    /// were at that point, which every step keeps consistent, so a poisoned lock is used as is.
+    fn caches(&self) -> MutexGuard<'_, Caches> {
+        self.caches.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn lookups(&self, cache: Cache, hits: usize, misses: usize) {
@@ -104,17 +111,17 @@ impl Edge {
     }
 
     /// Drops the caches of clusters no longer scanned.
-    pub fn retain_clusters(&mut self, keep: &HashSet<String>) {
-        self.caches.retain_clusters(keep);
+    pub fn retain_clusters(&self, keep: &HashSet<String>) {
+        self.caches().retain_clusters(keep);
     }
 
     /// Describes every uncached cluster in batches of 100, so a cold cycle makes one
     /// DescribeClusters for up to 100 clusters. Failures are left to [`Edge::snapshot`], which
     /// then describes that cluster on its own and reports the error.
-    pub async fn prefetch_clusters(&mut self, clusters: &[String]) {
+    pub async fn prefetch_clusters(&self, clusters: &[String]) {
         let stale: Vec<String> = clusters
             .iter()
-            .filter(|c| self.caches.fresh_cluster(c).is_none())
+            .filter(|c| self.caches().fresh_cluster(c).is_none())
             .cloned()
             .collect();
         for batch in stale
@@ -134,16 +141,16 @@ impl Edge {
                     Some(k.as_str()) == found.cluster_arn()
                         || Some(k.as_str()) == found.cluster_name()
                 }) {
-                    self.caches
+                    self.caches()
                         .put_cluster(key.clone(), ClusterInfo::of(found, key, now));
                 }
             }
         }
     }
 
-    async fn cluster_info(&mut self, cluster: &str) -> Result<ClusterInfo, EdgeError> {
-        if let Some(info) = self.caches.fresh_cluster(cluster) {
-            let info = info.clone();
+    async fn cluster_info(&self, cluster: &str) -> Result<ClusterInfo, EdgeError> {
+        let cached = self.caches().fresh_cluster(cluster).cloned();
+        if let Some(info) = cached {
             self.lookups(Cache::Cluster, 1, 0);
             return Ok(info);
         }
@@ -171,37 +178,37 @@ impl Edge {
             });
         };
         let info = ClusterInfo::of(found, cluster, Instant::now());
-        self.caches.put_cluster(cluster.to_string(), info.clone());
+        self.caches().put_cluster(cluster.to_string(), info.clone());
         Ok(info)
     }
 
     async fn task_definition(
-        &mut self,
+        &self,
         cluster: &str,
         arn: &str,
     ) -> Result<Arc<crate::model::TaskDefinition>, EdgeError> {
-        if let Some(found) = self.caches.task_definitions.get(arn) {
-            let found = found.clone();
+        let cached = self.caches().task_definitions.get(arn).cloned();
+        if let Some(found) = cached {
             self.lookups(Cache::TaskDefinition, 1, 0);
             return Ok(found);
         }
         self.lookups(Cache::TaskDefinition, 0, 1);
         let definition = Arc::new(self.api.describe_task_definition(cluster, arn).await?);
-        self.caches
+        self.caches()
             .task_definitions
             .put(arn.to_string(), definition.clone());
         Ok(definition)
     }
 
     async fn service_tags(
-        &mut self,
+        &self,
         cluster: &str,
         cluster_arn: &str,
         names: &[String],
     ) -> Result<HashMap<String, Tags>, EdgeError> {
         let stale: Vec<String> = names
             .iter()
-            .filter(|n| !self.caches.service_fresh(cluster_arn, n))
+            .filter(|n| !self.caches().service_fresh(cluster_arn, n))
             .cloned()
             .collect();
         self.lookups(Cache::Service, names.len() - stale.len(), stale.len());
@@ -210,25 +217,29 @@ impl Edge {
             let now = Instant::now();
             for name in batch {
                 // A service missing from the answer (deleted) has no tags; remember that too.
-                self.caches
+                self.caches()
                     .put_service(cluster_arn, name, now, Arc::new(BTreeMap::new()));
             }
             for (name, tags) in found {
-                self.caches
+                self.caches()
                     .put_service(cluster_arn, &name, now, Arc::new(tags));
             }
         }
-        Ok(self.caches.service_tags(cluster_arn, names))
+        Ok(self.caches().service_tags(cluster_arn, names))
     }
 
     /// One cycle's look at a cluster: after its ListTasks, [`Refresh::Unchanged`] when nothing
     /// needs describing (the same RUNNING tasks, no cluster or service description due), else
     /// the draft of its snapshot.
-    pub async fn refresh(&mut self, cluster: &str) -> Result<Refresh, EdgeError> {
-        let cluster_cached = self.caches.fresh_cluster(cluster).is_some();
+    pub async fn refresh(&self, cluster: &str) -> Result<Refresh, EdgeError> {
+        let cluster_cached = self.caches().fresh_cluster(cluster).is_some();
         let info = self.cluster_info(cluster).await?;
         let listed = self.api.list_tasks(cluster).await?;
-        if cluster_cached && self.caches.nothing_to_describe(cluster, &info.arn, &listed) {
+        if cluster_cached
+            && self
+                .caches()
+                .nothing_to_describe(cluster, &info.arn, &listed)
+        {
             self.lookups(Cache::Task, listed.len(), 0);
             return Ok(Refresh::Unchanged);
         }
@@ -238,14 +249,14 @@ impl Edge {
     }
 
     /// The draft of a cluster's snapshot, whatever the caches say.
-    pub async fn draft(&mut self, cluster: &str) -> Result<Draft, EdgeError> {
+    pub async fn draft(&self, cluster: &str) -> Result<Draft, EdgeError> {
         let info = self.cluster_info(cluster).await?;
         let listed = self.api.list_tasks(cluster).await?;
         self.draft_of(cluster, info, listed).await
     }
 
     /// Everything resolution needs about one cluster ([`Edge::draft`] then [`Edge::finish`]).
-    pub async fn snapshot(&mut self, cluster: &str) -> Result<ClusterSnapshot, EdgeError> {
+    pub async fn snapshot(&self, cluster: &str) -> Result<ClusterSnapshot, EdgeError> {
         let draft = self.draft(cluster).await?;
         match self.finish(vec![draft]).await.pop() {
             Some((_, finished)) => finished,
@@ -253,8 +264,90 @@ impl Edge {
         }
     }
 
+    /// The snapshot of one task an event reported RUNNING, for resolution: its cluster, task
+    /// definition, container instance and service from the caches, described (under the rate
+    /// limiter) only where the caches don't have them, as a cycle would. Events carry no tags,
+    /// so the task keeps the tags a cycle last described it with, or has none yet.
+    pub async fn event_snapshot(
+        &self,
+        cluster: &str,
+        mut task: Task,
+    ) -> Result<ClusterSnapshot, EdgeError> {
+        let info = self.cluster_info(cluster).await?;
+        let definition = self
+            .task_definition(cluster, &task.task_definition_arn)
+            .await?;
+        let known = self.caches().known_task(cluster, &task.arn);
+        if let Some(known) = known {
+            task.tags = known.tags.clone();
+        }
+        let mut instances = HashMap::new();
+        if let Some(arn) = task.container_instance_arn.clone() {
+            let instance = self.caches().instance(cluster, &arn);
+            self.lookups(
+                Cache::ContainerInstance,
+                usize::from(instance.is_some()),
+                usize::from(instance.is_none()),
+            );
+            let instance = match instance {
+                Some(cached) => cached,
+                None => self.describe_instance(cluster, &arn).await?,
+            };
+            instances.insert(arn, instance);
+        }
+        let service_names: Vec<String> = task
+            .service_name()
+            .map(str::to_string)
+            .into_iter()
+            .collect();
+        let service_tags = self
+            .service_tags(cluster, &info.arn, &service_names)
+            .await?;
+        Ok(ClusterSnapshot {
+            name: info.name,
+            arn: info.arn,
+            tags: info.tags,
+            task_definitions: HashMap::from([(definition.arn.clone(), definition)]),
+            tasks: vec![Arc::new(task)],
+            instances,
+            service_tags,
+        })
+    }
+
+    /// One container instance and its EC2 address, described and cached for its cluster.
+    async fn describe_instance(
+        &self,
+        cluster: &str,
+        arn: &str,
+    ) -> Result<Arc<Instance>, EdgeError> {
+        let mut described = self
+            .api
+            .describe_container_instances(cluster, &[arn.to_string()])
+            .await?;
+        let Some(mut instance) = described.pop() else {
+            return Err(EdgeError {
+                operation: "DescribeContainerInstances",
+                cluster: cluster.to_string(),
+                message: format!("container instance {arn} not found"),
+            });
+        };
+        if let Some(id) = instance.ec2_instance_id.clone() {
+            let private_ips = self
+                .api
+                .describe_instances(std::slice::from_ref(&id))
+                .await
+                .map_err(|message| EdgeError {
+                    operation: "DescribeInstances",
+                    cluster: cluster.to_string(),
+                    message,
+                })?;
+            instance.private_ip = private_ips.get(&id).cloned();
+        }
+        Ok(self.caches().put_instance(cluster, instance))
+    }
+
     async fn draft_of(
-        &mut self,
+        &self,
         cluster: &str,
         info: ClusterInfo,
         listed: Vec<String>,
@@ -262,7 +355,7 @@ impl Edge {
         let mut tasks: Vec<Arc<Task>> = Vec::with_capacity(listed.len());
         let mut unknown: Vec<String> = Vec::new();
         for arn in &listed {
-            match self.caches.fresh_task(cluster, arn) {
+            match self.caches().fresh_task(cluster, arn) {
                 Some(cached) => tasks.push(cached),
                 None => unknown.push(arn.clone()),
             }
@@ -286,7 +379,7 @@ impl Edge {
             .iter()
             .filter_map(|t| t.container_instance_arn.clone())
             .collect();
-        let missing = self.caches.missing_instances(cluster, &needed);
+        let missing = self.caches().missing_instances(cluster, &needed);
         self.lookups(
             Cache::ContainerInstance,
             needed.len() - missing.len(),
@@ -331,7 +424,7 @@ impl Edge {
     /// of all of them, then each cluster's caches are committed. If that call fails, the
     /// clusters that needed it fail (and commit nothing); the others complete.
     pub async fn finish(
-        &mut self,
+        &self,
         drafts: Vec<Draft>,
     ) -> Vec<(String, Result<ClusterSnapshot, EdgeError>)> {
         let ids: Vec<String> = drafts
@@ -365,7 +458,7 @@ impl Edge {
     }
 
     /// Every call for the draft succeeded: commit its caches and complete its snapshot.
-    fn commit(&mut self, draft: Draft, private_ips: &HashMap<String, String>) -> ClusterSnapshot {
+    fn commit(&self, draft: Draft, private_ips: &HashMap<String, String>) -> ClusterSnapshot {
         let Draft {
             cluster,
             mut snapshot,
@@ -385,7 +478,7 @@ impl Edge {
                 instance
             })
             .collect();
-        snapshot.instances = self.caches.commit(Commit {
+        snapshot.instances = self.caches().commit(Commit {
             cluster: &cluster,
             tasks: &snapshot.tasks,
             new_instances,

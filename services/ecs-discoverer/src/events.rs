@@ -16,6 +16,12 @@ use crate::model::cluster_name;
 use crate::resolve::{Origin, Skip, Target};
 use crate::source::{SourceError, SourceKind};
 
+mod event_path;
+pub use event_path::{
+    DriftFound, EventForOtherCluster, EventQueueFailed, EventsPublished, NotATaskChange,
+    TaskEventApplied, TaskEventUnresolved,
+};
+
 /// Something that happened, told once: to the log and to the metrics.
 pub trait InternalEvent {
     fn emit(self, metrics: &Metrics);

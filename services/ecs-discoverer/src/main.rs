@@ -13,7 +13,9 @@ use ecs_discoverer::metrics::Metrics;
 use ecs_discoverer::output::{FileSdWriter, SharedState};
 use ecs_discoverer::ratelimit::RateLimiter;
 use ecs_discoverer::refresher::{CycleResult, Refresher};
-use ecs_discoverer::resolve::Origin;
+use ecs_discoverer::resolve::{Options, Origin};
+use ecs_discoverer::task_events::listener::Listener;
+use ecs_discoverer::task_events::queue::Queue;
 use prometheus_client::registry::Registry;
 use stack_common::aws::{self, AssumeRole};
 use stack_common::listen::Listen;
@@ -74,6 +76,13 @@ async fn main() -> anyhow::Result<()> {
         config.service_cache_ttl,
     );
     let state = Arc::new(SharedState::default());
+    let listener = config.events_queue_url.clone().map(|url| Listener {
+        queue: Queue::new(edge::sqs_client(&sdk_config, &metrics), url),
+        edge: edge.clone(),
+        clusters: config.clusters.clone(),
+        options: Options::from(&config),
+        metrics: metrics.clone(),
+    });
     let cloudmap = edge::cloudmap_client(&sdk_config, &metrics, limiter);
     let mut refresher =
         Refresher::from_config(edge, Some(cloudmap), &config, metrics, state.clone());
@@ -132,7 +141,17 @@ async fn main() -> anyhow::Result<()> {
         }
         Listen::Off => None,
     };
-    refresher.run(config.interval, shutdown).await;
+    match listener {
+        Some(listener) => {
+            tracing::info!(queue = %config.events_queue_url.as_deref().unwrap_or_default(), "applying ECS task state changes from the events queue; the cycle reconciles");
+            let (batches, applied) = tokio::sync::mpsc::channel(16);
+            tokio::join!(
+                refresher.run(config.interval, shutdown.clone(), Some(applied)),
+                listener.run(batches, shutdown),
+            );
+        }
+        None => refresher.run(config.interval, shutdown, None).await,
+    }
     if let Some(server) = server {
         server.await??;
     }

@@ -93,6 +93,87 @@ impl Cache {
     }
 }
 
+/// What became of one message of the events queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TaskEventOutcome {
+    /// A task state change made the task targets.
+    Running,
+    /// A task state change removed the task's targets.
+    Gone,
+    /// Older than what was applied or seen: nothing changed.
+    Stale,
+    /// The version already applied or seen: nothing changed.
+    Duplicate,
+    /// Not an ECS task state change (deleted all the same).
+    NotATaskChange,
+    /// A task of a cluster this discoverer doesn't scan.
+    OtherCluster,
+    /// The task couldn't be resolved (an AWS call failed): left on the queue to come back.
+    Unresolved,
+}
+
+impl TaskEventOutcome {
+    pub const ALL: [TaskEventOutcome; 7] = [
+        Self::Running,
+        Self::Gone,
+        Self::Stale,
+        Self::Duplicate,
+        Self::NotATaskChange,
+        Self::OtherCluster,
+        Self::Unresolved,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskEventOutcome::Running => "running",
+            TaskEventOutcome::Gone => "gone",
+            TaskEventOutcome::Stale => "stale",
+            TaskEventOutcome::Duplicate => "duplicate",
+            TaskEventOutcome::NotATaskChange => "not_a_task_change",
+            TaskEventOutcome::OtherCluster => "other_cluster",
+            TaskEventOutcome::Unresolved => "unresolved",
+        }
+    }
+}
+
+/// The events queue's operations, for its failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum QueueOperation {
+    ReceiveMessage,
+    DeleteMessageBatch,
+}
+
+impl QueueOperation {
+    pub const ALL: [QueueOperation; 2] = [Self::ReceiveMessage, Self::DeleteMessageBatch];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueueOperation::ReceiveMessage => "ReceiveMessage",
+            QueueOperation::DeleteMessageBatch => "DeleteMessageBatch",
+        }
+    }
+}
+
+/// Which way a reconciling cycle corrected what the events had published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Drift {
+    /// A RUNNING task the events had not made targets.
+    Added,
+    /// A task the events had kept that is no longer RUNNING.
+    Removed,
+}
+
+impl Drift {
+    pub const ALL: [Drift; 2] = [Self::Added, Self::Removed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Drift::Added => "added",
+            Drift::Removed => "removed",
+        }
+    }
+}
+
 /// Label values are these enums' names, so a typo can't start a new series.
 macro_rules! label_value_as_str {
     ($($kind:ty),*) => {$(
@@ -107,8 +188,26 @@ label_value_as_str!(
     CycleResult,
     FileWriteResult,
     Cache,
+    TaskEventOutcome,
+    QueueOperation,
+    Drift,
     crate::resolve::Convention
 );
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TaskEventLabels {
+    pub outcome: TaskEventOutcome,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct QueueLabels {
+    pub operation: QueueOperation,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DriftLabels {
+    pub change: Drift,
+}
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CycleLabels {
@@ -153,6 +252,10 @@ pub struct Metrics {
     pub last_success: Gauge<f64, std::sync::atomic::AtomicU64>,
     pub cloudmap_failures: Counter,
     pub cloudmap_targets: Gauge,
+    pub task_events: Family<TaskEventLabels, Counter>,
+    pub event_queue_failures: Family<QueueLabels, Counter>,
+    pub event_publish_delay: Histogram,
+    pub drift: Family<DriftLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -171,6 +274,10 @@ impl Default for Metrics {
             last_success: Gauge::default(),
             cloudmap_failures: Counter::default(),
             cloudmap_targets: Gauge::default(),
+            task_events: Family::default(),
+            event_queue_failures: Family::default(),
+            event_publish_delay: Histogram::new([0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0]),
+            drift: Family::default(),
         }
     }
 }
@@ -187,6 +294,19 @@ impl Metrics {
             m.file_writes
                 .get_or_create(&FileWriteLabels { result })
                 .inc_by(0);
+        }
+        for outcome in TaskEventOutcome::ALL {
+            m.task_events
+                .get_or_create(&TaskEventLabels { outcome })
+                .inc_by(0);
+        }
+        for operation in QueueOperation::ALL {
+            m.event_queue_failures
+                .get_or_create(&QueueLabels { operation })
+                .inc_by(0);
+        }
+        for change in Drift::ALL {
+            m.drift.get_or_create(&DriftLabels { change }).inc_by(0);
         }
         let r = registry.sub_registry_with_prefix("ecs_sd");
         build_info::register(
@@ -250,6 +370,26 @@ impl Metrics {
             "cloudmap_targets",
             "Targets served from Cloud Map namespaces (--cloudmap-namespaces)",
             m.cloudmap_targets.clone(),
+        );
+        r.register(
+            "task_events",
+            "Messages of the events queue (--events-queue-url) by outcome",
+            m.task_events.clone(),
+        );
+        r.register(
+            "event_queue_failures",
+            "Events queue calls that failed; discovery went on through the full cycle",
+            m.event_queue_failures.clone(),
+        );
+        r.register(
+            "event_publish_delay_seconds",
+            "From a task state change reaching the queue to its publication (http_sd and file_sd)",
+            m.event_publish_delay.clone(),
+        );
+        r.register(
+            "events_drift",
+            "Tasks a reconciling cycle found the events had missed, by change (added, removed)",
+            m.drift.clone(),
         );
         m
     }

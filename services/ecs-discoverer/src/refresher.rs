@@ -1,25 +1,41 @@
 //! The refresh loop, in the shape of Prometheus's `discovery/refresh`: every [`Source`] is
 //! refreshed each cycle, the last good resolution of each of its parts is kept, the parts are
 //! merged, and the cycle is timed, counted and published. Each cycle is raced against shutdown.
+//!
+//! With an events queue, task state changes are applied and published between and during
+//! cycles ([`publication`]); the cycle then reconciles.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use stack_common::cloudmap::CloudMap;
 use stack_common::shutdown::Shutdown;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use crate::config::Config;
 use crate::edge::Edge;
 use crate::events::{
-    CycleCompleted, FileSdMissing, FileSdWrite, FileSdWriteTaskFailed, InternalEvent, NotATarget,
-    PartGone, PartListed, PartRefreshFailed, SourceListFailed, TargetsPublished,
+    CycleCompleted, InternalEvent, PartGone, PartListed, PartRefreshFailed, SourceListFailed,
 };
 pub use crate::metrics::CycleResult;
 use crate::metrics::Metrics;
 use crate::output::{FileSdWriter, SharedState};
-use crate::resolve::{Options, Resolution, Skip, Target, combine};
-use crate::source::{CloudMapSource, EcsSource, PartRefresh, Source};
+use crate::resolve::{Options, Resolution, Skip, Target};
+use crate::source::{CloudMapSource, EcsSource, PartRefresh, Source, SourceKind};
+
+pub mod publication;
+
+pub use publication::Update;
+use publication::{CycleEnd, Publication};
+
+/// Task state changes to apply, and who waits for them to be applied (to delete their messages).
+#[derive(Debug)]
+pub struct EventBatch {
+    pub updates: Vec<Update>,
+    pub applied: tokio::sync::oneshot::Sender<()>,
+}
 
 /// The outcome of one cycle, for `--once` and `explain`.
 #[derive(Debug)]
@@ -30,9 +46,6 @@ pub struct CycleReport {
     pub targets: Arc<Vec<Arc<Target>>>,
     pub skipped: Arc<Vec<Skip>>,
 }
-
-/// All targets and skips of the last good results, deduplicated.
-type Combined = (Arc<Vec<Arc<Target>>>, Arc<Vec<Skip>>);
 
 /// A source and the last good resolution of each of its parts.
 #[derive(Debug)]
@@ -50,6 +63,49 @@ struct SlotOutcome {
     parts: usize,
     refreshed: usize,
     changed: bool,
+    /// The ECS parts (clusters) that refreshed, for the events they settle.
+    refreshed_clusters: HashSet<String>,
+}
+
+impl SlotOutcome {
+    fn refresh_of(&mut self, kind: SourceKind, part: String) {
+        if kind == SourceKind::Ecs {
+            self.refreshed_clusters.insert(part);
+        }
+    }
+}
+
+/// What refreshing every slot did.
+#[derive(Debug)]
+struct Refreshed {
+    started: Instant,
+    result: CycleResult,
+    changed: bool,
+    refreshed_clusters: HashSet<String>,
+    errors: Vec<String>,
+}
+
+/// One refresh of every slot, in order (ECS, then Cloud Map).
+async fn refresh_slots(slots: &mut [Slot], metrics: &Metrics) -> Refreshed {
+    let started = Instant::now();
+    let mut errors = Vec::new();
+    let (mut enumerated, mut parts, mut refreshed, mut changed) = (true, 0, 0, false);
+    let mut refreshed_clusters = HashSet::new();
+    for slot in slots {
+        let outcome = slot.refresh(metrics, &mut errors).await;
+        enumerated &= outcome.enumerated;
+        parts += outcome.parts;
+        refreshed += outcome.refreshed;
+        changed |= outcome.changed;
+        refreshed_clusters.extend(outcome.refreshed_clusters);
+    }
+    Refreshed {
+        started,
+        result: CycleResult::of(enumerated, parts, refreshed),
+        changed,
+        refreshed_clusters,
+        errors,
+    }
 }
 
 impl Slot {
@@ -78,6 +134,7 @@ impl Slot {
             parts: parts.len(),
             refreshed: 0,
             changed: self.last_good.len() != before,
+            refreshed_clusters: HashSet::new(),
         };
         for part in parts {
             PartListed {
@@ -88,6 +145,7 @@ impl Slot {
             match part.refresh {
                 PartRefresh::Unchanged if self.last_good.contains_key(&part.key) => {
                     outcome.refreshed += 1;
+                    outcome.refresh_of(kind, part.key);
                 }
                 PartRefresh::Unchanged => {
                     // A source that says "unchanged" about a part it never resolved is wrong;
@@ -100,8 +158,9 @@ impl Slot {
                 }
                 PartRefresh::Changed(resolution) => {
                     outcome.changed |= self.last_good.get(&part.key) != Some(&resolution);
-                    self.last_good.insert(part.key, resolution);
+                    self.last_good.insert(part.key.clone(), resolution);
                     outcome.refreshed += 1;
+                    outcome.refresh_of(kind, part.key);
                 }
                 PartRefresh::Failed(error) => {
                     PartRefreshFailed {
@@ -122,26 +181,18 @@ impl Slot {
 #[derive(Debug)]
 pub struct Refresher {
     slots: Vec<Slot>,
-    metrics: Arc<Metrics>,
-    state: Arc<SharedState>,
-    writer: Option<FileSdWriter>,
-    /// Set after the first fully successful cycle; before it nothing partial is published.
-    published_once: bool,
-    /// Skip causes already logged, so each is logged once while it lasts.
-    logged_skips: HashSet<String>,
-    /// The combination of the last good results as of the last change. A cycle that changes
-    /// nothing reuses it and publishes nothing: no render, no file read or write.
-    combined: Option<Combined>,
-    /// A publish left a file unwritten: publish again even if nothing changes.
-    publish_pending: bool,
+    publication: Publication,
 }
 
 impl Refresher {
+    /// `events`: whether task state changes will be applied ([`Refresher::run`]'s queue); only
+    /// then is what a cycle corrects counted as drift.
     pub fn new(
         sources: Vec<Box<dyn Source>>,
         writer: Option<FileSdWriter>,
         metrics: Arc<Metrics>,
         state: Arc<SharedState>,
+        events: bool,
     ) -> Self {
         Self {
             slots: sources
@@ -152,13 +203,7 @@ impl Refresher {
                     listed: HashSet::new(),
                 })
                 .collect(),
-            metrics,
-            state,
-            writer,
-            published_once: false,
-            logged_skips: HashSet::new(),
-            combined: None,
-            publish_pending: false,
+            publication: Publication::new(writer, metrics, state, events),
         }
     }
 
@@ -171,16 +216,10 @@ impl Refresher {
         metrics: Arc<Metrics>,
         state: Arc<SharedState>,
     ) -> Self {
-        let options = Options {
-            fallback_metrics_path: config.fallback_metrics_path.clone(),
-            filter_label: config.filter_label.clone(),
-            service_selector: config.service_selector.clone(),
-            extra_labels: config.extra_labels.clone(),
-        };
         let mut sources: Vec<Box<dyn Source>> = vec![Box::new(EcsSource::new(
             edge,
             config.clusters.clone(),
-            options,
+            Options::from(config),
         ))];
         if let Some(client) = cloudmap.filter(|_| !config.cloudmap_namespaces.is_empty()) {
             sources.push(Box::new(CloudMapSource::new(
@@ -193,80 +232,35 @@ impl Refresher {
             dir,
             format: config.output_format,
         });
-        Self::new(sources, writer, metrics, state)
-    }
-
-    /// Logs each skip cause once, while it lasts (a cause that goes away and comes back is
-    /// logged again).
-    fn log_new_skips(&mut self, skipped: &[Skip]) {
-        let current: HashSet<String> = skipped
-            .iter()
-            .map(|s| {
-                format!(
-                    "cluster={} task={} container={}: {}",
-                    s.cluster, s.task_arn, s.container, s.reason
-                )
-            })
-            .collect();
-        for cause in current.difference(&self.logged_skips) {
-            NotATarget { cause }.emit(&self.metrics);
-        }
-        self.logged_skips = current;
+        let events = config.events_queue_url.is_some() && !config.once;
+        Self::new(sources, writer, metrics, state, events)
     }
 
     /// One discovery cycle: refresh every source, keep the last good result of each part that
     /// fails, and publish (http_sd state and files) when there is something good to publish.
     pub async fn cycle(&mut self, publish: bool) -> CycleReport {
-        let started = Instant::now();
-        let mut errors = Vec::new();
-        let (mut enumerated, mut parts, mut refreshed, mut changed) = (true, 0, 0, false);
-        for slot in &mut self.slots {
-            let outcome = slot.refresh(&self.metrics, &mut errors).await;
-            enumerated &= outcome.enumerated;
-            parts += outcome.parts;
-            refreshed += outcome.refreshed;
-            changed |= outcome.changed;
-        }
-        let result = CycleResult::of(enumerated, parts, refreshed);
-        // A file_sd file deleted under us (a cleanup, a volume re-mount) is written again,
-        // even when nothing changed: one stat per file and cycle, no render.
-        if self.published_once && self.any_file_missing().await {
-            FileSdMissing.emit(&self.metrics);
-            self.publish_pending = true;
-        }
+        let refreshed = refresh_slots(&mut self.slots, &self.publication.metrics).await;
+        self.cycle_ended(refreshed, publish).await
+    }
 
-        let (targets, skipped) = match (&self.combined, changed) {
-            (Some((targets, skipped)), false) => (targets.clone(), skipped.clone()),
-            _ => {
-                let resolutions = || self.slots.iter().flat_map(|s| s.last_good.values());
-                let targets = Arc::new(combine(
-                    resolutions().flat_map(|r| r.targets.iter().cloned()),
-                ));
-                let skipped: Arc<Vec<Skip>> = Arc::new(
-                    resolutions()
-                        .flat_map(|r| r.skipped.iter().cloned())
-                        .collect(),
-                );
-                self.combined = Some((targets.clone(), skipped.clone()));
-                changed = true;
-                (targets, skipped)
-            }
-        };
+    async fn cycle_ended(&mut self, refreshed: Refreshed, publish: bool) -> CycleReport {
+        let Refreshed {
+            started,
+            result,
+            changed,
+            refreshed_clusters,
+            errors,
+        } = refreshed;
         let publishable = result == CycleResult::Success
-            || (result == CycleResult::Partial && self.published_once);
-        if publish && publishable && (changed || !self.published_once || self.publish_pending) {
-            self.publish(&targets, &skipped).await;
-        }
-        if publish && changed {
-            self.log_new_skips(&skipped);
-        }
-        if changed {
-            TargetsPublished {
-                targets: &targets,
-                skipped: &skipped,
-            }
-            .emit(&self.metrics);
-        }
+            || (result == CycleResult::Partial && self.publication.published_once);
+        let end = CycleEnd {
+            started,
+            changed,
+            publishable,
+            refreshed: &refreshed_clusters,
+            resolutions: self.slots.iter().flat_map(|s| s.last_good.values()),
+        };
+        let ((targets, skipped), changed) = self.publication.cycle_ended(end, publish).await;
         CycleCompleted {
             result,
             duration: started.elapsed(),
@@ -274,45 +268,12 @@ impl Refresher {
             skipped: skipped.len(),
             changed,
         }
-        .emit(&self.metrics);
+        .emit(&self.publication.metrics);
         CycleReport {
             result,
             errors,
             targets,
             skipped,
-        }
-    }
-
-    /// Whether a file_sd file is gone. On a blocking thread, like every file operation here: a
-    /// slow volume (EFS, a full disk) must not stall the runtime that serves http_sd.
-    async fn any_file_missing(&self) -> bool {
-        let Some(writer) = self.writer.clone() else {
-            return false;
-        };
-        tokio::task::spawn_blocking(move || writer.any_missing())
-            .await
-            .unwrap_or(true)
-    }
-
-    async fn publish(&mut self, targets: &Arc<Vec<Arc<Target>>>, skipped: &Arc<Vec<Skip>>) {
-        self.published_once = true;
-        self.publish_pending = false;
-        self.state.publish(targets.clone(), skipped.clone());
-        let Some(writer) = self.writer.clone() else {
-            return;
-        };
-        let targets = Arc::clone(targets);
-        match tokio::task::spawn_blocking(move || writer.write(&targets)).await {
-            Ok(outcomes) => {
-                for (path, outcome) in &outcomes {
-                    FileSdWrite { path, outcome }.emit(&self.metrics);
-                    self.publish_pending |= outcome.is_err();
-                }
-            }
-            Err(error) => {
-                FileSdWriteTaskFailed { error: &error }.emit(&self.metrics);
-                self.publish_pending = true;
-            }
         }
     }
 
@@ -329,21 +290,64 @@ impl Refresher {
         }
     }
 
-    /// Runs cycles every `interval` until shutdown, which also ends a cycle in progress.
-    pub async fn run(mut self, interval: Duration, shutdown: Shutdown) {
+    /// Applies task state changes now, publishing them (between or during cycles).
+    pub async fn apply(&mut self, batch: EventBatch) {
+        self.publication.apply(batch.updates).await;
+        // The listener may be gone (shutdown); nothing waits for the answer then.
+        let _ = batch.applied.send(());
+    }
+
+    /// Runs cycles every `interval` until shutdown, which also ends a cycle in progress. Task
+    /// state changes from `events` are applied as they come, also while a cycle runs.
+    pub async fn run(
+        mut self,
+        interval: Duration,
+        shutdown: Shutdown,
+        mut events: Option<mpsc::Receiver<EventBatch>>,
+    ) {
+        let metrics = self.publication.metrics.clone();
         loop {
-            let Some(report) = self.cycle_unless_shutdown(true, &shutdown).await else {
-                return;
+            let refreshed = {
+                let refresh = refresh_slots(&mut self.slots, &metrics);
+                tokio::pin!(refresh);
+                loop {
+                    tokio::select! {
+                        refreshed = &mut refresh => break refreshed,
+                        batch = next_batch(&mut events) => {
+                            self.publication.apply(batch.updates).await;
+                            let _ = batch.applied.send(());
+                        }
+                        _ = shutdown.wait() => return,
+                    }
+                }
             };
+            let report = self.cycle_ended(refreshed, true).await;
             for error in &report.errors {
                 tracing::debug!(%error, "cycle error");
             }
-            tokio::select! {
-                _ = tokio::time::sleep(interval) => {}
-                _ = shutdown.wait() => return,
+            let pause = tokio::time::sleep(interval);
+            tokio::pin!(pause);
+            loop {
+                tokio::select! {
+                    _ = &mut pause => break,
+                    batch = next_batch(&mut events) => self.apply(batch).await,
+                    _ = shutdown.wait() => return,
+                }
             }
         }
     }
+}
+
+/// The next batch of task state changes; pending for good without a queue, or once the
+/// listener has stopped (discovery goes on by the cycles).
+async fn next_batch(events: &mut Option<mpsc::Receiver<EventBatch>>) -> EventBatch {
+    if let Some(receiver) = events {
+        if let Some(batch) = receiver.recv().await {
+            return batch;
+        }
+        *events = None;
+    }
+    std::future::pending().await
 }
 
 #[cfg(test)]

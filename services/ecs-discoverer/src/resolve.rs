@@ -69,6 +69,9 @@ pub struct Resolution {
     /// Endpoints that are not targets, and markers that cost a target nothing but are wrong
     /// (an unknown interval, an invalid label name): each with its reason, for explain.
     pub skipped: Vec<Skip>,
+    /// The RUNNING tasks resolved, by ARN, with ECS's version of each when it was given:
+    /// events older than what a cycle saw are not applied, and drift is counted by task.
+    pub running_tasks: BTreeMap<String, Option<i64>>,
 }
 
 struct Resolver<'a> {
@@ -226,6 +229,12 @@ pub fn resolve_cluster(cluster: &ClusterSnapshot, options: &Options) -> Resoluti
         interner: Interner::default(),
     };
     for task in &cluster.tasks {
+        if task.last_status == TaskStatus::Running {
+            resolver
+                .out
+                .running_tasks
+                .insert(task.arn.clone(), task.version);
+        }
         resolver.task(task);
     }
     resolver.out

@@ -13,7 +13,9 @@ use serde::Deserialize;
 
 use crate::model::{Container, LaunchType, NetworkBinding, Task, TaskStatus};
 
+pub mod listener;
 pub mod overlay;
+pub mod queue;
 
 pub const SOURCE: &str = "aws.ecs";
 pub const DETAIL_TYPE: &str = "ECS Task State Change";

@@ -168,6 +168,30 @@ impl Caches {
             .map(|k| k.task.clone())
     }
 
+    /// The last description of a task seen RUNNING in `cluster`, however old.
+    pub fn known_task(&self, cluster: &str, arn: &str) -> Option<Arc<Task>> {
+        self.running
+            .get(cluster)
+            .and_then(|known| known.get(arn))
+            .map(|k| k.task.clone())
+    }
+
+    /// The cached container instance `arn` of `cluster`.
+    pub fn instance(&self, cluster: &str, arn: &str) -> Option<Arc<Instance>> {
+        self.instances.get(cluster)?.get(arn).cloned()
+    }
+
+    /// Caches a container instance described outside a cycle (for an event). The next commit
+    /// of its cluster keeps it while a task of the snapshot runs on it.
+    pub fn put_instance(&mut self, cluster: &str, instance: Instance) -> Arc<Instance> {
+        let instance = Arc::new(instance);
+        self.instances
+            .entry(cluster.to_string())
+            .or_default()
+            .insert(instance.container_instance_arn.clone(), instance.clone());
+        instance
+    }
+
     /// Which of `needed` container instances of `cluster` are not cached.
     pub fn missing_instances(&self, cluster: &str, needed: &HashSet<String>) -> Vec<String> {
         let cached = self.instances.get(cluster);

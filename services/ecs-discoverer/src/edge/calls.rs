@@ -37,7 +37,7 @@ fn edge_error<E: std::error::Error>(operation: &'static str, cluster: &str, erro
 }
 
 /// The clients and the rate limiter every call waits for.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct Api {
     pub ecs: aws_sdk_ecs::Client,
     pub ec2: aws_sdk_ec2::Client,

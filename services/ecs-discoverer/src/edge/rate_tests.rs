@@ -178,7 +178,7 @@ async fn a_cold_cycle_on_5000_tasks_keeps_every_bucket_within_its_limits() {
     let ec2_rule = ec2_rule();
     let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&ec2_rule], |b| b
         .interceptor(sent.clone()));
-    let mut edge = Edge::new(
+    let edge = Edge::new(
         ecs,
         ec2,
         Arc::new(RateLimiter::aws()),

@@ -119,6 +119,26 @@ pub fn clients(
     )
 }
 
+/// The events queue's client, recorded as the others. Its calls outlast the other clients'
+/// timeouts by design (a long poll waits up to 20 s), and it retries little: the listener
+/// has its own backoff, and the cycles go on meanwhile.
+pub fn sqs_client(config: &aws_config::SdkConfig, metrics: &Arc<Metrics>) -> aws_sdk_sqs::Client {
+    let wait = crate::task_events::queue::WAIT;
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_attempt_timeout(wait + Duration::from_secs(10))
+        .operation_timeout(wait + Duration::from_secs(30))
+        .build();
+    let sqs = aws_sdk_sqs::config::Builder::from(config)
+        .retry_config(retry_config().with_max_attempts(3))
+        .timeout_config(timeouts)
+        .interceptor(ApiCallRecorder {
+            metrics: metrics.clone(),
+        })
+        .build();
+    aws_sdk_sqs::Client::from_conf(sqs)
+}
+
 /// The Cloud Map client, recorded and retried as the ECS and EC2 ones, and paced in its
 /// buckets of `limiter`.
 pub fn cloudmap_client(

@@ -233,7 +233,7 @@ fn calls(metrics: &Metrics) -> BTreeMap<String, u64> {
 #[tokio::test]
 async fn cold_cycle_paginates_and_batches_then_warm_cycle_only_lists() {
     let batches = Arc::new(AtomicUsize::new(0));
-    let (mut edge, metrics) = edge_with(&estate_rules(250, batches.clone()));
+    let (edge, metrics) = edge_with(&estate_rules(250, batches.clone()));
     let snapshot = edge.snapshot("c1").await.expect("cold cycle");
     assert_eq!(snapshot.tasks.len(), 250);
     assert_eq!(
@@ -285,7 +285,7 @@ async fn a_throttling_storm_is_retried_and_the_cycle_completes() {
         })
         .build();
     rules.insert(0, throttled);
-    let (mut edge, metrics) = edge_with(&rules);
+    let (edge, metrics) = edge_with(&rules);
     let snapshot = edge
         .snapshot("c1")
         .await
@@ -311,7 +311,7 @@ async fn a_pending_task_is_described_again_until_running() {
         .build();
     let mut rules = estate_rules(1, Arc::new(AtomicUsize::new(0)));
     rules.insert(0, pending);
-    let (mut edge, metrics) = edge_with(&rules);
+    let (edge, metrics) = edge_with(&rules);
     assert_eq!(
         edge.snapshot("c1").await.expect("cycle").tasks[0].last_status,
         TaskStatus::Pending
@@ -330,7 +330,7 @@ async fn a_pending_task_is_described_again_until_running() {
 
 #[tokio::test]
 async fn a_refresh_with_nothing_to_describe_is_unchanged() {
-    let (mut edge, metrics) = edge_with(&estate_rules(5, Arc::new(AtomicUsize::new(0))));
+    let (edge, metrics) = edge_with(&estate_rules(5, Arc::new(AtomicUsize::new(0))));
     let Refresh::Changed(draft) = edge.refresh("c1").await.expect("cold") else {
         panic!("a cold refresh has something to describe");
     };
@@ -354,7 +354,7 @@ async fn a_refresh_with_nothing_to_describe_is_unchanged() {
 /// `i-<cluster>`), in c3 one Fargate task. DescribeInstances fails while `ec2_fails` is above 0.
 fn ec2_estate(
     ec2_calls: Arc<AtomicUsize>,
-    ec2_ids: Arc<std::sync::Mutex<Vec<String>>>,
+    ec2_ids: Arc<Mutex<Vec<String>>>,
     ec2_fails: Arc<AtomicUsize>,
 ) -> (Vec<Rule>, Vec<Rule>) {
     use aws_sdk_ec2::operation::describe_instances::{
@@ -427,7 +427,7 @@ fn ec2_estate(
     )
 }
 
-async fn drafts_of(edge: &mut Edge, clusters: &[&str]) -> Vec<Draft> {
+async fn drafts_of(edge: &Edge, clusters: &[&str]) -> Vec<Draft> {
     let mut out = Vec::new();
     for cluster in clusters {
         match edge.refresh(cluster).await.expect("refresh") {
@@ -447,8 +447,8 @@ fn ip_of_instance(id: &str) -> String {
 async fn the_container_instances_of_every_cluster_cost_one_describe_instances() {
     let (calls, ids) = (Arc::new(AtomicUsize::new(0)), Arc::new(Default::default()));
     let (ecs_rules, ec2_rules) = ec2_estate(calls.clone(), Arc::clone(&ids), Arc::default());
-    let (mut edge, _) = edge_with_ec2(&ecs_rules, &ec2_rules);
-    let drafts = drafts_of(&mut edge, &["c1", "c2", "c3"]).await;
+    let (edge, _) = edge_with_ec2(&ecs_rules, &ec2_rules);
+    let drafts = drafts_of(&edge, &["c1", "c2", "c3"]).await;
     let finished = edge.finish(drafts).await;
     assert_eq!(calls.load(Ordering::SeqCst), 1, "one DescribeInstances");
     let mut asked = ids.lock().expect("ids").clone();
@@ -475,8 +475,8 @@ async fn a_failed_describe_instances_fails_only_the_clusters_that_needed_it_and_
     let (calls, ids) = (Arc::new(AtomicUsize::new(0)), Arc::new(Default::default()));
     let fails = Arc::new(AtomicUsize::new(1));
     let (ecs_rules, ec2_rules) = ec2_estate(calls.clone(), ids, fails);
-    let (mut edge, _) = edge_with_ec2(&ecs_rules, &ec2_rules);
-    let drafts = drafts_of(&mut edge, &["c1", "c3"]).await;
+    let (edge, _) = edge_with_ec2(&ecs_rules, &ec2_rules);
+    let drafts = drafts_of(&edge, &["c1", "c3"]).await;
     let finished: BTreeMap<String, Result<ClusterSnapshot, EdgeError>> =
         edge.finish(drafts).await.into_iter().collect();
     let error = finished["c1"].as_ref().expect_err("c1 needed EC2");
@@ -489,7 +489,7 @@ async fn a_failed_describe_instances_fails_only_the_clusters_that_needed_it_and_
         edge.refresh("c3").await.expect("refresh"),
         Refresh::Unchanged
     ));
-    let drafts = drafts_of(&mut edge, &["c1"]).await;
+    let drafts = drafts_of(&edge, &["c1"]).await;
     let (_, snapshot) = edge.finish(drafts).await.pop().expect("c1");
     let snapshot = snapshot.expect("c1 completes");
     assert_eq!(
@@ -571,8 +571,8 @@ async fn ec2_request_limit_exceeded_is_counted_as_throttling_and_retried() {
         })
         .build();
     ec2_rules.insert(0, throttled);
-    let (mut edge, metrics) = edge_with_ec2(&ecs_rules, &ec2_rules);
-    let drafts = drafts_of(&mut edge, &["c1"]).await;
+    let (edge, metrics) = edge_with_ec2(&ecs_rules, &ec2_rules);
+    let drafts = drafts_of(&edge, &["c1"]).await;
     let (_, snapshot) = edge.finish(drafts).await.pop().expect("c1");
     assert!(snapshot.is_ok(), "{snapshot:?}");
     let labels = OperationLabels {
@@ -603,7 +603,7 @@ async fn a_running_task_is_described_again_after_the_ttl_so_its_new_tags_count()
     let mut rules = vec![clusters_rule(), list, describe];
     rules.extend(definition_service_and_instance_rules());
     let (mut edge, _) = edge_with(&rules);
-    edge.caches = Caches::new(Duration::from_millis(200));
+    edge.caches = Arc::new(Mutex::new(Caches::new(Duration::from_millis(200))));
     let release = |snapshot: &ClusterSnapshot| snapshot.tasks[0].tags.get("release").cloned();
 
     let first = edge.snapshot("c1").await.expect("cold");

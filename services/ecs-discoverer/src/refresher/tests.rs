@@ -358,7 +358,7 @@ fn one_target(origin: Origin, address: &str) -> Resolution {
             address: address.into(),
             labels: crate::label_set::LabelSet::default(),
         })],
-        skipped: Vec::new(),
+        ..Resolution::default()
     }
 }
 
@@ -433,6 +433,7 @@ async fn each_part_keeps_its_last_good_until_it_is_no_longer_listed() {
         None,
         metrics.clone(),
         state.clone(),
+        false,
     );
     let everything = ["10.0.0.1:80", "10.0.0.2:80", "10.9.0.1:80"];
 

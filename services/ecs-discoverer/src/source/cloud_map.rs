@@ -74,7 +74,7 @@ fn resolution(groups: Vec<stack_common::target_group::TargetGroup>) -> Resolutio
         .collect();
     Resolution {
         targets,
-        skipped: Vec::new(),
+        ..Resolution::default()
     }
 }
 
