@@ -352,3 +352,6 @@ async fn next_batch(events: &mut Option<mpsc::Receiver<EventBatch>>) -> EventBat
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod event_tests;

@@ -161,3 +161,6 @@ impl Listener {
         Ok(true)
     }
 }
+
+#[cfg(test)]
+mod tests;
