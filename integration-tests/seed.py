@@ -189,6 +189,34 @@ class Estate:
                                      "region": self.region, "unplaced": unplaced})
         answer.raise_for_status()
 
+    # --- EventBridge and SQS ---------------------------------------------------------------
+    def events_queue(self, name: str, clusters: list[str] | None = None) -> str:
+        """A queue that receives the ECS task state changes (of `clusters`' ARNs, or all)
+        through a rule on the default bus, as the stack wires it. Returns the queue URL."""
+        sqs, events = self.client("sqs"), self.client("events")
+        url = sqs.create_queue(QueueName=name)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        pattern: dict[str, Any] = {"source": ["aws.ecs"], "detail-type": ["ECS Task State Change"]}
+        if clusters:
+            pattern["detail"] = {"clusterArn": clusters}
+        events.put_rule(Name=f"{name}-rule", EventPattern=json.dumps(pattern))
+        events.put_targets(Rule=f"{name}-rule", Targets=[{"Id": "queue", "Arn": arn}])
+        return url
+
+    def receive_events(self, url: str, wait: int = 1) -> list[dict[str, Any]]:
+        """The events waiting on the queue (deleted once read)."""
+        sqs = self.client("sqs")
+        found: list[dict[str, Any]] = []
+        while True:
+            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                           WaitTimeSeconds=wait).get("Messages", [])
+            if not messages:
+                return found
+            for message in messages:
+                found.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            wait = 0
+
     # --- Cloud Map -----------------------------------------------------------------------
     def cloudmap_namespace(self, name: str) -> str:
         sd = self.client("servicediscovery")

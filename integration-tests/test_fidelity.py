@@ -236,3 +236,75 @@ def test_p15_a_rule_referencing_a_group_keeps_its_description(estate: Estate) ->
     [rule] = [r for r in rules["SecurityGroupRules"] if not r["IsEgress"]]
     assert rule["ReferencedGroupInfo"]["GroupId"] == source
     assert rule["Description"] == "Prometheus scrapes node-exporter"
+
+
+# The documented task state change event ("Amazon ECS task state change events",
+# https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_task_events.html): the envelope
+# fields of every EventBridge event, and the task fields its example `detail` shows.
+DOCUMENTED_ENVELOPE = {"version", "id", "detail-type", "source", "account", "time", "region",
+                       "resources", "detail"}
+DOCUMENTED_DETAIL = {"attachments", "availabilityZone", "clusterArn", "containers", "createdAt",
+                     "launchType", "desiredStatus", "group", "lastStatus", "overrides",
+                     "connectivity", "connectivityAt", "startedAt", "updatedAt", "taskArn",
+                     "taskDefinitionArn", "version"}
+DOCUMENTED_CONTAINER = {"containerArn", "lastStatus", "name", "image", "taskArn", "cpu"}
+ISO_TIMESTAMP = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$"
+
+
+def test_p16_run_and_stop_task_publish_task_state_changes_of_the_documented_shape(estate: Estate) -> None:
+    import re
+
+    estate.cluster("c1")
+    other = estate.cluster("c2")
+    url = estate.events_queue("task-events", clusters=[estate.ecs.describe_clusters(
+        clusters=["c1"])["clusters"][0]["clusterArn"]])
+    family = estate.task_definition("vpc", [container("app", ports=[8080])],
+                                    network_mode="awsvpc", fargate=True)
+    [arn] = estate.run_tasks("c1", family, fargate=True)
+    estate.run_tasks("c2", family, fargate=True)
+    started = estate.receive_events(url)
+    assert [e["detail"]["lastStatus"] for e in started] == ["PENDING", "RUNNING"], \
+        "PENDING then RUNNING, and nothing of c2 (the rule's pattern)"
+    assert all(e["detail"]["clusterArn"] != other for e in started)
+    running = started[1]
+    assert DOCUMENTED_ENVELOPE <= running.keys()
+    assert running["source"] == "aws.ecs" and running["detail-type"] == "ECS Task State Change"
+    assert running["resources"] == [arn]
+    detail = running["detail"]
+    assert DOCUMENTED_DETAIL <= detail.keys(), DOCUMENTED_DETAIL - detail.keys()
+    assert "tags" not in detail, "events carry no tags"
+    assert DOCUMENTED_CONTAINER <= detail["containers"][0].keys()
+    for key in ("createdAt", "connectivityAt", "startedAt", "updatedAt"):
+        assert re.match(ISO_TIMESTAMP, detail[key]), (key, detail[key])
+    [eni] = detail["attachments"]
+    assert eni["type"] == "eni"
+    address = {d["name"]: d["value"] for d in eni["details"]}["privateIPv4Address"]
+    assert detail["containers"][0]["networkInterfaces"][0]["privateIpv4Address"] == address
+    assert [e["detail"]["version"] for e in started] == [1, 2]
+    [described] = describe(estate, "c1", [arn])
+    assert described["version"] == 2, "DescribeTasks gives the version of the last event"
+
+    estate.stop_task("c1", arn)
+    [stopped] = estate.receive_events(url)
+    assert stopped["detail"]["lastStatus"] == "STOPPED"
+    assert stopped["detail"]["desiredStatus"] == "STOPPED"
+    assert stopped["detail"]["version"] == 3
+    assert stopped["detail"]["stopCode"] == "UserInitiated"
+    assert estate.receive_events(url, wait=0) == [], "one event per change, none repeated"
+
+
+def test_p16_bridge_events_carry_the_dynamic_host_ports_and_the_hook_publishes(estate: Estate) -> None:
+    estate.cluster("c1")
+    instance = estate.container_instance("c1")
+    url = estate.events_queue("task-events")
+    family = estate.task_definition("dyn", [container("app", ports=[8080])])
+    [arn] = estate.run_tasks("c1", family)
+    running = estate.receive_events(url)[-1]["detail"]
+    [binding] = running["containers"][0]["networkBindings"]
+    assert binding["containerPort"] == 8080 and 32768 <= binding["hostPort"] <= 60999
+    assert running["containerInstanceArn"] == instance.container_instance_arn
+    estate.set_task_status("c1", arn, "DEACTIVATING")
+    [leaving] = estate.receive_events(url)
+    assert leaving["detail"]["lastStatus"] == "DEACTIVATING"
+    assert leaving["detail"]["version"] == 3
+

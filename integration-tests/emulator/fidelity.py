@@ -40,6 +40,16 @@ Patches (P-numbers are used in the tests and the README):
   P15 a security group rule that references another group keeps its description
       (DescribeSecurityGroupRules); moto reads it only from a CIDR range, so every such rule
       of a Terraform apply re-plans as changed.
+  P16 ECS publishes "ECS Task State Change" events to the default EventBridge bus (moto's ECS
+      publishes none), so a rule with an SQS target delivers them: RunTask and StartTask (a
+      PENDING event, then RUNNING), StopTask, the state transitions DescribeTasks advances,
+      and the P8 hook. Each change of a task's lastStatus, desiredStatus or container instance
+      raises its `version` by one, and DescribeTasks returns that version too. The event has
+      the shape of AWS's documented task state change event (`detail` is the task, with ISO
+      timestamps, an `eni` attachment, no tags); the service scheduler of the test bed is the
+      ECS agent (`ecs_agent/`), whose RunTask and StopTask calls publish the same way.
+      Events delivered to a target keep their `account`, which moto's default input template
+      leaves out.
 
 Not patched here, and worked around by the harness instead (see `harness.py`): moto advances a
 task's state on every DescribeTasks; the harness sets a manual transition for `ecs::task`
@@ -50,6 +60,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import datetime, timezone
 from typing import Any
 
 from moto.ec2 import ec2_backends
@@ -57,6 +68,8 @@ from moto.ec2.models import security_groups as ec2_security_groups
 from moto.ecs import models as ecs_models
 from moto.ecs import responses as ecs_responses
 from moto.ecs.exceptions import InvalidParameterException
+from moto.events.models import events_backends
+from moto.events.utils import EventTemplateParser
 from moto.servicediscovery import models as sd_models
 from moto.servicediscovery import responses as sd_responses
 
@@ -83,6 +96,8 @@ _original = {
     "list_clusters": ecs_responses.EC2ContainerServiceResponse.list_clusters,
     "list_services": ecs_responses.EC2ContainerServiceResponse.list_services,
     "list_container_instances": ecs_responses.EC2ContainerServiceResponse.list_container_instances,
+    "run_task": ecs_models.EC2ContainerServiceBackend.run_task,
+    "start_task": ecs_models.EC2ContainerServiceBackend.start_task,
 }
 
 
@@ -407,6 +422,135 @@ def _rule_description(self: Any) -> str | None:
     return self.ip_range.get("Description") or self.source_group.get("Description")
 
 
+TASK_STATE_CHANGE = "ECS Task State Change"
+
+
+def _iso(moment: datetime) -> str:
+    """An ISO timestamp as ECS events carry them: `2026-11-30T17:00:00.123Z`."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _task_event_detail(task: Any, version: int, now: datetime) -> dict[str, Any]:
+    """P16: the task as the documented task state change event's `detail` carries it."""
+    created = getattr(task, "_fidelity_created_at", now)
+    cluster_name = task.cluster_name
+    containers = []
+    for container in task.containers:
+        item: dict[str, Any] = {
+            "containerArn": f"arn:aws:ecs:{task.region_name}:{task._account_id}:container/"
+                            f"{cluster_name}/{task.id}/{abs(hash((task.id, container.name))) % 10**12:012d}",
+            "lastStatus": "RUNNING" if task.last_status == "RUNNING" else task.last_status,
+            "name": container.name,
+            "image": container.image,
+            "taskArn": task.task_arn,
+            "cpu": str(container.cpu or 0),
+        }
+        if container.memory is not None:
+            item["memory"] = str(container.memory)
+        if getattr(container, "network_interfaces", None):
+            item["networkInterfaces"] = container.network_interfaces
+        if getattr(container, "network_bindings", None):
+            item["networkBindings"] = container.network_bindings
+        containers.append(item)
+    detail: dict[str, Any] = {
+        "attachments": [
+            {**a, "type": "eni" if a.get("type") == "ElasticNetworkInterface" else a.get("type")}
+            for a in task.attachments
+        ],
+        "availabilityZone": getattr(task, "availability_zone", None),
+        "clusterArn": task.cluster_arn,
+        "containers": containers,
+        "createdAt": _iso(created),
+        "launchType": task.launch_type or "EC2",
+        "desiredStatus": task.desired_status,
+        "group": task.group,
+        "lastStatus": task.last_status,
+        "overrides": {"containerOverrides": [{"name": c.name} for c in task.containers]},
+        "connectivity": "CONNECTED",
+        "connectivityAt": _iso(created),
+        "startedBy": task.started_by or None,
+        "updatedAt": _iso(now),
+        "taskArn": task.task_arn,
+        "taskDefinitionArn": task.task_definition_arn,
+        "version": version,
+        "containerInstanceArn": task.container_instance_arn,
+        "platformVersion": task.platform_version if task.launch_type == "FARGATE" else None,
+    }
+    if task.last_status == "RUNNING":
+        detail["startedAt"] = _iso(getattr(task, "_fidelity_started_at", now))
+    if task.last_status == "STOPPED":
+        detail["stoppedAt"] = _iso(now)
+        detail["stoppedReason"] = task.stopped_reason or "Task stopped by user"
+        detail["stopCode"] = "UserInitiated"
+    return {k: v for k, v in detail.items() if v is not None}
+
+
+def _publish_changes(backend: Any, tasks: list[Any]) -> None:
+    """P16: one event per change of each task's state, with the task's next version. A task
+    created RUNNING (moto starts every task RUNNING) is announced PENDING first, as ECS does."""
+    versions = backend.__dict__.setdefault("_fidelity_task_states", {})
+    now = datetime.now(timezone.utc)
+    entries = []
+    for task in tasks:
+        if not isinstance(task, ecs_models.Task):
+            continue
+        state = (task.last_status, task.desired_status, task.container_instance_arn)
+        previous = versions.get(task.task_arn)
+        if previous is not None and previous[0] == state:
+            continue
+        version = previous[1] if previous is not None else 0
+        announced = []
+        if previous is None:
+            task._fidelity_created_at = now
+            if task.last_status == "RUNNING":
+                actual = task.last_status
+                task.last_status = "PENDING"
+                version += 1
+                announced.append(_task_event_detail(task, version, now))
+                task.last_status = actual
+        if task.last_status == "RUNNING":
+            task._fidelity_started_at = now
+        version += 1
+        announced.append(_task_event_detail(task, version, now))
+        versions[task.task_arn] = (state, version)
+        task.version = version
+        entries.extend(
+            {"Source": "aws.ecs", "DetailType": TASK_STATE_CHANGE, "Detail": json.dumps(detail),
+             "Resources": [task.task_arn]}
+            for detail in announced
+        )
+    if not entries:
+        return
+    events = events_backends[backend.account_id][backend.region_name]
+    for start in range(0, len(entries), 10):
+        events.put_events(entries[start:start + 10])
+
+
+def _publishing(operation: str) -> Any:
+    original = _original[operation]
+
+    def handler(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original(self, *args, **kwargs)
+        _publish_changes(self, result if isinstance(result, list) else [result])
+        return result
+
+    handler.__doc__ = f"P16: {operation} publishes the task state changes it makes."
+    return handler
+
+
+def _stop_task_publishing(self: Any, cluster_str: str, task_str: str, reason: str) -> Any:
+    task = _stop_task(self, cluster_str, task_str, reason)
+    _publish_changes(self, [task])
+    return task
+
+
+def _describe_tasks_publishing(self: Any, cluster_str: str, tasks: list[str]) -> list[Any]:
+    """P7, and P16 for the transitions moto's state manager advances on DescribeTasks."""
+    found = _describe_tasks(self, cluster_str, tasks)
+    _publish_changes(self, found)
+    return found
+
+
 def set_task_status(body: dict[str, Any]) -> dict[str, Any]:
     """P8: set a task's lastStatus, e.g. to PENDING; `{account?, region?, cluster, task, lastStatus,
     unplaced?}`. With `unplaced`, the task also loses its container instance (not placed yet)."""
@@ -419,6 +563,7 @@ def set_task_status(body: dict[str, Any]) -> dict[str, Any]:
             task.last_status = body["lastStatus"]
             if body.get("unplaced"):
                 task.container_instance_arn = None
+            _publish_changes(backend, [task])
             return {"taskArn": task.task_arn, "lastStatus": task.last_status}
     raise KeyError(f"no task {body['task']} in cluster {cluster.name}")
 
@@ -430,8 +575,15 @@ def apply() -> None:
     ecs_models.Task.__init__ = _task_init
     backend_cls._calculate_task_resource_requirements = staticmethod(_calculate_requirements)
     backend_cls.register_task_definition = _register_task_definition
-    backend_cls.stop_task = _stop_task
-    backend_cls.describe_tasks = _describe_tasks
+    EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = (
+        '{"version": "0", "id": "<id>", "detail-type": "<detail-type>", "source": "<source>", '
+        '"account": "<account>", "time": <time>, "region": "<region>", "resources": <resources>, '
+        '"detail": <detail>}'
+    )
+    backend_cls.stop_task = _stop_task_publishing
+    backend_cls.describe_tasks = _describe_tasks_publishing
+    backend_cls.run_task = _publishing("run_task")
+    backend_cls.start_task = _publishing("start_task")
     response_cls.list_tasks = _list_tasks_response
     response_cls.describe_tasks = _describe_tasks_response
     response_cls.list_clusters = _paginated("list_clusters", "clusterArns")
