@@ -42,9 +42,10 @@ dashboards-check: deps build ## Dashboards and alert rules: JSON properties, eve
 build-release: ## Release build of both services (for the benchmark only)
 	$(CARGO) build --locked --release -p ecs-discoverer -p config-reloader
 
-bench: deps build-release ## Benchmark vs prometheus-ecs-discoverer: calls, CPU, RSS at N=100/1k/5k, robustness, http_sd load, rate limits
+bench: deps build-release ## Benchmark vs prometheus-ecs-discoverer: calls, CPU, RSS at N=100/1k/5k, robustness, http_sd load, rate limits; then events vs polling at N=1k/5k
 	@integration-tests/install-bench-deps.sh
 	cd integration-tests && ../$(PYTHON) bench.py $(BENCH_ARGS)
+	cd integration-tests && ../$(PYTHON) bench_events.py $(BENCH_EVENTS_ARGS)
 
 terraform-docs: deps ## Regenerate the Inputs/Outputs tables of terraform/modules/*/README.md
 	.tools/checkov/bin/python terraform/module-docs.py

@@ -249,7 +249,8 @@ class Estate:
 # The placeholders of task-definitions/*.json (listed in its README) and test values for them.
 PASTE_PLACEHOLDERS = {"<ACCOUNT_ID>": "123456789012", "<REGION>": "us-east-1", "<TAG>": "0.1.0",
                       "<CONFIG_BUCKET>": "config-bucket", "<GRAFANA_ADMIN_SECRET>": "grafana-admin-AbCdEf",
-                      "<APP_IMAGE>": "public.ecr.aws/docker/library/busybox:latest", "<CLUSTER_NAME>": "emu"}
+                      "<APP_IMAGE>": "public.ecr.aws/docker/library/busybox:latest", "<CLUSTER_NAME>": "emu",
+                      "<EVENTS_QUEUE_URL>": "https://sqs.us-east-1.amazonaws.com/123456789012/ecs-task-events"}
 
 
 def pasted_definition(path: Path, **values: str) -> dict[str, Any]:

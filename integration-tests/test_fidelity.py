@@ -308,3 +308,15 @@ def test_p16_bridge_events_carry_the_dynamic_host_ports_and_the_hook_publishes(e
     assert leaving["detail"]["lastStatus"] == "DEACTIVATING"
     assert leaving["detail"]["version"] == 3
 
+
+
+def test_p17_queue_json_attributes_come_back_compact_as_aws_returns_them(estate: Estate) -> None:
+    import json
+
+    sqs = estate.client("sqs")
+    dead = sqs.create_queue(QueueName="dead")["QueueUrl"]
+    dead_arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sent = json.dumps({"deadLetterTargetArn": dead_arn, "maxReceiveCount": 5}, separators=(",", ":"))
+    url = sqs.create_queue(QueueName="main", Attributes={"RedrivePolicy": sent})["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attributes["RedrivePolicy"] == sent

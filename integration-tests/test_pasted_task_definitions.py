@@ -36,7 +36,10 @@ def seed_sources(estate: Estate) -> None:
 
 
 def run_pasted(estate: Estate, agent: Agent, path: Path) -> TaskRun:
-    params = pasted_definition(path, APP_IMAGE="example-app:latest", CLUSTER_NAME="pasted")
+    queue_url = estate.events_queue("ecs-task-events", clusters=[estate.ecs.describe_clusters(
+        clusters=["pasted"])["clusters"][0]["clusterArn"]])
+    params = pasted_definition(path, APP_IMAGE="example-app:latest", CLUSTER_NAME="pasted",
+                               EVENTS_QUEUE_URL=queue_url)
     params.pop("taskRoleArn", None)
     params.pop("executionRoleArn", None)
     arn = estate.ecs.register_task_definition(**params)["taskDefinition"]["taskDefinitionArn"]

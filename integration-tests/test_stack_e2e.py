@@ -28,7 +28,7 @@ import requests
 import yaml
 
 from ecs_agent import Agent
-from harness import AWS_ENV, EMULATOR_HOST, ROOT, Emulator, wait_until
+from harness import AWS_ENV, EMULATOR_HOST, ROOT, Emulator, metric_sum, wait_until
 from seed import Estate
 from terraform_stack import AppliedStack, missing, not_run_here, stack_prometheus
 
@@ -169,6 +169,27 @@ def test_a_firing_alert_is_delivered_through_alertmanager(deployed: Deployed) ->
     assert notification["receiver"] == "default" and notification["status"] == "firing", notification
     (alertmanager,) = api(url, "alertmanagers")["activeAlertmanagers"]
     assert alertmanager["url"].endswith(":9093/api/v2/alerts"), alertmanager
+
+
+def test_a_task_the_scheduler_adds_after_apply_is_a_target_through_the_event_path(deployed: Deployed) -> None:
+    """The stack's EventBridge rule and queue (task-events module) reach the discoverer in the
+    Prometheus task: the example-env service scaled to 2, the agent's RunTask is applied from the
+    queue, and Prometheus has the new target with no full cycle in between (every 5 minutes)."""
+    task, url = stack_prometheus(deployed.agent)
+    discoverer = f"http://{task.eni}:9001/metrics"
+    cluster = deployed.stack.output()["cluster_name"]
+
+    def example_env_targets() -> list[dict[str, Any]]:
+        return [t for t in api(url, "targets", state="active")["activeTargets"]
+                if t["labels"].get("job") == "example-env"]
+
+    wait_until(lambda: len(example_env_targets()) == 1, 150, "the first example-env target", interval=2)
+    cycles = metric_sum(requests.get(discoverer, timeout=5).text, "ecs_sd_cycles_total")
+    deployed.stack.client("ecs").update_service(cluster=cluster, service="example-env", desiredCount=2)
+    wait_until(lambda: len(example_env_targets()) == 2, 60, "the second example-env target", interval=1)
+    metrics = requests.get(discoverer, timeout=5).text
+    assert metric_sum(metrics, "ecs_sd_task_events_total", outcome="running") >= 1, metrics
+    assert metric_sum(metrics, "ecs_sd_cycles_total") == cycles, "no full cycle ran in between"
 
 
 def test_grafanas_provisioning_files_are_delivered_to_its_volumes(deployed: Deployed) -> None:

@@ -50,6 +50,9 @@ Patches (P-numbers are used in the tests and the README):
       ECS agent (`ecs_agent/`), whose RunTask and StopTask calls publish the same way.
       Events delivered to a target keep their `account`, which moto's default input template
       leaves out.
+  P17 SQS returns a queue's JSON attributes (RedrivePolicy, Policy) compact, as AWS does; moto
+      re-serializes them with spaces, which the Terraform AWS provider plans as a change of
+      every queue with a dead-letter queue after each apply.
 
 Not patched here, and worked around by the harness instead (see `harness.py`): moto advances a
 task's state on every DescribeTasks; the harness sets a manual transition for `ecs::task`
@@ -71,6 +74,7 @@ from moto.ecs.exceptions import InvalidParameterException
 from moto.events.models import events_backends
 from moto.events.utils import EventTemplateParser
 from moto.servicediscovery import models as sd_models
+from moto.sqs import models as sqs_models
 from moto.servicediscovery import responses as sd_responses
 
 EPHEMERAL_PORTS = range(32768, 61000)
@@ -96,6 +100,7 @@ _original = {
     "list_clusters": ecs_responses.EC2ContainerServiceResponse.list_clusters,
     "list_services": ecs_responses.EC2ContainerServiceResponse.list_services,
     "list_container_instances": ecs_responses.EC2ContainerServiceResponse.list_container_instances,
+    "queue_attributes": sqs_models.Queue.attributes,
     "run_task": ecs_models.EC2ContainerServiceBackend.run_task,
     "start_task": ecs_models.EC2ContainerServiceBackend.start_task,
 }
@@ -551,6 +556,15 @@ def _describe_tasks_publishing(self: Any, cluster_str: str, tasks: list[str]) ->
     return found
 
 
+def _queue_attributes(self: Any) -> dict[str, Any]:
+    """P17: JSON attributes as AWS returns them, without moto's spaces."""
+    result = _original["queue_attributes"].fget(self)
+    for key in ("RedrivePolicy", "Policy"):
+        if isinstance(result.get(key), str):
+            result[key] = json.dumps(json.loads(result[key]), separators=(",", ":"))
+    return result
+
+
 def set_task_status(body: dict[str, Any]) -> dict[str, Any]:
     """P8: set a task's lastStatus, e.g. to PENDING; `{account?, region?, cluster, task, lastStatus,
     unplaced?}`. With `unplaced`, the task also loses its container instance (not placed yet)."""
@@ -580,6 +594,7 @@ def apply() -> None:
         '"account": "<account>", "time": <time>, "region": "<region>", "resources": <resources>, '
         '"detail": <detail>}'
     )
+    sqs_models.Queue.attributes = property(_queue_attributes)
     backend_cls.stop_task = _stop_task_publishing
     backend_cls.describe_tasks = _describe_tasks_publishing
     backend_cls.run_task = _publishing("run_task")

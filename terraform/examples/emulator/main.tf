@@ -22,11 +22,13 @@ provider "aws" {
     cloudwatchlogs   = local.localstack
     ec2              = var.endpoint
     ecs              = var.endpoint
+    events           = var.endpoint
     iam              = local.localstack
     kms              = local.localstack
     s3               = local.localstack
     secretsmanager   = local.localstack
     servicediscovery = var.endpoint
+    sqs              = var.endpoint
     ssm              = local.localstack
     sts              = local.localstack
   }

@@ -16,6 +16,12 @@ locals {
       resources  = ["*"]
       conditions = []
     }] : [],
+    length(var.events_queue_arns) > 0 ? [{
+      sid        = "TaskStateChangeQueue"
+      actions    = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+      resources  = var.events_queue_arns
+      conditions = []
+    }] : [],
     var.enable_discoverer || var.enable_cloudmap_reader ? [{
       sid = "CloudMapReads"
       actions = [

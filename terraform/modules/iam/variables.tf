@@ -101,6 +101,12 @@ variable "sns_topic_arns" {
   default     = []
 }
 
+variable "events_queue_arns" {
+  description = "SQS queues of ECS task state changes that ecs-discoverer reads (--events-queue-url): receive, delete and read attributes, on these queues only."
+  type        = list(string)
+  default     = []
+}
+
 variable "log_group_arns" {
   description = "CloudWatch log groups the execution role writes container logs to."
   type        = list(string)

@@ -105,10 +105,11 @@ locals {
       environment = concat(
         [
           { name = "ECS_SD_OUTPUT_DIR", value = "/etc/ecs-sd" },
-          { name = "ECS_SD_INTERVAL", value = var.scrape_interval },
+          { name = "ECS_SD_INTERVAL", value = var.events_queue == null ? var.scrape_interval : var.reconcile_interval },
           { name = "ECS_SD_LOG_FORMAT", value = "json" },
         ],
         length(var.discovery_clusters) > 0 ? [{ name = "ECS_SD_CLUSTERS", value = join(",", var.discovery_clusters) }] : [],
+        var.events_queue == null ? [] : [{ name = "ECS_SD_EVENTS_QUEUE_URL", value = var.events_queue.url }],
       )
       mountPoints  = [{ sourceVolume = local.sd_volume, containerPath = "/etc/ecs-sd", readOnly = false }]
       portMappings = [{ containerPort = 9001, protocol = "tcp" }]
@@ -213,6 +214,7 @@ module "iam" {
   config_ssm_paths    = [var.ssm_path]
   ssm_kms_key_arns    = var.config_kms_key_arn == null ? [] : [var.config_kms_key_arn]
   enable_remote_write = var.remote_write != "none"
+  events_queue_arns   = var.events_queue == null ? [] : [var.events_queue.arn]
   amp_workspace_arn   = local.amp_workspace_arn
   log_group_arns      = [aws_cloudwatch_log_group.this.arn]
   tags                = var.tags

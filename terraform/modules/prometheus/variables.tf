@@ -168,6 +168,26 @@ variable "alertmanager_service" {
   }
 }
 
+variable "events_queue" {
+  description = "The SQS queue of ECS task state changes (the task-events module's queue_url and queue_arn) that ecs-discoverer applies as they come; null to discover by polling alone."
+  type = object({
+    url = string
+    arn = string
+  })
+  default = null
+}
+
+variable "reconcile_interval" {
+  description = "With events_queue: the discoverer's full cycle, which corrects whatever the events missed (ECS_SD_INTERVAL). Without it, the discoverer polls at scrape_interval."
+  type        = string
+  default     = "5m"
+
+  validation {
+    condition     = can(regex("^[0-9]+(s|m|h)$", var.reconcile_interval))
+    error_message = "reconcile_interval is a duration such as 5m or 15m."
+  }
+}
+
 variable "discovery_clusters" {
   description = "ECS clusters ecs-discoverer scans; empty means every cluster of the account and region."
   type        = list(string)

@@ -50,6 +50,20 @@ module "cloudmap" {
   tags = var.tags
 }
 
+locals {
+  # The discoverer scans this stack's cluster, not every cluster of the region, unless told.
+  discovery_clusters = coalesce(var.discovery_clusters, [module.cluster.cluster_name])
+}
+
+module "task_events" {
+  source = "../task-events"
+  create = var.enable_event_discovery
+
+  name     = "${var.name}-task-events"
+  clusters = local.discovery_clusters
+  tags     = var.tags
+}
+
 module "prometheus" {
   source = "../prometheus"
 
@@ -68,9 +82,10 @@ module "prometheus" {
     to_port           = r.to_port
     description       = "ports ${r.from_port}-${r.to_port} of the container instances"
   }]
-  discoverer_image = var.discoverer_image
-  # The discoverer scans this stack's cluster, not every cluster of the region, unless told.
-  discovery_clusters    = coalesce(var.discovery_clusters, [module.cluster.cluster_name])
+  discoverer_image      = var.discoverer_image
+  discovery_clusters    = local.discovery_clusters
+  events_queue          = var.enable_event_discovery ? { url = module.task_events.queue_url, arn = module.task_events.queue_arn } : null
+  reconcile_interval    = var.event_reconcile_interval
   reloader_image        = var.reloader_image
   ssm_path              = "/${var.name}/prometheus"
   cloudmap_namespaces   = [module.cloudmap.namespace_name]

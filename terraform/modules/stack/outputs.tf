@@ -63,3 +63,8 @@ output "alertmanager_config_parameter" {
   description = "SSM parameter holding alertmanager.yml, or null without Alertmanager."
   value       = module.alertmanager.config_parameter_name
 }
+
+output "events_queue_url" {
+  description = "The SQS queue of ECS task state changes ecs-discoverer reads, or null without event discovery."
+  value       = module.task_events.queue_url
+}

@@ -120,6 +120,23 @@ variable "enable_cadvisor" {
   default     = true
 }
 
+variable "enable_event_discovery" {
+  description = "Event-driven discovery: an EventBridge rule sends the discovery clusters' ECS task state changes to an SQS queue that ecs-discoverer applies within seconds; its full cycle then runs every event_reconcile_interval. False: the discoverer polls at the scrape interval."
+  type        = bool
+  default     = true
+}
+
+variable "event_reconcile_interval" {
+  description = "With event discovery, how often the discoverer's full cycle corrects what the events missed. Each cycle is one ListTasks per 100 tasks: at 20,000 tasks, 5m is 2,400 calls an hour (10% of polling at 30s), 10m half that."
+  type        = string
+  default     = "5m"
+
+  validation {
+    condition     = can(regex("^[0-9]+(s|m|h)$", var.event_reconcile_interval))
+    error_message = "event_reconcile_interval is a duration such as 5m or 15m."
+  }
+}
+
 variable "enable_grafana" {
   description = "Run Grafana with the provisioned datasource and dashboards."
   type        = bool

@@ -1,0 +1,425 @@
+"""`make bench`, events section (issue 16): event-driven discovery against polling, side by side in
+one run on one emulator estate per size.
+
+For N = 1,000 and 5,000 running tasks (bench.py's estate), each of three modes runs for a window of
+WINDOW seconds in which 1% of the tasks are replaced every minute (a standalone awsvpc task stopped,
+one started, evenly spaced):
+  - `events`: ecs-discoverer reading the queue an EventBridge rule fills (fidelity patch P16), with
+    a reconciling cycle every 5 minutes (the stack's default);
+  - `polling`: ecs-discoverer at `--interval 30s`;
+  - `PromED`: prometheus-ecs-discoverer 3.3.4 at 30 s.
+Measured for each: the latency from RunTask to the task's target in the tool's file_sd output, and
+from StopTask to its removal (p50, p99); the ECS and EC2 calls the tool made in the window (moto's
+request recorder, the driver's own calls left out by their user agent), per hour; the tool's CPU
+per hour and peak RSS. The window holds one reconciling cycle and one task-cache refresh (both
+every 5 minutes), as each 5 minutes of an hour does. Projected to 20,000 tasks from the 5,000 figures
+(calls scale with tasks/100). Results go to bench-results/events.md.
+
+    python bench_events.py [--sizes 1000,5000] [--window 330]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import math
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import boto3
+from botocore.config import Config
+
+from bench import (PROMED_PYTHON, RESULTS, Recorder, build_estate, cpu_seconds, file_targets, ours_binary,
+                   peak_rss_mib, prometheus_ecs_sd_calls)
+from harness import AWS_ENV, Emulator, wait_until
+from seed import Estate
+
+DRIVER = "ecs-bench-driver"  # the user agent suffix of the driver's own calls
+RECONCILE = "5m"
+WINDOW = 330.0  # 5.5 minutes: one reconcile, one task-cache refresh
+CHURN_PER_MINUTE = 0.01
+SETTLE = 45.0  # after the window, time for the last changes to show (a 30 s poll and its cycle)
+MODES = ("events", "polling", "PromED")
+
+
+@dataclass
+class Sample:
+    address: str
+    at: float
+
+
+@dataclass
+class ModeResult:
+    mode: str
+    add: list[float] = field(default_factory=list)
+    remove: list[float] = field(default_factory=list)
+    skipped: int = 0
+    calls: Counter = field(default_factory=Counter)
+    sqs_calls: Counter = field(default_factory=Counter)
+    window: float = 0.0
+    cpu_s: float = 0.0
+    rss_mib: float = 0.0
+    error: str = ""
+
+    def per_hour(self) -> float:
+        return sum(self.calls.values()) * 3600 / self.window if self.window else math.nan
+
+
+class Watcher:
+    """Polls a tool's file_sd output and records when each address appears and disappears."""
+
+    def __init__(self, output: Path):
+        self.output = output
+        self.present: set[str] = set()
+        self.appeared: dict[str, float] = {}
+        self.vanished: dict[str, float] = {}
+        self._mtimes: tuple = ()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            mtimes = tuple(p.stat().st_mtime_ns for p in sorted(self.output.glob("*.json")))
+            if mtimes != self._mtimes:
+                self._mtimes = mtimes
+                try:
+                    now = time.monotonic()
+                    current = file_targets(self.output)
+                except (ValueError, OSError):
+                    continue  # a file between its truncation and its write (PromED writes in place)
+                for address in current - self.present:
+                    self.appeared[address] = now
+                    self.vanished.pop(address, None)
+                for address in self.present - current:
+                    self.vanished[address] = now
+                self.present = current
+            time.sleep(0.02)
+
+
+def driver_clients(emulator: Emulator) -> tuple:
+    config = Config(user_agent_extra=DRIVER, retries={"max_attempts": 2})
+    make = lambda service: boto3.client(service, endpoint_url=emulator.endpoints.of(service),  # noqa: E731
+                                        region_name="us-east-1", config=config,
+                                        aws_access_key_id=AWS_ENV["AWS_ACCESS_KEY_ID"],
+                                        aws_secret_access_key=AWS_ENV["AWS_SECRET_ACCESS_KEY"])
+    return make("ecs"), make("sqs"), make("events")
+
+
+def eni_address(task: dict, port: int) -> str:
+    details = {d["name"]: d["value"] for d in task["attachments"][0]["details"]}
+    return f"{details['privateIPv4Address']}:{port}"
+
+
+def churn_pool(ecs, clusters: list[str]) -> deque:
+    """The standalone awsvpc `batch` tasks of the estate, oldest first: (cluster, ARN, address)."""
+    pool = deque()
+    for cluster in clusters:
+        arns = []
+        for page in ecs.get_paginator("list_tasks").paginate(cluster=cluster):
+            arns += page["taskArns"]
+        for start in range(0, len(arns), 100):
+            for task in ecs.describe_tasks(cluster=cluster, tasks=arns[start:start + 100])["tasks"]:
+                if "/batch:" in task["taskDefinitionArn"] and task["lastStatus"] == "RUNNING":
+                    pool.append((cluster, task["taskArn"], eni_address(task, 7000), task["taskDefinitionArn"]))
+    return pool
+
+
+def tool_calls(recording: Path, since: int) -> tuple[Counter, Counter]:
+    """(ECS and EC2 calls, SQS calls) in the recording after byte `since`, the driver's own left
+    out. The only EC2 call either tool makes is DescribeInstances (a query-protocol Action)."""
+    calls: Counter = Counter()
+    sqs: Counter = Counter()
+    with open(recording, "rb") as handle:
+        handle.seek(since)
+        for line in handle:
+            if not line.strip():
+                continue
+            entry = json.loads(line)
+            headers = {k.lower(): v for k, v in entry.get("headers", {}).items()}
+            if DRIVER in headers.get("user-agent", ""):
+                continue
+            target = headers.get("x-amz-target", "")
+            if target.startswith("AmazonEC2ContainerService"):
+                calls[target.split(".")[-1]] += 1
+            elif target.startswith("AmazonSQS"):
+                sqs[target.split(".")[-1]] += 1
+            else:
+                body = entry.get("body") or ""
+                if entry.get("body_encoded"):
+                    body = base64.b64decode(body).decode(errors="replace")
+                if parse_qs(body).get("Action") == ["DescribeInstances"]:
+                    calls["DescribeInstances"] += 1
+    return calls, sqs
+
+
+def start_tool(mode: str, emulator: Emulator, output: Path, queue_url: str, log_path: Path) -> subprocess.Popen:
+    env = {**emulator.env, "PATH": "/usr/bin:/bin"}
+    if mode == "PromED":
+        argv = [str(PROMED_PYTHON), "-m", "prometheus_ecs_discoverer.main"]
+        env.update({"PROMED_INTERVAL": "30", "PROMED_OUTPUT_DIRECTORY": str(output), "PROMED_LOG_JSON": "true",
+                    "PROMED_PROMETHEUS_START_HTTP_SERVER": "false", "PROMED_MARKER_TYPE": "environment",
+                    "PROMED_MARKER": "PROMETHEUS_TARGET"})
+    else:
+        argv = [str(ours_binary()), "--output-dir", str(output), "--listen", "off", "--log-format", "json",
+                "--interval", RECONCILE if mode == "events" else "30s"]
+        if mode == "events":
+            argv += ["--events-queue-url", queue_url]
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
+
+
+def run_mode(mode: str, emulator: Emulator, clusters: list[str], n: int, workdir: Path, window: float,
+             queue_url: str, recording: Path) -> ModeResult:
+    ecs, sqs, _ = driver_clients(emulator)
+    sqs.purge_queue(QueueUrl=queue_url)
+    output = workdir / mode
+    output.mkdir(parents=True)
+    result = ModeResult(mode)
+    pool = churn_pool(ecs, clusters)
+    churned = {address for _, _, address, _ in pool}
+    proc = start_tool(mode, emulator, output, queue_url, workdir / f"{mode}.log")
+    watcher = Watcher(output)
+    watcher.start()
+    try:
+        # The first cycle is done when every churned task's address is in the files.
+        wait_until(lambda: proc.poll() is None and churned <= watcher.present, 1800, f"{mode}: the first cycle",
+                   interval=0.5)
+        since = recording.stat().st_size if recording.exists() else 0
+        cpu_start = cpu_seconds(proc.pid)
+        began = time.monotonic()
+        step = 60 / (CHURN_PER_MINUTE * n)
+        adds: list[Sample] = []
+        removes: list[Sample] = []
+        next_at = began
+        while time.monotonic() - began < window:
+            time.sleep(max(0.0, next_at - time.monotonic()))
+            next_at += step
+            cluster, arn, address, definition = pool.popleft()
+            at = time.monotonic()
+            ecs.stop_task(cluster=cluster, task=arn, reason="bench churn")
+            removes.append(Sample(address, at))
+            at = time.monotonic()
+            task = ecs.run_task(cluster=cluster, taskDefinition=definition, count=1, launchType="EC2",
+                                networkConfiguration=awsvpc_of(ecs, cluster, arn))["tasks"][0]
+            new_address = eni_address(task, 7000)
+            if new_address in watcher.present:
+                result.skipped += 1  # an address reused while still listed: no clean sample
+            else:
+                adds.append(Sample(new_address, at))
+            pool.append((cluster, task["taskArn"], new_address, definition))
+        result.window = time.monotonic() - began
+        result.cpu_s = (cpu_seconds(proc.pid) - cpu_start) * 3600 / result.window
+        result.calls, result.sqs_calls = tool_calls(recording, since)
+        deadline = time.monotonic() + SETTLE
+        while time.monotonic() < deadline and not all(s.address in watcher.appeared for s in adds):
+            time.sleep(0.2)
+        time.sleep(max(0.0, min(SETTLE, deadline - time.monotonic())))
+        result.rss_mib = peak_rss_mib(proc.pid)
+        for sample in adds:
+            seen = watcher.appeared.get(sample.address)
+            if seen is not None and seen >= sample.at:
+                result.add.append(seen - sample.at)
+            else:
+                result.skipped += 1
+        for sample in removes:
+            gone = watcher.vanished.get(sample.address)
+            if gone is not None and gone >= sample.at and sample.address not in watcher.present:
+                result.remove.append(gone - sample.at)
+            else:
+                result.skipped += 1
+    except (RuntimeError, TimeoutError) as error:
+        result.error = str(error).splitlines()[0][:200]
+    finally:
+        watcher.stop()
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return result
+
+
+_network_cache: dict[str, dict] = {}
+
+
+def awsvpc_of(ecs, cluster: str, arn: str) -> dict:
+    """The network configuration the estate gave its batch tasks (their subnet and group)."""
+    if cluster not in _network_cache:
+        task = ecs.describe_tasks(cluster=cluster, tasks=[arn])["tasks"][0]
+        details = {d["name"]: d["value"] for d in task["attachments"][0]["details"]}
+        eni = boto3.client("ec2", endpoint_url=ecs.meta.endpoint_url, region_name="us-east-1",
+                           aws_access_key_id=AWS_ENV["AWS_ACCESS_KEY_ID"],
+                           aws_secret_access_key=AWS_ENV["AWS_SECRET_ACCESS_KEY"],
+                           config=Config(user_agent_extra=DRIVER)).describe_network_interfaces(
+            NetworkInterfaceIds=[details["networkInterfaceId"]])["NetworkInterfaces"][0]
+        _network_cache[cluster] = {"awsvpcConfiguration": {
+            "subnets": [details["subnetId"]], "securityGroups": [g["GroupId"] for g in eni["Groups"]],
+            "assignPublicIp": "DISABLED"}}
+    return _network_cache[cluster]
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+def fmt_s(value: float) -> str:
+    return "n/a" if math.isnan(value) else (f"{value:.2f}" if value < 10 else f"{value:.1f}")
+
+
+def report(rows: list[dict], machine: str, window: float) -> str:
+    lines = ["# Benchmark: event-driven discovery against polling", "",
+             f"Run on {date.today().isoformat()}, {machine}. Emulator: moto (embedded, fidelity layer with P16: "
+             "ECS publishes task state changes to EventBridge, a rule sends them to SQS). One run, the three "
+             f"modes one after another on the same estate; each for a {window:.0f} s window in which 1% of the tasks "
+             "are replaced per minute (StopTask of a standalone awsvpc task, RunTask of a new one, evenly spaced).",
+             "", "- **events**: ecs-discoverer with `--events-queue-url` and `--interval 5m` (the stack's default "
+             "reconcile); **polling**: ecs-discoverer at `--interval 30s`; **PromED**: prometheus-ecs-discoverer "
+             "3.3.4 at 30 s.",
+             "- **Latency**: from the driver's RunTask (StopTask) call to the address appearing in (leaving) the "
+             "tool's file_sd files, polled every 20 ms. PromED writes files only, so files are what all three are "
+             "measured on; ecs-discoverer publishes http_sd in the same step. In the emulator RunTask starts the "
+             "task RUNNING at once; on AWS the RUNNING event follows the containers' start, so the figure is from "
+             "the state change, not from the API call.",
+             "- **Calls per hour**: the ECS and EC2 calls the tool made in the window (moto's request recorder; "
+             "the driver's calls carry their own user agent and are left out), times 3600 / window. The window "
+             "holds one reconciling cycle and one task-cache refresh (each every 5 minutes), so it is one 5-minute "
+             "period of the steady state plus half a minute of churn. Events add SQS calls (ReceiveMessage, "
+             "DeleteMessageBatch), which are not ECS's budget and are listed apart.",
+             "- **Prometheus native** (`aws_sd_configs` role `ecs`): derived from its source per refresh "
+             "(bench.py), times 120 (a 30 s refresh), not measured.",
+             "- **20,000 tasks**: projected from the 5,000 figures, calls scaled by 4 (every per-cycle call "
+             "count is tasks/100 per cluster or fewer).", ""]
+    lines += ["| N | mode | add p50 s | add p99 s | remove p50 s | remove p99 s | samples (add/remove, skipped) | "
+              "ECS+EC2 calls/h | % of polling | CPU s/h | peak RSS MiB |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        polling = next((r for r in row["modes"] if r.mode == "polling"), None)
+        for result in row["modes"]:
+            share = (100 * result.per_hour() / polling.per_hour()) if polling and polling.per_hour() else math.nan
+            lines.append(
+                f"| {row['n']:,} | {result.mode} | {fmt_s(percentile(result.add, .5))} | {fmt_s(percentile(result.add, .99))} | "
+                f"{fmt_s(percentile(result.remove, .5))} | {fmt_s(percentile(result.remove, .99))} | "
+                f"{len(result.add)}/{len(result.remove)}, {result.skipped} | {result.per_hour():,.0f} | "
+                f"{share:.1f}% | {result.cpu_s:.1f} | {result.rss_mib:.1f} |"
+                + (f" error: {result.error}" if result.error else ""))
+        lines.append(f"| {row['n']:,} | Prometheus native (derived) | | | | | | {row['native_per_hour']:,} | "
+                     f"{100 * row['native_per_hour'] / polling.per_hour():.0f}% | | |" if polling else "")
+    lines += ["", "Calls per hour by operation:", ""]
+    for row in rows:
+        for result in row["modes"]:
+            per_hour = lambda calls: ", ".join(f"{op} {c * 3600 / result.window:,.0f}"  # noqa: E731
+                                               for op, c in sorted(calls.items())) if result.window else "-"
+            lines.append(f"- N={row['n']:,} {result.mode}: {per_hour(result.calls)}"
+                         + (f"; SQS (not ECS): {per_hour(result.sqs_calls)}" if result.sqs_calls else ""))
+    largest = max(rows, key=lambda r: r["n"]) if rows else None
+    if largest and largest["n"] >= 5000:
+        factor = 20000 / largest["n"]
+        by_mode = {r.mode: r.per_hour() * factor for r in largest["modes"]}
+        lines += ["", f"Projected to 20,000 tasks (x{factor:g} the N={largest['n']:,} figures):", ""]
+        lines += [f"- {mode}: {calls:,.0f} calls/h" + (f" ({100 * calls / by_mode['polling']:.1f}% of polling)"
+                                                       if by_mode.get("polling") else "")
+                  for mode, calls in by_mode.items()]
+        lines.append(f"- Prometheus native (derived): {largest['native_per_hour'] * factor:,.0f} calls/h")
+    lines += ["", *verdicts(rows)]
+    return "\n".join(lines)
+
+
+def verdicts(rows: list[dict]) -> list[str]:
+    def mark(met: bool) -> str:
+        return "**met**" if met else "**not met**"
+
+    out = ["| target | figures | verdict |", "|---|---|---|"]
+    events = [(row["n"], next(r for r in row["modes"] if r.mode == "events")) for row in rows]
+    p99s = [(n, percentile(r.add, .99), percentile(r.remove, .99)) for n, r in events]
+    out.append("| p99 <= 2 s to add and to remove (events) | "
+               + ", ".join(f"N={n:,}: {fmt_s(a)} / {fmt_s(r)} s" for n, a, r in p99s)
+               + f" | {mark(all(a <= 2 and r <= 2 for _, a, r in p99s))} |")
+    shares = []
+    for row in rows:
+        by_mode = {r.mode: r for r in row["modes"]}
+        shares.append((row["n"], 100 * by_mode["events"].per_hour() / by_mode["polling"].per_hour()))
+    out.append("| steady-state ECS calls <= 5% of polling at 30 s | "
+               + ", ".join(f"N={n:,}: {s:.1f}%" for n, s in shares) + f" | {mark(all(s <= 5 for _, s in shares))} |")
+    extra = []
+    for row in rows:
+        by_mode = {r.mode: r for r in row["modes"]}
+        extra.append((row["n"], by_mode["events"].cpu_s / by_mode["polling"].cpu_s,
+                      by_mode["events"].rss_mib / by_mode["polling"].rss_mib))
+    out.append("| no extra CPU or RSS beyond 10% (events against polling, same run) | "
+               + ", ".join(f"N={n:,}: CPU {c:.2f}x, RSS {r:.2f}x" for n, c, r in extra)
+               + f" | {mark(all(c <= 1.1 and r <= 1.1 for _, c, r in extra))} |")
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,5000")
+    parser.add_argument("--window", type=float, default=WINDOW)
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    workdir = Path(os.environ.get("BENCH_WORKDIR", "/tmp/ecs-bench-events"))
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    RESULTS.mkdir(exist_ok=True)
+    ours_binary()
+    if not PROMED_PYTHON.exists():
+        sys.exit(f"{PROMED_PYTHON} is missing: `make bench` installs prometheus-ecs-discoverer 3.3.4 there")
+    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
+                if l.startswith("model name")), "")
+    machine = f"{os.cpu_count()} CPUs ({cpu})"
+    emulator = Emulator(log_dir=workdir, embedded=True, localstack=False,
+                        extra_env={"MOTO_RECORDER_FILEPATH": str(workdir / "recording.jsonl")})
+    rows = []
+    try:
+        for n in sizes:
+            emulator.reset()
+            estate = Estate.of(emulator)
+            estate.network()
+            shape = build_estate(estate, n)
+            clusters = sorted(shape.tasks_per_cluster)
+            cluster_arns = [estate.ecs.describe_clusters(clusters=[c])["clusters"][0]["clusterArn"] for c in clusters]
+            queue_url = estate.events_queue("bench-task-events", clusters=cluster_arns)
+            Recorder(emulator.endpoint).restart()
+            modes = []
+            for mode in MODES:
+                result = run_mode(mode, emulator, clusters, n, workdir / f"n{n}", args.window, queue_url,
+                                  workdir / "recording.jsonl")
+                modes.append(result)
+                print(f"N={n} {mode}: add p50/p99 {fmt_s(percentile(result.add, .5))}/{fmt_s(percentile(result.add, .99))} s, "
+                      f"remove {fmt_s(percentile(result.remove, .5))}/{fmt_s(percentile(result.remove, .99))} s, "
+                      f"{result.per_hour():,.0f} calls/h, CPU {result.cpu_s:.1f} s/h, RSS {result.rss_mib:.1f} MiB "
+                      f"{result.error}", flush=True)
+            native = sum(prometheus_ecs_sd_calls(shape).values()) * 120
+            rows.append({"n": n, "modes": modes, "native_per_hour": native})
+    finally:
+        emulator.stop()
+    text = report(rows, machine, args.window)
+    (RESULTS / "events.md").write_text(text + "\n")
+    print("\n" + text)
+    print(f"\nwritten: {RESULTS / 'events.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
