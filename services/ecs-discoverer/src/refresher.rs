@@ -27,15 +27,8 @@ use crate::source::{CloudMapSource, EcsSource, PartRefresh, Source, SourceKind};
 
 pub mod publication;
 
-pub use publication::Update;
 use publication::{CycleEnd, Publication};
-
-/// Task state changes to apply, and who waits for them to be applied (to delete their messages).
-#[derive(Debug)]
-pub struct EventBatch {
-    pub updates: Vec<Update>,
-    pub applied: tokio::sync::oneshot::Sender<()>,
-}
+pub use publication::{EventBatch, Update};
 
 /// The outcome of one cycle, for `--once` and `explain`.
 #[derive(Debug)]
@@ -292,9 +285,7 @@ impl Refresher {
 
     /// Applies task state changes now, publishing them (between or during cycles).
     pub async fn apply(&mut self, batch: EventBatch) {
-        self.publication.apply(batch.updates).await;
-        // The listener may be gone (shutdown); nothing waits for the answer then.
-        let _ = batch.applied.send(());
+        self.publication.apply(batch).await;
     }
 
     /// Runs cycles every `interval` until shutdown, which also ends a cycle in progress. Task
@@ -313,10 +304,7 @@ impl Refresher {
                 loop {
                     tokio::select! {
                         refreshed = &mut refresh => break refreshed,
-                        batch = next_batch(&mut events) => {
-                            self.publication.apply(batch.updates).await;
-                            let _ = batch.applied.send(());
-                        }
+                        batch = next_batch(&mut events) => self.publication.apply(batch).await,
                         _ = shutdown.wait() => return,
                     }
                 }
@@ -330,7 +318,7 @@ impl Refresher {
             loop {
                 tokio::select! {
                     _ = &mut pause => break,
-                    batch = next_batch(&mut events) => self.apply(batch).await,
+                    batch = next_batch(&mut events) => self.publication.apply(batch).await,
                     _ = shutdown.wait() => return,
                 }
             }

@@ -33,6 +33,13 @@ pub struct Update {
     pub sent_at: Option<SystemTime>,
 }
 
+/// Task state changes to apply, and who waits for them to be applied (to delete their messages).
+#[derive(Debug)]
+pub struct EventBatch {
+    pub updates: Vec<Update>,
+    pub applied: tokio::sync::oneshot::Sender<()>,
+}
+
 /// The combination of every source's last good results, before events.
 #[derive(Debug, Default)]
 struct Base {
@@ -160,9 +167,16 @@ impl Publication {
         (combined, changed)
     }
 
-    /// Applies task state changes, and publishes them if anything changed (once a cycle has
-    /// published: before that, http_sd answers 503 and nothing partial is written).
-    pub async fn apply(&mut self, updates: Vec<Update>) {
+    /// Applies task state changes, publishes them if anything changed (once a cycle has
+    /// published: before that, http_sd answers 503 and nothing partial is written), then tells
+    /// the listener they are applied.
+    pub async fn apply(&mut self, batch: EventBatch) {
+        self.apply_updates(batch.updates).await;
+        // The listener may be gone (shutdown); nothing waits for the answer then.
+        let _ = batch.applied.send(());
+    }
+
+    async fn apply_updates(&mut self, updates: Vec<Update>) {
         let now = Instant::now();
         let mut changed = false;
         let mut delays = Vec::new();
