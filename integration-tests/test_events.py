@@ -88,7 +88,7 @@ def test_tasks_run_and_stopped_reach_http_sd_and_file_sd_through_the_queue(
         assert metric_sum(metrics, "ecs_sd_task_events_total", outcome="running") == 2
         # Two PENDING events (new tasks, not targets yet) and one STOPPED.
         assert metric_sum(metrics, "ecs_sd_task_events_total", outcome="gone") == 3
-        assert metric_sum(metrics, "ecs_sd_event_publish_delay_seconds_count") == 5
+        assert metric_sum(metrics, "ecs_sd_event_publish_delay_seconds_count") == 3, "the PENDINGs change nothing published"
         wait_until(lambda: waiting_messages(estate, url) == 0, 10, "every message deleted")
     finally:
         discoverer.stop()

@@ -302,3 +302,36 @@ async fn a_cluster_that_kept_its_last_good_result_settles_none_of_its_events() {
     refresher.cycle(true).await;
     assert_eq!(served(&state), ips(&[1]));
 }
+
+#[tokio::test]
+async fn an_event_that_changes_nothing_published_publishes_nothing() {
+    let (registry, metrics, state) = with_metrics();
+    let source = Scripted([cycle_answer(&[("t1", 1, 3)])].into());
+    let mut refresher = Refresher::new(vec![Box::new(source)], None, metrics, state.clone(), true);
+    refresher.cycle(true).await;
+    let sent = |mut update: Update| {
+        update.sent_at = Some(std::time::SystemTime::now());
+        update
+    };
+    let published = |registry: &Registry| {
+        let text = rendered(registry);
+        text.lines()
+            .find_map(|l| l.strip_prefix("ecs_sd_event_publish_delay_seconds_count "))
+            .and_then(|v| v.parse::<f64>().ok())
+            .expect("the delay histogram")
+    };
+    // A new task's PENDING: it had no targets, and still has none.
+    apply(&mut refresher, vec![sent(gone("t2", 1))]).await;
+    assert_eq!(published(&registry), 0.0, "nothing to publish");
+    apply(&mut refresher, vec![sent(running("t2", 2, 2))]).await;
+    assert_eq!(published(&registry), 1.0);
+    apply(
+        &mut refresher,
+        vec![sent(gone("t2", 3)), sent(gone("t1", 4))],
+    )
+    .await;
+    assert_eq!(published(&registry), 3.0, "both removals published");
+    apply(&mut refresher, vec![sent(gone("t1", 5))]).await;
+    assert_eq!(published(&registry), 3.0, "already removed");
+    assert_eq!(served(&state), Vec::<String>::new());
+}

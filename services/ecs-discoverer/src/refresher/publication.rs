@@ -185,6 +185,7 @@ impl Publication {
                 .base
                 .as_ref()
                 .and_then(|b| b.running.get(&update.task_arn).copied().flatten());
+            let published = self.is_published(&update.task_arn);
             let key = EventKey {
                 task_arn: &update.task_arn,
                 part: &update.part,
@@ -202,7 +203,11 @@ impl Publication {
                 version: update.version,
             }
             .emit(&self.metrics);
-            if matches!(outcome, TaskEventOutcome::Running | TaskEventOutcome::Gone) {
+            // A task leaving a state that had no targets (PENDING of a new task, say) changes
+            // nothing published.
+            let visible = outcome == TaskEventOutcome::Running
+                || (outcome == TaskEventOutcome::Gone && published);
+            if visible {
                 changed = true;
                 delays.extend(update.sent_at.map(|sent| {
                     SystemTime::now()
@@ -220,6 +225,17 @@ impl Publication {
             self.log_new_skips(&combined.1);
         }
         EventsPublished { delays: &delays }.emit(&self.metrics);
+    }
+
+    /// Whether `task_arn` is published RUNNING: by the events, else by the cycles.
+    fn is_published(&self, task_arn: &str) -> bool {
+        match self.overlay.get(task_arn) {
+            Some(entry) => !entry.change.is_gone(),
+            None => self
+                .base
+                .as_ref()
+                .is_some_and(|b| b.running.contains_key(task_arn)),
+        }
     }
 
     /// The RUNNING tasks published: the base's, as the events changed them.

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use stack_common::shutdown::Shutdown;
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 
 use crate::edge::Edge;
 use crate::events::{
@@ -26,6 +27,12 @@ use crate::resolve::{Options, resolve_cluster};
 use super::overlay::Change;
 use super::parse;
 use super::queue::{Message, Queue, QueueError};
+
+/// The least time between two applied batches. Each publication renders every target, so
+/// under a burst of events the next receive waits this long after the last batch was applied
+/// and takes what queued up meanwhile (up to 10 messages) as one batch: at most one publication
+/// a second, well inside the 2 s the contract allows.
+pub const BATCH_SPACING: Duration = Duration::from_secs(1);
 
 /// The first wait after a queue failure; it doubles up to [`MAX_RETRY`].
 const FIRST_RETRY: Duration = Duration::from_secs(1);
@@ -112,14 +119,21 @@ impl Listener {
     /// Reads the queue until shutdown, or until the refresher stops taking batches.
     pub async fn run(self, refresher: mpsc::Sender<EventBatch>, shutdown: Shutdown) {
         let mut retry = FIRST_RETRY;
+        let mut next_receive = Instant::now();
         loop {
             let received = tokio::select! {
-                received = self.receive_once(&refresher) => received,
+                received = async {
+                    tokio::time::sleep_until(next_receive).await;
+                    self.receive_once(&refresher).await
+                } => received,
                 _ = shutdown.wait() => return,
             };
             match received {
-                Ok(true) => retry = FIRST_RETRY,
-                Ok(false) => return,
+                Ok(Pass::Done { applied_at }) => {
+                    retry = FIRST_RETRY;
+                    next_receive = applied_at.map_or(next_receive, |at| at + BATCH_SPACING);
+                }
+                Ok(Pass::RefresherGone) => return,
                 Err(error) => {
                     EventQueueFailed {
                         operation: error.operation,
@@ -137,13 +151,14 @@ impl Listener {
         }
     }
 
-    /// One receive, apply and delete. `Ok(false)` when the refresher is gone.
-    async fn receive_once(&self, refresher: &mpsc::Sender<EventBatch>) -> Result<bool, QueueError> {
+    /// One receive, apply and delete.
+    async fn receive_once(&self, refresher: &mpsc::Sender<EventBatch>) -> Result<Pass, QueueError> {
         let messages = self.queue.receive().await?;
         if messages.is_empty() {
-            return Ok(true);
+            return Ok(Pass::Done { applied_at: None });
         }
         let Received { updates, done } = self.updates(messages).await;
+        let mut applied_at = None;
         if !updates.is_empty() {
             let (applied, was_applied) = oneshot::channel();
             if refresher
@@ -152,14 +167,24 @@ impl Listener {
                 .is_err()
                 || was_applied.await.is_err()
             {
-                return Ok(false);
+                return Ok(Pass::RefresherGone);
             }
+            applied_at = Some(Instant::now());
         }
         if !done.is_empty() {
             self.queue.delete(&done).await?;
         }
-        Ok(true)
+        Ok(Pass::Done { applied_at })
     }
+}
+
+/// How one pass of the listener ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Pass {
+    /// The messages are handled; `applied_at` is when a batch was applied, if any was.
+    Done { applied_at: Option<Instant> },
+    /// The refresher stopped taking batches (shutdown).
+    RefresherGone,
 }
 
 #[cfg(test)]

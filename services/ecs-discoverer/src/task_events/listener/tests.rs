@@ -148,7 +148,12 @@ async fn tasks_are_applied_and_every_message_is_deleted_only_after_it_is_applied
         updates
     };
     let (done, updates) = tokio::join!(listener.receive_once(&batches), apply);
-    assert!(done.expect("the queue answered"));
+    assert!(matches!(
+        done.expect("the queue answered"),
+        Pass::Done {
+            applied_at: Some(_)
+        }
+    ));
 
     assert_eq!(updates.len(), 2, "{updates:?}");
     let Change::Running(resolution) = &updates[0].change else {
@@ -193,11 +198,13 @@ async fn a_task_that_cannot_be_resolved_stays_on_the_queue() {
         &[clusters_rule(), definition_denied],
     );
     let (batches, mut received) = mpsc::channel(1);
-    assert!(
+    assert_eq!(
         listener
             .receive_once(&batches)
             .await
-            .expect("the queue answered")
+            .expect("the queue answered"),
+        Pass::Done { applied_at: None },
+        "nothing applied"
     );
     assert!(received.try_recv().is_err(), "nothing to apply");
     assert!(
@@ -285,4 +292,45 @@ async fn a_queue_that_cannot_be_read_is_counted_and_discovery_goes_on_by_the_cyc
         "{text}"
     );
     assert!(state.http_sd().is_some(), "published");
+}
+
+/// Under a steady stream of events, batches are applied at most once a second: each
+/// publication renders every target, and what queues up meanwhile comes as one batch.
+#[tokio::test(start_paused = true)]
+async fn batches_are_applied_at_most_once_a_second() {
+    let receives = Arc::new(AtomicUsize::new(0));
+    let counted = receives.clone();
+    let always = mock!(aws_sdk_sqs::Client::receive_message)
+        .match_requests(move |_| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            true
+        })
+        .then_output(|| {
+            ReceiveMessageOutput::builder()
+                .messages(message("r", task_event(CLUSTER_ARN, "t2", "STOPPED", 5)))
+                .build()
+        });
+    let deleted = Arc::new(Mutex::new(Vec::new()));
+    let mut rules = queue_rules(Vec::new(), deleted);
+    rules.remove(0);
+    rules.insert(0, always);
+    let (listener, _) = listener(&rules, &ecs_rules());
+    let (batches, mut received) = mpsc::channel::<EventBatch>(1);
+    let shutdown = Shutdown::new();
+    let started = Instant::now();
+    let apply = async {
+        let mut applied = Vec::new();
+        while let Some(batch) = received.recv().await {
+            applied.push(started.elapsed());
+            let _ = batch.applied.send(());
+            if applied.len() == 4 {
+                shutdown.trigger();
+            }
+        }
+        applied
+    };
+    let (_, applied) = tokio::join!(listener.run(batches, shutdown.clone()), apply);
+    let seconds: Vec<u64> = applied.iter().map(|d| d.as_secs()).collect();
+    assert_eq!(seconds, [0, 1, 2, 3], "{applied:?}");
+    assert_eq!(receives.load(Ordering::SeqCst), 4);
 }
