@@ -27,12 +27,15 @@ pub struct TaskStateChange {
     pub task: Task,
     /// ECS's version of the task; a higher one is a later state.
     pub version: i64,
+    /// Whether ECS is stopping the task (`desiredStatus` STOPPED).
+    pub stopping: bool,
 }
 
 impl TaskStateChange {
-    /// Whether the task is a target source now: RUNNING, and not on its way out.
+    /// Whether the task is a target source now: RUNNING, and not on its way out. A task ECS is
+    /// stopping is no longer listed by the cycles' ListTasks (desired status RUNNING) either.
     pub fn is_running(&self) -> bool {
-        self.task.last_status == TaskStatus::Running
+        self.task.last_status == TaskStatus::Running && !self.stopping
     }
 }
 
@@ -63,6 +66,7 @@ struct Detail {
     task_arn: Option<String>,
     task_definition_arn: Option<String>,
     last_status: Option<String>,
+    desired_status: Option<String>,
     version: Option<i64>,
     group: Option<String>,
     launch_type: Option<String>,
@@ -171,6 +175,7 @@ pub fn parse(body: &str) -> Result<TaskStateChange, EventError> {
             .cluster_arn
             .ok_or(EventError::Missing("clusterArn"))?,
         version: detail.version.ok_or(EventError::Missing("version"))?,
+        stopping: detail.desired_status.as_deref() == Some("STOPPED"),
         task,
     })
 }

@@ -97,6 +97,22 @@ fn a_bridge_task_keeps_its_dynamic_host_ports() {
     );
 }
 
+/// ECS sets desiredStatus STOPPED first; the containers stop after (lastStatus still RUNNING).
+#[test]
+fn a_running_task_ecs_is_stopping_is_no_target() {
+    let body = event(json!({
+        "clusterArn": CLUSTER,
+        "taskArn": "arn:aws:ecs:us-east-1:123456789012:task/prod/0a1b",
+        "taskDefinitionArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/api:7",
+        "lastStatus": "RUNNING",
+        "desiredStatus": "STOPPED",
+        "version": 5,
+    }));
+    let change = parse(&body).expect("a task state change");
+    assert_eq!(change.task.last_status, TaskStatus::Running);
+    assert!(!change.is_running());
+}
+
 #[test]
 fn other_messages_are_refused_with_what_they_are() {
     let instance_event = json!({
