@@ -33,11 +33,12 @@ pub struct Update {
     pub sent_at: Option<SystemTime>,
 }
 
-/// Task state changes to apply, and who waits for them to be applied (to delete their messages).
+/// Task state changes to apply, and who waits for them to be applied (to delete their
+/// messages); the answer says whether the batch changed what is published.
 #[derive(Debug)]
 pub struct EventBatch {
     pub updates: Vec<Update>,
-    pub applied: tokio::sync::oneshot::Sender<()>,
+    pub applied: tokio::sync::oneshot::Sender<bool>,
 }
 
 /// The combination of every source's last good results, before events.
@@ -169,14 +170,14 @@ impl Publication {
 
     /// Applies task state changes, publishes them if anything changed (once a cycle has
     /// published: before that, http_sd answers 503 and nothing partial is written), then tells
-    /// the listener they are applied.
+    /// the listener they are applied, and whether that changed what is published.
     pub async fn apply(&mut self, batch: EventBatch) {
-        self.apply_updates(batch.updates).await;
+        let changed = self.apply_updates(batch.updates).await;
         // The listener may be gone (shutdown); nothing waits for the answer then.
-        let _ = batch.applied.send(());
+        let _ = batch.applied.send(changed);
     }
 
-    async fn apply_updates(&mut self, updates: Vec<Update>) {
+    async fn apply_updates(&mut self, updates: Vec<Update>) -> bool {
         let now = Instant::now();
         let mut changed = false;
         let mut delays = Vec::new();
@@ -217,14 +218,16 @@ impl Publication {
             }
         }
         if !changed || self.base.is_none() {
-            return;
+            return false;
         }
         let combined = self.compose();
-        if self.published_once {
-            self.publish(&combined).await;
-            self.log_new_skips(&combined.1);
+        if !self.published_once {
+            return false;
         }
+        self.publish(&combined).await;
+        self.log_new_skips(&combined.1);
         EventsPublished { delays: &delays }.emit(&self.metrics);
+        true
     }
 
     /// Whether `task_arn` is published RUNNING: by the events, else by the cycles.

@@ -28,10 +28,11 @@ use super::overlay::Change;
 use super::parse;
 use super::queue::{Message, Queue, QueueError};
 
-/// The least time between two applied batches. Each publication renders every target, so
-/// under a burst of events the next receive waits this long after the last batch was applied
-/// and takes what queued up meanwhile (up to 10 messages) as one batch: at most one publication
-/// a second, well inside the 2 s the contract allows.
+/// The least time between two publications of events. Each renders every target, so under a
+/// burst of events the next receive waits this long after a batch was published and takes what
+/// queued up meanwhile (up to 10 messages) as one batch: at most one publication a second, well
+/// inside the 2 s the contract allows. A batch that published nothing (a new task's PENDING)
+/// doesn't hold the next one back.
 pub const BATCH_SPACING: Duration = Duration::from_secs(1);
 
 /// The first wait after a queue failure; it doubles up to [`MAX_RETRY`].
@@ -129,9 +130,9 @@ impl Listener {
                 _ = shutdown.wait() => return,
             };
             match received {
-                Ok(Pass::Done { applied_at }) => {
+                Ok(Pass::Done { published_at }) => {
                     retry = FIRST_RETRY;
-                    next_receive = applied_at.map_or(next_receive, |at| at + BATCH_SPACING);
+                    next_receive = published_at.map_or(next_receive, |at| at + BATCH_SPACING);
                 }
                 Ok(Pass::RefresherGone) => return,
                 Err(error) => {
@@ -155,34 +156,38 @@ impl Listener {
     async fn receive_once(&self, refresher: &mpsc::Sender<EventBatch>) -> Result<Pass, QueueError> {
         let messages = self.queue.receive().await?;
         if messages.is_empty() {
-            return Ok(Pass::Done { applied_at: None });
+            return Ok(Pass::Done { published_at: None });
         }
         let Received { updates, done } = self.updates(messages).await;
-        let mut applied_at = None;
+        let mut published_at = None;
         if !updates.is_empty() {
             let (applied, was_applied) = oneshot::channel();
             if refresher
                 .send(EventBatch { updates, applied })
                 .await
                 .is_err()
-                || was_applied.await.is_err()
             {
                 return Ok(Pass::RefresherGone);
             }
-            applied_at = Some(Instant::now());
+            match was_applied.await {
+                Ok(true) => published_at = Some(Instant::now()),
+                Ok(false) => {}
+                Err(_) => return Ok(Pass::RefresherGone),
+            }
         }
         if !done.is_empty() {
             self.queue.delete(&done).await?;
         }
-        Ok(Pass::Done { applied_at })
+        Ok(Pass::Done { published_at })
     }
 }
 
 /// How one pass of the listener ended.
 #[derive(Debug, PartialEq, Eq)]
 enum Pass {
-    /// The messages are handled; `applied_at` is when a batch was applied, if any was.
-    Done { applied_at: Option<Instant> },
+    /// The messages are handled; `published_at` is when their batch was published, if it
+    /// changed anything.
+    Done { published_at: Option<Instant> },
     /// The refresher stopped taking batches (shutdown).
     RefresherGone,
 }
