@@ -147,26 +147,39 @@ def tool_calls(recording: Path, since: int) -> tuple[Counter, Counter]:
     out. The only EC2 call either tool makes is DescribeInstances (a query-protocol Action)."""
     calls: Counter = Counter()
     sqs: Counter = Counter()
+    decoder = json.JSONDecoder()
     with open(recording, "rb") as handle:
         handle.seek(since)
-        for line in handle:
-            if not line.strip():
-                continue
-            entry = json.loads(line)
-            headers = {k.lower(): v for k, v in entry.get("headers", {}).items()}
-            if DRIVER in headers.get("user-agent", ""):
-                continue
-            target = headers.get("x-amz-target", "")
-            if target.startswith("AmazonEC2ContainerService"):
-                calls[target.split(".")[-1]] += 1
-            elif target.startswith("AmazonSQS"):
-                sqs[target.split(".")[-1]] += 1
-            else:
-                body = entry.get("body") or ""
-                if entry.get("body_encoded"):
-                    body = base64.b64decode(body).decode(errors="replace")
-                if parse_qs(body).get("Action") == ["DescribeInstances"]:
-                    calls["DescribeInstances"] += 1
+        text = handle.read().decode(errors="replace")
+    # moto's recorder appends from the server's threads, so two entries can share a line, and
+    # `since` (the size when the window began) can fall inside one: take every whole object.
+    entries, at = [], text.find("{")
+    while at != -1:
+        try:
+            entry, end = decoder.raw_decode(text, at)
+        except json.JSONDecodeError:
+            at = text.find("{", at + 1)
+            continue
+        if isinstance(entry, dict) and "headers" in entry:
+            entries.append(entry)
+            at = text.find("{", end)
+        else:
+            at = text.find("{", at + 1)
+    for entry in entries:
+        headers = {k.lower(): v for k, v in entry.get("headers", {}).items()}
+        if DRIVER in headers.get("user-agent", ""):
+            continue
+        target = headers.get("x-amz-target", "")
+        if target.startswith("AmazonEC2ContainerService"):
+            calls[target.split(".")[-1]] += 1
+        elif target.startswith("AmazonSQS"):
+            sqs[target.split(".")[-1]] += 1
+        else:
+            body = entry.get("body") or ""
+            if entry.get("body_encoded"):
+                body = base64.b64decode(body).decode(errors="replace")
+            if parse_qs(body).get("Action") == ["DescribeInstances"]:
+                calls["DescribeInstances"] += 1
     return calls, sqs
 
 
