@@ -12,7 +12,7 @@ Measured for each: the latency from RunTask to the task's target in the tool's f
 from StopTask to its removal (p50, p99); the ECS and EC2 calls the tool made in the window (moto's
 request recorder, the driver's own calls left out by their user agent), per hour; the tool's CPU
 per hour and peak RSS. The window holds one reconciling cycle and one task-cache refresh (both
-every 5 minutes), as each 5 minutes of an hour does. Projected to 20,000 tasks from the 5,000 figures
+every 5 minutes), as each 5 minutes of an hour does. Projected to 20,000 tasks from the largest N
 (calls scale with tasks/100). Results go to bench-results/events.md.
 
     python bench_events.py [--sizes 1000,5000] [--window 330]
@@ -206,6 +206,7 @@ def run_mode(mode: str, emulator: Emulator, clusters: list[str], n: int, workdir
     output = workdir / mode
     output.mkdir(parents=True)
     result = ModeResult(mode)
+    _network_cache.clear()  # a new estate has new subnets
     pool = churn_pool(ecs, clusters)
     churned = {address for _, _, address, _ in pool}
     proc = start_tool(mode, emulator, output, queue_url, workdir / f"{mode}.log")
@@ -321,8 +322,8 @@ def report(rows: list[dict], machine: str, window: float) -> str:
              "DeleteMessageBatch), which are not ECS's budget and are listed apart.",
              "- **Prometheus native** (`aws_sd_configs` role `ecs`): derived from its source per refresh "
              "(bench.py), times 120 (a 30 s refresh), not measured.",
-             "- **20,000 tasks**: projected from the 5,000 figures, calls scaled by 4 (every per-cycle call "
-             "count is tasks/100 per cluster or fewer).", ""]
+             "- **20,000 tasks**: projected from the largest N's figures, calls scaled by 20,000 / N (every "
+             "per-cycle call count is tasks/100 per cluster or fewer).", ""]
     lines += ["| N | mode | add p50 s | add p99 s | remove p50 s | remove p99 s | samples (add/remove, skipped) | "
               "ECS+EC2 calls/h | % of polling | CPU s/h | peak RSS MiB |",
               "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -350,7 +351,7 @@ def report(rows: list[dict], machine: str, window: float) -> str:
             lines.append(f"- N={row['n']:,} {result.mode}: {per_hour(result.calls)}"
                          + (f"; SQS (not ECS): {per_hour(result.sqs_calls)}" if result.sqs_calls else ""))
     largest = max(rows, key=lambda r: r["n"]) if rows else None
-    if largest and largest["n"] >= 5000:
+    if largest:
         factor = 20000 / largest["n"]
         by_mode = {r.mode: r.per_hour() * factor for r in largest["modes"]}
         lines += ["", f"Projected to 20,000 tasks (x{factor:g} the N={largest['n']:,} figures):", ""]
