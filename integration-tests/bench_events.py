@@ -290,6 +290,12 @@ def awsvpc_of(ecs, cluster: str, arn: str) -> dict:
     return _network_cache[cluster]
 
 
+def raw_figures(result: ModeResult) -> dict:
+    """A mode's figures as JSON. Not `asdict`: it rebuilds a Counter from (key, count) pairs,
+    which Counter counts as keys."""
+    return {**asdict(result), "calls": dict(result.calls), "sqs_calls": dict(result.sqs_calls)}
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return math.nan
@@ -471,7 +477,7 @@ def main() -> int:
         emulator.stop()
     (RESULTS / "events.json").write_text(json.dumps(
         {"machine": machine, "window": args.window,
-         "rows": [{**row, "modes": [asdict(m) for m in row["modes"]]} for row in rows]}, indent=1) + "\n")
+         "rows": [{**row, "modes": [raw_figures(m) for m in row["modes"]]} for row in rows]}, indent=1) + "\n")
     text = report(rows, machine, args.window)
     (RESULTS / "events.md").write_text(text + "\n")
     print("\n" + text)
