@@ -336,11 +336,7 @@ impl Edge {
                 .api
                 .describe_instances(std::slice::from_ref(&id))
                 .await
-                .map_err(|message| EdgeError {
-                    operation: "DescribeInstances",
-                    cluster: cluster.to_string(),
-                    message,
-                })?;
+                .map_err(|message| EdgeError::describe_instances(cluster, message))?;
             instance.private_ip = private_ips.get(&id).cloned();
         }
         Ok(self.caches().put_instance(cluster, instance))
@@ -444,11 +440,9 @@ impl Edge {
             .map(|draft| {
                 let cluster = draft.cluster.clone();
                 let finished = match &private_ips {
-                    Err(message) if !draft.new_instances.is_empty() => Err(EdgeError {
-                        operation: "DescribeInstances",
-                        cluster: cluster.clone(),
-                        message: message.clone(),
-                    }),
+                    Err(message) if !draft.new_instances.is_empty() => {
+                        Err(EdgeError::describe_instances(&cluster, message.clone()))
+                    }
                     Err(_) => Ok(self.commit(draft, &HashMap::new())),
                     Ok(ips) => Ok(self.commit(draft, ips)),
                 };

@@ -28,6 +28,18 @@ pub struct EdgeError {
     pub message: String,
 }
 
+impl EdgeError {
+    /// DescribeInstances failed (its answer is shared by every cluster of a cycle, so the
+    /// call reports a message and each cluster that needed it gets its own error).
+    pub fn describe_instances(cluster: &str, message: String) -> Self {
+        EdgeError {
+            operation: "DescribeInstances",
+            cluster: cluster.to_string(),
+            message,
+        }
+    }
+}
+
 fn edge_error<E: std::error::Error>(operation: &'static str, cluster: &str, error: E) -> EdgeError {
     EdgeError {
         operation,

@@ -243,20 +243,14 @@ impl Publication {
 
     /// The RUNNING tasks published: the base's, as the events changed them.
     fn running_view(&self) -> HashSet<String> {
-        let mut running: HashSet<String> = self
+        let base = self
             .base
             .iter()
-            .flat_map(|b| b.running.keys())
-            .filter(|arn| self.overlay.get(arn).is_none())
-            .cloned()
-            .collect();
-        running.extend(
-            self.overlay
-                .entries()
-                .filter(|(_, e)| !e.change.is_gone())
-                .map(|(arn, _)| arn.to_string()),
-        );
-        running
+            .flat_map(|b| b.running.keys().map(String::as_str));
+        base.chain(self.overlay.entries().map(|(arn, _)| arn))
+            .filter(|arn| self.is_published(arn))
+            .map(str::to_string)
+            .collect()
     }
 
     /// The base, with each task the events changed replaced by what they say of it.
