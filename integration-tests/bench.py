@@ -292,13 +292,14 @@ def median_run(runs: list[Run]) -> Run:
                              ("startup_cpu", "cold_cpu", "warm_cpu", "cold_wall", "warm_wall", "rss_mib")})
 
 
-def command(tool: str, output: Path, emulator: Emulator) -> tuple[list[str], dict[str, str]]:
+def command(tool: str, output: Path, emulator: Emulator, interval: int = 2) -> tuple[list[str], dict[str, str]]:
+    """How to run `tool` on the emulator, writing file_sd into `output` every `interval` seconds."""
     env = {**emulator.env, "PATH": "/usr/bin:/bin"}
     if tool == "ecs-discoverer":
-        return ([str(ours_binary()), "--interval", "2s", "--output-dir", str(output), "--listen", "off",
+        return ([str(ours_binary()), "--interval", f"{interval}s", "--output-dir", str(output), "--listen", "off",
                  "--log-format", "json"], env)
     return ([str(PROMED_PYTHON), "-m", "prometheus_ecs_discoverer.main"],
-            {**env, "PROMED_INTERVAL": "2", "PROMED_OUTPUT_DIRECTORY": str(output), "PROMED_LOG_JSON": "true",
+            {**env, "PROMED_INTERVAL": str(interval), "PROMED_OUTPUT_DIRECTORY": str(output), "PROMED_LOG_JSON": "true",
              "PROMED_PROMETHEUS_START_HTTP_SERVER": "false", "PROMED_MARKER_TYPE": "environment",
              "PROMED_MARKER": "PROMETHEUS_TARGET"})
 

@@ -40,13 +40,14 @@ from urllib.parse import parse_qs
 import boto3
 from botocore.config import Config
 
-from bench import (PROMED_PYTHON, RESULTS, Recorder, build_estate, cpu_seconds, file_targets, ours_binary,
-                   peak_rss_mib, prometheus_ecs_sd_calls)
+from bench import (PROMED_PYTHON, RESULTS, Recorder, build_estate, command, cpu_seconds, file_targets,
+                   ours_binary, peak_rss_mib, prometheus_ecs_sd_calls)
 from harness import AWS_ENV, Emulator, wait_until
 from seed import Estate
 
 DRIVER = "ecs-bench-driver"  # the user agent suffix of the driver's own calls
-RECONCILE = "5m"
+RECONCILE_S = 300  # the stack's default reconcile, 5 m
+POLL_S = 30
 WINDOW = 330.0  # 5.5 minutes: one reconcile, one task-cache refresh
 CHURN_PER_MINUTE = 0.01
 SETTLE = 45.0  # after the window, time for the last changes to show (a 30 s poll and its cycle)
@@ -114,13 +115,12 @@ class Watcher:
             time.sleep(0.02)
 
 
-def driver_clients(emulator: Emulator) -> tuple:
-    config = Config(user_agent_extra=DRIVER, retries={"max_attempts": 2})
-    make = lambda service: boto3.client(service, endpoint_url=emulator.endpoints.of(service),  # noqa: E731
-                                        region_name="us-east-1", config=config,
-                                        aws_access_key_id=AWS_ENV["AWS_ACCESS_KEY_ID"],
-                                        aws_secret_access_key=AWS_ENV["AWS_SECRET_ACCESS_KEY"])
-    return make("ecs"), make("sqs"), make("events")
+def driver_client(emulator: Emulator, service: str):
+    """A boto3 client whose calls carry DRIVER in their user agent, so they aren't counted."""
+    return boto3.client(service, endpoint_url=emulator.endpoints.of(service), region_name="us-east-1",
+                        config=Config(user_agent_extra=DRIVER, retries={"max_attempts": 2}),
+                        aws_access_key_id=AWS_ENV["AWS_ACCESS_KEY_ID"],
+                        aws_secret_access_key=AWS_ENV["AWS_SECRET_ACCESS_KEY"])
 
 
 def eni_address(task: dict, port: int) -> str:
@@ -184,24 +184,18 @@ def tool_calls(recording: Path, since: int) -> tuple[Counter, Counter]:
 
 
 def start_tool(mode: str, emulator: Emulator, output: Path, queue_url: str, log_path: Path) -> subprocess.Popen:
-    env = {**emulator.env, "PATH": "/usr/bin:/bin"}
-    if mode == "PromED":
-        argv = [str(PROMED_PYTHON), "-m", "prometheus_ecs_discoverer.main"]
-        env.update({"PROMED_INTERVAL": "30", "PROMED_OUTPUT_DIRECTORY": str(output), "PROMED_LOG_JSON": "true",
-                    "PROMED_PROMETHEUS_START_HTTP_SERVER": "false", "PROMED_MARKER_TYPE": "environment",
-                    "PROMED_MARKER": "PROMETHEUS_TARGET"})
-    else:
-        argv = [str(ours_binary()), "--output-dir", str(output), "--listen", "off", "--log-format", "json",
-                "--interval", RECONCILE if mode == "events" else "30s"]
-        if mode == "events":
-            argv += ["--events-queue-url", queue_url]
+    """bench.py's command for the tool, at this mode's interval (and queue)."""
+    tool = "prometheus-ecs-discoverer" if mode == "PromED" else "ecs-discoverer"
+    argv, env = command(tool, output, emulator, interval=RECONCILE_S if mode == "events" else POLL_S)
+    if mode == "events":
+        argv += ["--events-queue-url", queue_url]
     with open(log_path, "wb") as log:
         return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
 
 
 def run_mode(mode: str, emulator: Emulator, clusters: list[str], n: int, workdir: Path, window: float,
              queue_url: str, recording: Path) -> ModeResult:
-    ecs, sqs, _ = driver_clients(emulator)
+    ecs, sqs, ec2 = (driver_client(emulator, service) for service in ("ecs", "sqs", "ec2"))
     sqs.purge_queue(QueueUrl=queue_url)
     output = workdir / mode
     output.mkdir(parents=True)
@@ -232,7 +226,7 @@ def run_mode(mode: str, emulator: Emulator, clusters: list[str], n: int, workdir
             removes.append(Sample(address, at))
             at = time.monotonic()
             task = ecs.run_task(cluster=cluster, taskDefinition=definition, count=1, launchType="EC2",
-                                networkConfiguration=awsvpc_of(ecs, cluster, arn))["tasks"][0]
+                                networkConfiguration=awsvpc_of(ecs, ec2, cluster, arn))["tasks"][0]
             new_address = eni_address(task, 7000)
             if new_address in watcher.present:
                 result.skipped += 1  # an address reused while still listed: no clean sample
@@ -274,16 +268,12 @@ def run_mode(mode: str, emulator: Emulator, clusters: list[str], n: int, workdir
 _network_cache: dict[str, dict] = {}
 
 
-def awsvpc_of(ecs, cluster: str, arn: str) -> dict:
+def awsvpc_of(ecs, ec2, cluster: str, arn: str) -> dict:
     """The network configuration the estate gave its batch tasks (their subnet and group)."""
     if cluster not in _network_cache:
         task = ecs.describe_tasks(cluster=cluster, tasks=[arn])["tasks"][0]
         details = {d["name"]: d["value"] for d in task["attachments"][0]["details"]}
-        eni = boto3.client("ec2", endpoint_url=ecs.meta.endpoint_url, region_name="us-east-1",
-                           aws_access_key_id=AWS_ENV["AWS_ACCESS_KEY_ID"],
-                           aws_secret_access_key=AWS_ENV["AWS_SECRET_ACCESS_KEY"],
-                           config=Config(user_agent_extra=DRIVER)).describe_network_interfaces(
-            NetworkInterfaceIds=[details["networkInterfaceId"]])["NetworkInterfaces"][0]
+        eni = ec2.describe_network_interfaces(NetworkInterfaceIds=[details["networkInterfaceId"]])["NetworkInterfaces"][0]
         _network_cache[cluster] = {"awsvpcConfiguration": {
             "subnets": [details["subnetId"]], "securityGroups": [g["GroupId"] for g in eni["Groups"]],
             "assignPublicIp": "DISABLED"}}
@@ -313,7 +303,7 @@ def report(rows: list[dict], machine: str, window: float) -> str:
              "ECS publishes task state changes to EventBridge, a rule sends them to SQS). One run, the three "
              f"modes one after another on the same estate; each for a {window:.0f} s window in which 1% of the tasks "
              "are replaced per minute (StopTask of a standalone awsvpc task, RunTask of a new one, evenly spaced).",
-             "", "- **events**: ecs-discoverer with `--events-queue-url` and `--interval 5m` (the stack's default "
+             "", "- **events**: ecs-discoverer with `--events-queue-url` and `--interval 300s` (5 m, the stack's default "
              "reconcile); **polling**: ecs-discoverer at `--interval 30s`; **PromED**: prometheus-ecs-discoverer "
              "3.3.4 at 30 s.",
              "- **Latency**: from the driver's RunTask (StopTask) call to the address appearing in (leaving) the "
