@@ -70,8 +70,9 @@ pub struct Resolution {
     /// (an unknown interval, an invalid label name): each with its reason, for explain.
     pub skipped: Vec<Skip>,
     /// The RUNNING tasks resolved, by ARN, with ECS's version of each when it was given:
-    /// events older than what a cycle saw are not applied, and drift is counted by task.
-    pub running_tasks: BTreeMap<String, Option<i64>>,
+    /// events older than what a cycle saw are not applied, and drift is counted by task. The
+    /// ARN is the one its targets' `__meta_ecs_task_arn` share: no copy per task.
+    pub running_tasks: BTreeMap<Text, Option<i64>>,
 }
 
 struct Resolver<'a> {
@@ -230,10 +231,8 @@ pub fn resolve_cluster(cluster: &ClusterSnapshot, options: &Options) -> Resoluti
     };
     for task in &cluster.tasks {
         if task.last_status == TaskStatus::Running {
-            resolver
-                .out
-                .running_tasks
-                .insert(task.arn.clone(), task.version);
+            let arn = resolver.interner.intern(&task.arn);
+            resolver.out.running_tasks.insert(arn, task.version);
         }
         resolver.task(task);
     }

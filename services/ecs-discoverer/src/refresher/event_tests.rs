@@ -36,7 +36,7 @@ fn resolution(tasks: &[(&str, u8, i64)]) -> Resolution {
             address: format!("10.0.0.{octet}:8080").into(),
             labels,
         }));
-        out.running_tasks.insert(arn(task), Some(*version));
+        out.running_tasks.insert(arn(task).into(), Some(*version));
     }
     out
 }

@@ -15,6 +15,7 @@ use crate::events::{
     DriftFound, EventsPublished, FileSdMissing, FileSdWrite, FileSdWriteTaskFailed, InternalEvent,
     NotATarget, TargetsPublished, TaskEventApplied,
 };
+use crate::label_set::Text;
 use crate::metrics::{Metrics, TaskEventOutcome};
 use crate::output::{FileSdWriter, SharedState};
 use crate::resolve::{Origin, Resolution, Skip, Target, combine};
@@ -47,8 +48,9 @@ struct Base {
     /// Every target, not yet combined (deduplicated and sorted).
     targets: Vec<Arc<Target>>,
     skipped: Vec<Skip>,
-    /// The RUNNING tasks the cycles saw, with their version.
-    running: HashMap<String, Option<i64>>,
+    /// The RUNNING tasks the cycles saw, with their version (the ARNs shared with the
+    /// resolutions).
+    running: HashMap<Text, Option<i64>>,
 }
 
 /// All targets and skips of a publication, deduplicated.
@@ -185,7 +187,7 @@ impl Publication {
             let seen = self
                 .base
                 .as_ref()
-                .and_then(|b| b.running.get(&update.task_arn).copied().flatten());
+                .and_then(|b| b.running.get(update.task_arn.as_str()).copied().flatten());
             let published = self.is_published(&update.task_arn);
             let key = EventKey {
                 task_arn: &update.task_arn,
@@ -242,14 +244,10 @@ impl Publication {
     }
 
     /// The RUNNING tasks published: the base's, as the events changed them.
-    fn running_view(&self) -> HashSet<String> {
-        let base = self
-            .base
-            .iter()
-            .flat_map(|b| b.running.keys().map(String::as_str));
-        base.chain(self.overlay.entries().map(|(arn, _)| arn))
+    fn running_view(&self) -> HashSet<Text> {
+        let base = self.base.iter().flat_map(|b| b.running.keys().cloned());
+        base.chain(self.overlay.entries().map(|(arn, _)| Text::from(arn)))
             .filter(|arn| self.is_published(arn))
-            .map(str::to_string)
             .collect()
     }
 

@@ -887,3 +887,21 @@ fn the_server_name_is_a_hostname_or_an_ip_address() {
         );
     }
 }
+
+/// A RUNNING task is listed with its version, and its ARN is the very string its targets'
+/// `__meta_ecs_task_arn` holds: the list costs no copy of every ARN.
+#[test]
+fn running_tasks_share_the_arn_of_their_targets() {
+    let r = resolve_app(&[("PROMETHEUS", "true")]);
+    let [target] = &r.targets[..] else {
+        panic!("one target: {:?}", r.targets)
+    };
+    let label = target
+        .labels
+        .get("__meta_ecs_task_arn")
+        .expect("task arn label");
+    let (arn, _) = r.running_tasks.iter().next().expect("the task is listed");
+    assert_eq!(r.running_tasks.len(), 1);
+    assert_eq!(&**arn, label);
+    assert!(std::ptr::eq(arn.as_ptr(), label.as_ptr()), "one allocation");
+}
