@@ -85,6 +85,8 @@ def test_tasks_run_and_stopped_reach_http_sd_and_file_sd_through_the_queue(
 
         metrics = discoverer.metrics()
         assert metric_sum(metrics, "ecs_sd_cycles_total") == 1, "no cycle ran after the first"
+        # The stale alert allows two of these between successes (dashboards/alerts).
+        assert metric_sum(metrics, "ecs_sd_cycle_interval_seconds") == 600
         assert metric_sum(metrics, "ecs_sd_task_events_total", outcome="running") == 2
         # Two PENDING events (new tasks, not targets yet) and one STOPPED.
         assert metric_sum(metrics, "ecs_sd_task_events_total", outcome="gone") == 3

@@ -53,6 +53,7 @@ async fn main() -> anyhow::Result<()> {
 
     let mut registry = Registry::default();
     let metrics = Arc::new(Metrics::register(&mut registry));
+    metrics.cycle_interval.set(config.interval.as_secs_f64());
     let assume_role = config.role_arn.clone().map(|role_arn| AssumeRole {
         role_arn,
         external_id: config.external_id.clone(),

@@ -250,6 +250,9 @@ pub struct Metrics {
     pub cache_misses: Family<CacheLabels, Counter>,
     pub file_writes: Family<FileWriteLabels, Counter>,
     pub last_success: Gauge<f64, std::sync::atomic::AtomicU64>,
+    /// `--interval`: how old the last success may grow between two cycles (the stale alert
+    /// reads it, so a reconcile of minutes doesn't look stuck).
+    pub cycle_interval: Gauge<f64, std::sync::atomic::AtomicU64>,
     pub cloudmap_failures: Counter,
     pub cloudmap_targets: Gauge,
     pub task_events: Family<TaskEventLabels, Counter>,
@@ -272,6 +275,7 @@ impl Default for Metrics {
             cache_misses: Family::default(),
             file_writes: Family::default(),
             last_success: Gauge::default(),
+            cycle_interval: Gauge::default(),
             cloudmap_failures: Counter::default(),
             cloudmap_targets: Gauge::default(),
             task_events: Family::default(),
@@ -360,6 +364,11 @@ impl Metrics {
             "last_success_timestamp_seconds",
             "Unix time of the last successful cycle",
             m.last_success.clone(),
+        );
+        r.register(
+            "cycle_interval_seconds",
+            "Configured time between cycles (--interval)",
+            m.cycle_interval.clone(),
         );
         r.register(
             "cloudmap_refresh_failures",
