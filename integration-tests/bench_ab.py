@@ -3,7 +3,7 @@ measurements: cycle CPU, RSS and calls (`run_tool`) at N = 1,000 and 5,000, and 
 (`http_sd_load`) at 5,000. Alternating runs on one estate keep the emulator's and the machine's
 drift out of the comparison, which a day-to-day `make bench` can't.
 
-    ../.venv/bin/python bench_ab.py OLD_BINARY NEW_BINARY [--runs 3] [--load-rounds 2]
+    ../.venv/bin/python bench_ab.py OLD_BINARY NEW_BINARY [--runs 3] [--load-rounds 2] [--sizes 1000,5000]
 
 Build the old binary from a worktree of the old commit (`cargo build --release -p ecs-discoverer`).
 """
@@ -25,6 +25,7 @@ def main() -> None:
     parser.add_argument("binaries", nargs=2)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--load-rounds", type=int, default=2)
+    parser.add_argument("--sizes", default="1000,5000")
     args = parser.parse_args()
     workdir = Path(os.environ.get("BENCH_WORKDIR", "/tmp/ecs-bench-ab"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -32,7 +33,7 @@ def main() -> None:
                         extra_env={"MOTO_RECORDER_FILEPATH": str(workdir / "recording.jsonl")})
     ours = next(iter(bench.TOOLS))
     try:
-        for n in (1000, 5000):
+        for n in (int(s) for s in args.sizes.split(",")):
             emulator.reset()
             estate = Estate.of(emulator)
             estate.network()

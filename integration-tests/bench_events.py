@@ -7,7 +7,11 @@ one started, evenly spaced):
   - `events`: ecs-discoverer reading the queue an EventBridge rule fills (fidelity patch P16), with
     a reconciling cycle every 5 minutes (the stack's default);
   - `polling`: ecs-discoverer at `--interval 30s`;
-  - `PromED`: prometheus-ecs-discoverer 3.3.4 at 30 s.
+  - `PromED`: prometheus-ecs-discoverer 3.3.4 at 30 s;
+  - `events-15m` (at the first size only, for a LONG_WINDOW): events with a 15 m reconcile and a 1 h
+    cache TTL, the setting that keeps ECS calls under 5% of polling. Its window holds one reconcile
+    and no cache refresh; the hourly refresh is added from the calls of its own first cycle, which
+    described every task and service as a refresh does.
 Measured for each: the latency from RunTask to the task's target in the tool's file_sd output, and
 from StopTask to its removal (p50, p99); the ECS and EC2 calls the tool made in the window (moto's
 request recorder, the driver's own calls left out by their user agent), per hour; the tool's CPU
@@ -15,7 +19,7 @@ per hour and peak RSS. The window holds one reconciling cycle and one task-cache
 every 5 minutes), as each 5 minutes of an hour does. Projected to 20,000 tasks from the largest N
 (calls scale with tasks/100). Results go to bench-results/events.md.
 
-    python bench_events.py [--sizes 1000,5000] [--window 330]
+    python bench_events.py [--sizes 1000,5000] [--window 330] [--modes events,polling] [--long-sizes 1000]
 """
 
 from __future__ import annotations
@@ -52,6 +56,12 @@ WINDOW = 330.0  # 5.5 minutes: one reconcile, one task-cache refresh
 CHURN_PER_MINUTE = 0.01
 SETTLE = 45.0  # after the window, time for the last changes to show (a 30 s poll and its cycle)
 MODES = ("events", "polling", "PromED")
+LONG_MODE = "events-15m"
+LONG_RECONCILE_S = 900
+LONG_CACHE_TTL = "1h"
+LONG_WINDOW = 930.0  # one 15 m reconcile
+# What a cache refresh describes again: every task (for its tags) and every service.
+REFRESHED = ("DescribeTasks", "DescribeServices")
 
 
 @dataclass
@@ -69,12 +79,19 @@ class ModeResult:
     calls: Counter = field(default_factory=Counter)
     sqs_calls: Counter = field(default_factory=Counter)
     window: float = 0.0
+    # The calls of the tool's first cycle (before the window), by operation.
+    first_cycle_calls: Counter = field(default_factory=Counter)
     cpu_s: float = 0.0
     rss_mib: float = 0.0
     error: str = ""
 
     def per_hour(self) -> float:
-        return sum(self.calls.values()) * 3600 / self.window if self.window else math.nan
+        """ECS and EC2 calls an hour: the window's, scaled; for the long mode, plus its hourly
+        cache refresh (as many calls as its first cycle's describes of tasks and services)."""
+        if not self.window:
+            return math.nan
+        refresh = sum(self.first_cycle_calls[op] for op in REFRESHED) if self.mode == LONG_MODE else 0
+        return sum(self.calls.values()) * 3600 / self.window + refresh
 
 
 class Watcher:
@@ -142,15 +159,16 @@ def churn_pool(ecs, clusters: list[str]) -> deque:
     return pool
 
 
-def tool_calls(recording: Path, since: int) -> tuple[Counter, Counter]:
-    """(ECS and EC2 calls, SQS calls) in the recording after byte `since`, the driver's own left
-    out. The only EC2 call either tool makes is DescribeInstances (a query-protocol Action)."""
+def tool_calls(recording: Path, since: int, until: int | None = None) -> tuple[Counter, Counter]:
+    """(ECS and EC2 calls, SQS calls) in the recording from byte `since` (to `until`), the
+    driver's own left out. The only EC2 call either tool makes is DescribeInstances (a
+    query-protocol Action)."""
     calls: Counter = Counter()
     sqs: Counter = Counter()
     decoder = json.JSONDecoder()
     with open(recording, "rb") as handle:
         handle.seek(since)
-        text = handle.read().decode(errors="replace")
+        text = handle.read(-1 if until is None else max(0, until - since)).decode(errors="replace")
     # moto's recorder appends from the server's threads, so two entries can share a line, and
     # `since` (the size when the window began) can fall inside one: take every whole object.
     entries, at = [], text.find("{")
@@ -186,9 +204,12 @@ def tool_calls(recording: Path, since: int) -> tuple[Counter, Counter]:
 def start_tool(mode: str, emulator: Emulator, output: Path, queue_url: str, log_path: Path) -> subprocess.Popen:
     """bench.py's command for the tool, at this mode's interval (and queue)."""
     tool = "prometheus-ecs-discoverer" if mode == "PromED" else "ecs-discoverer"
-    argv, env = command(tool, output, emulator, interval=RECONCILE_S if mode == "events" else POLL_S)
-    if mode == "events":
+    interval = {"events": RECONCILE_S, LONG_MODE: LONG_RECONCILE_S}.get(mode, POLL_S)
+    argv, env = command(tool, output, emulator, interval=interval)
+    if mode in ("events", LONG_MODE):
         argv += ["--events-queue-url", queue_url]
+    if mode == LONG_MODE:
+        argv += ["--service-cache-ttl", LONG_CACHE_TTL]
     with open(log_path, "wb") as log:
         return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
 
@@ -203,6 +224,7 @@ def run_mode(mode: str, emulator: Emulator, clusters: list[str], n: int, workdir
     _network_cache.clear()  # a new estate has new subnets
     pool = churn_pool(ecs, clusters)
     churned = {address for _, _, address, _ in pool}
+    started_at = recording.stat().st_size if recording.exists() else 0
     proc = start_tool(mode, emulator, output, queue_url, workdir / f"{mode}.log")
     watcher = Watcher(output)
     watcher.start()
@@ -211,6 +233,7 @@ def run_mode(mode: str, emulator: Emulator, clusters: list[str], n: int, workdir
         wait_until(lambda: proc.poll() is None and churned <= watcher.present, 1800, f"{mode}: the first cycle",
                    interval=0.5)
         since = recording.stat().st_size if recording.exists() else 0
+        result.first_cycle_calls, _ = tool_calls(recording, started_at, until=since)
         cpu_start = cpu_seconds(proc.pid)
         began = time.monotonic()
         step = 60 / (CHURN_PER_MINUTE * n)
@@ -283,7 +306,8 @@ def awsvpc_of(ecs, ec2, cluster: str, arn: str) -> dict:
 def raw_figures(result: ModeResult) -> dict:
     """A mode's figures as JSON. Not `asdict`: it rebuilds a Counter from (key, count) pairs,
     which Counter counts as keys."""
-    return {**asdict(result), "calls": dict(result.calls), "sqs_calls": dict(result.sqs_calls)}
+    return {**asdict(result), "calls": dict(result.calls), "sqs_calls": dict(result.sqs_calls),
+            "first_cycle_calls": dict(result.first_cycle_calls)}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -298,6 +322,7 @@ def fmt_s(value: float) -> str:
 
 
 def report(rows: list[dict], machine: str, window: float) -> str:
+    long_sizes = ", ".join(f"{row['n']:,}" for row in rows if any(m.mode == LONG_MODE for m in row["modes"])) or "none"
     lines = ["# Benchmark: event-driven discovery against polling", "",
              f"Run on {date.today().isoformat()}, {machine}. Emulator: moto (embedded, fidelity layer with P16: "
              "ECS publishes task state changes to EventBridge, a rule sends them to SQS). One run, the three "
@@ -305,7 +330,10 @@ def report(rows: list[dict], machine: str, window: float) -> str:
              "are replaced per minute (StopTask of a standalone awsvpc task, RunTask of a new one, evenly spaced).",
              "", "- **events**: ecs-discoverer with `--events-queue-url` and `--interval 300s` (5 m, the stack's default "
              "reconcile); **polling**: ecs-discoverer at `--interval 30s`; **PromED**: prometheus-ecs-discoverer "
-             "3.3.4 at 30 s.",
+             f"3.3.4 at 30 s; **{LONG_MODE}**: events with `--interval 15m --service-cache-ttl {LONG_CACHE_TTL}`, "
+             f"at N={long_sizes} only, for a {LONG_WINDOW:.0f} s window (one reconcile); its calls per hour add "
+             "one cache refresh an hour, counted as its own first cycle's DescribeTasks and DescribeServices calls "
+             "(that cycle described every task and service, as a refresh does).",
              "- **Latency**: from the driver's RunTask (StopTask) call to the address appearing in (leaving) the "
              "tool's file_sd files, polled every 20 ms. PromED writes files only, so files are what all three are "
              "measured on; ecs-discoverer publishes http_sd in the same step. In the emulator RunTask starts the "
@@ -337,7 +365,7 @@ def report(rows: list[dict], machine: str, window: float) -> str:
             lines.append(f"| {row['n']:,} | Prometheus native (derived) | | | | | | {row['native_per_hour']:,} | "
                          f"{100 * row['native_per_hour'] / polling.per_hour():.0f}% | | |")
             long = derived_long_reconcile(row)
-            lines.append(f"| {row['n']:,} | events, 15 m reconcile, 1 h cache (derived) | | | | | | {long:,.0f} | "
+            lines.append(f"| {row['n']:,} | {LONG_MODE} (derived from the events row) | | | | | | {long:,.0f} | "
                          f"{100 * long / polling.per_hour():.1f}% | | |")
     lines += ["", "Calls per hour by operation:", ""]
     for row in rows:
@@ -381,6 +409,16 @@ def derived_long_reconcile(row: dict) -> float:
     return 4 * listing + refresh + 3 * new_task_batches
 
 
+def long_share(row: dict) -> tuple[float, bool]:
+    """The long mode's calls as a % of polling's: measured where it ran, else derived; and
+    whether it was measured."""
+    by_mode = {r.mode: r for r in row["modes"]}
+    polling = by_mode["polling"].per_hour()
+    if LONG_MODE in by_mode:
+        return 100 * by_mode[LONG_MODE].per_hour() / polling, True
+    return 100 * derived_long_reconcile(row) / polling, False
+
+
 def verdicts(rows: list[dict]) -> list[str]:
     def mark(met: bool) -> str:
         return "**met**" if met else "**not met**"
@@ -397,11 +435,11 @@ def verdicts(rows: list[dict]) -> list[str]:
         shares.append((row["n"], 100 * by_mode["events"].per_hour() / by_mode["polling"].per_hour()))
     out.append("| steady-state ECS calls <= 5% of polling at 30 s (events, 5 m reconcile, measured) | "
                + ", ".join(f"N={n:,}: {s:.1f}%" for n, s in shares) + f" | {mark(all(s <= 5 for _, s in shares))} |")
-    long_shares = [(row["n"], 100 * derived_long_reconcile(row)
-                    / next(r for r in row["modes"] if r.mode == "polling").per_hour()) for row in rows]
-    out.append("| the same with a 15 m reconcile and a 1 h cache TTL (derived, not measured) | "
-               + ", ".join(f"N={n:,}: {s:.1f}%" for n, s in long_shares)
-               + f" | {mark(all(s <= 5 for _, s in long_shares))} (derived) |")
+    long_shares = [(row["n"], *long_share(row)) for row in rows]
+    out.append("| the same with a 15 m reconcile and a 1 h cache TTL | "
+               + ", ".join(f"N={n:,}: {s:.1f}% ({'measured' if measured else 'derived'})"
+                           for n, s, measured in long_shares)
+               + f" | {mark(all(s <= 5 for _, s, _ in long_shares))} |")
     extra = []
     for row in rows:
         by_mode = {r.mode: r for r in row["modes"]}
@@ -417,12 +455,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,5000")
     parser.add_argument("--window", type=float, default=WINDOW)
+    parser.add_argument("--modes", default=",".join(MODES), help="a subset of " + ",".join(MODES + (LONG_MODE,)))
+    parser.add_argument("--long-sizes", default="1000",
+                        help=f"the sizes at which {LONG_MODE} also runs (for {LONG_WINDOW:.0f} s); empty for none")
     parser.add_argument("--report-from", type=Path,
                         help="render the report again from a run's raw figures (bench-results/events.json)")
     args = parser.parse_args()
     if args.report_from:
         raw = json.loads(args.report_from.read_text())
-        rows = [{**row, "modes": [ModeResult(**{**m, "calls": Counter(m["calls"]), "sqs_calls": Counter(m["sqs_calls"])})
+        rows = [{**row, "modes": [ModeResult(**{**m, "calls": Counter(m["calls"]), "sqs_calls": Counter(m["sqs_calls"]),
+                                             "first_cycle_calls": Counter(m.get("first_cycle_calls", {}))})
                                   for m in row["modes"]]} for row in raw["rows"]]
         text = report(rows, raw["machine"], raw["window"])
         (RESULTS / "events.md").write_text(text + "\n")
@@ -453,8 +495,10 @@ def main() -> int:
             queue_url = estate.events_queue("bench-task-events", clusters=cluster_arns)
             Recorder(emulator.endpoint).restart()
             modes = []
-            for mode in MODES:
-                result = run_mode(mode, emulator, clusters, n, workdir / f"n{n}", args.window, queue_url,
+            long_sizes = {int(s) for s in args.long_sizes.split(",") if s}
+            for mode in args.modes.split(",") + ([LONG_MODE] if n in long_sizes else []):
+                window = LONG_WINDOW if mode == LONG_MODE else args.window
+                result = run_mode(mode, emulator, clusters, n, workdir / f"n{n}", window, queue_url,
                                   workdir / "recording.jsonl")
                 modes.append(result)
                 print(f"N={n} {mode}: add p50/p99 {fmt_s(percentile(result.add, .5))}/{fmt_s(percentile(result.add, .99))} s, "

@@ -75,4 +75,4 @@ def emulators_in_use() -> str:
         return ("emulators: moto alone (EMULATORS=moto): SSM, S3, IAM, STS, KMS, Secrets Manager and Logs "
                 "ran on moto, NOT on LocalStack")
     return (f"emulators: LocalStack ({', '.join(LOCALSTACK_SERVICES)}) beside moto with the fidelity layer "
-            "(ECS, EC2, Cloud Map, Auto Scaling, AMP)")
+            "(ECS, EC2, Cloud Map, Auto Scaling, AMP, EventBridge, SQS)")
