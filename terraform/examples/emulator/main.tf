@@ -54,6 +54,9 @@ module "stack" {
   alert_receiver      = var.alert_receiver
   alert_group_wait    = var.alert_group_wait
   extra_rule_files    = var.extra_rule_files
+
+  event_reconcile_interval = var.event_reconcile_interval
+  discoverer_cache_ttl     = var.discoverer_cache_ttl
   # moto keeps a service's runningCount at 0 whatever runs its tasks, so it never looks steady;
   # the test bed's ECS agent checks that the tasks really run instead.
   wait_for_steady_state = false

@@ -71,3 +71,15 @@ variable "extra_rule_files" {
   type        = map(string)
   default     = {}
 }
+
+variable "event_reconcile_interval" {
+  description = "The stack's event_reconcile_interval (the discoverer's full cycle beside the events queue)."
+  type        = string
+  default     = "5m"
+}
+
+variable "discoverer_cache_ttl" {
+  description = "The stack's discoverer_cache_ttl."
+  type        = string
+  default     = "5m"
+}

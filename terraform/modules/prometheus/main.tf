@@ -106,6 +106,7 @@ locals {
         [
           { name = "ECS_SD_OUTPUT_DIR", value = "/etc/ecs-sd" },
           { name = "ECS_SD_INTERVAL", value = var.events_queue == null ? var.scrape_interval : var.reconcile_interval },
+          { name = "ECS_SD_SERVICE_CACHE_TTL", value = var.discoverer_cache_ttl },
           { name = "ECS_SD_LOG_FORMAT", value = "json" },
         ],
         length(var.discovery_clusters) > 0 ? [{ name = "ECS_SD_CLUSTERS", value = join(",", var.discovery_clusters) }] : [],

@@ -188,6 +188,17 @@ variable "reconcile_interval" {
   }
 }
 
+variable "discoverer_cache_ttl" {
+  description = "How long ecs-discoverer keeps descriptions with tags (services, running tasks) before describing them again (ECS_SD_SERVICE_CACHE_TTL). Each refresh describes every running task again, one DescribeTasks per 100; with a long reconcile_interval, a longer TTL saves those calls."
+  type        = string
+  default     = "5m"
+
+  validation {
+    condition     = can(regex("^[0-9]+(s|m|h)$", var.discoverer_cache_ttl))
+    error_message = "discoverer_cache_ttl is a duration such as 5m or 1h."
+  }
+}
+
 variable "discovery_clusters" {
   description = "ECS clusters ecs-discoverer scans; empty means every cluster of the account and region."
   type        = list(string)

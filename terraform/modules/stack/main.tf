@@ -86,6 +86,7 @@ module "prometheus" {
   discovery_clusters    = local.discovery_clusters
   events_queue          = var.enable_event_discovery ? { url = module.task_events.queue_url, arn = module.task_events.queue_arn } : null
   reconcile_interval    = var.event_reconcile_interval
+  discoverer_cache_ttl  = var.discoverer_cache_ttl
   reloader_image        = var.reloader_image
   ssm_path              = "/${var.name}/prometheus"
   cloudmap_namespaces   = [module.cloudmap.namespace_name]

@@ -137,6 +137,17 @@ variable "event_reconcile_interval" {
   }
 }
 
+variable "discoverer_cache_ttl" {
+  description = "How long ecs-discoverer keeps service and task descriptions (their tags) before describing them again. Set it with event_reconcile_interval: each refresh describes every running task again, one DescribeTasks per 100 (see bench-results/events.md for 15m with 1h)."
+  type        = string
+  default     = "5m"
+
+  validation {
+    condition     = can(regex("^[0-9]+(s|m|h)$", var.discoverer_cache_ttl))
+    error_message = "discoverer_cache_ttl is a duration such as 5m or 1h."
+  }
+}
+
 variable "enable_grafana" {
   description = "Run Grafana with the provisioned datasource and dashboards."
   type        = bool
