@@ -16,7 +16,8 @@ Measured for each: the latency from RunTask to the task's target in the tool's f
 from StopTask to its removal (p50, p99); the ECS and EC2 calls the tool made in the window (moto's
 request recorder, the driver's own calls left out by their user agent), per hour; the tool's CPU
 per hour and peak RSS. The window holds one reconciling cycle and one task-cache refresh (both
-every 5 minutes), as each 5 minutes of an hour does. Projected to 20,000 tasks from the largest N
+every 5 minutes); the events modes' calls are counted per reconcile (the tool logs its cycles) and
+scaled by the reconciles an hour, the others' by 3600 / window. Projected to 20,000 tasks from the largest N
 (calls scale with tasks/100). Results go to bench-results/events.md.
 
     python bench_events.py [--sizes 1000,5000] [--window 330] [--modes events,polling] [--long-sizes 1000]
@@ -44,7 +45,7 @@ from urllib.parse import parse_qs
 import boto3
 from botocore.config import Config
 
-from bench import (PROMED_PYTHON, RESULTS, Recorder, build_estate, command, cpu_seconds, file_targets,
+from bench import (PROMED_PYTHON, RESULTS, TOOLS, Recorder, build_estate, command, cpu_seconds, file_targets,
                    ours_binary, peak_rss_mib, prometheus_ecs_sd_calls)
 from harness import AWS_ENV, Emulator, wait_until
 from seed import Estate
@@ -60,6 +61,7 @@ LONG_MODE = "events-15m"
 LONG_RECONCILE_S = 900
 LONG_CACHE_TTL = "1h"
 LONG_WINDOW = 930.0  # one 15 m reconcile
+RECONCILE_PERIOD_S = {"events": RECONCILE_S, LONG_MODE: LONG_RECONCILE_S}
 # What a cache refresh describes again: every task (for its tags) and every service.
 REFRESHED = ("DescribeTasks", "DescribeServices")
 
@@ -81,17 +83,32 @@ class ModeResult:
     window: float = 0.0
     # The calls of the tool's first cycle (before the window), by operation.
     first_cycle_calls: Counter = field(default_factory=Counter)
+    # The cycles the tool completed in the window (its log); None in runs from before it was kept.
+    cycles: int | None = None
     cpu_s: float = 0.0
     rss_mib: float = 0.0
     error: str = ""
 
-    def per_hour(self) -> float:
-        """ECS and EC2 calls an hour: the window's, scaled; for the long mode, plus its hourly
-        cache refresh (as many calls as its first cycle's describes of tasks and services)."""
+    def calls_factor(self) -> float:
+        """What turns the window's ECS and EC2 calls into calls an hour. Polling's: 3600 / window.
+        The events modes': one over the reconciles the window held, times the reconciles an hour
+        (a window a little longer than the reconcile holds one, and scaling it by the window would
+        count 3600 / 330 reconciles an hour rather than 12); their few calls outside the reconcile
+        are scaled with it, which overstates them."""
         if not self.window:
             return math.nan
+        period = RECONCILE_PERIOD_S.get(self.mode)
+        if period is None or self.cycles is None:
+            return 3600 / self.window
+        if self.cycles == 0:
+            return math.nan  # the window held no reconcile: nothing to scale
+        return 3600 / (period * self.cycles)
+
+    def per_hour(self) -> float:
+        """ECS and EC2 calls an hour; the long mode adds its hourly cache refresh (as many calls as
+        its first cycle's describes of tasks and services)."""
         refresh = sum(self.first_cycle_calls[op] for op in REFRESHED) if self.mode == LONG_MODE else 0
-        return sum(self.calls.values()) * 3600 / self.window + refresh
+        return sum(self.calls.values()) * self.calls_factor() + refresh
 
 
 class Watcher:
@@ -204,7 +221,7 @@ def tool_calls(recording: Path, since: int, until: int | None = None) -> tuple[C
 def start_tool(mode: str, emulator: Emulator, output: Path, queue_url: str, log_path: Path) -> subprocess.Popen:
     """bench.py's command for the tool, at this mode's interval (and queue)."""
     tool = "prometheus-ecs-discoverer" if mode == "PromED" else "ecs-discoverer"
-    interval = {"events": RECONCILE_S, LONG_MODE: LONG_RECONCILE_S}.get(mode, POLL_S)
+    interval = RECONCILE_PERIOD_S.get(mode, POLL_S)
     argv, env = command(tool, output, emulator, interval=interval)
     if mode in ("events", LONG_MODE):
         argv += ["--events-queue-url", queue_url]
@@ -225,7 +242,13 @@ def run_mode(mode: str, emulator: Emulator, clusters: list[str], n: int, workdir
     pool = churn_pool(ecs, clusters)
     churned = {address for _, _, address, _ in pool}
     started_at = recording.stat().st_size if recording.exists() else 0
-    proc = start_tool(mode, emulator, output, queue_url, workdir / f"{mode}.log")
+    log_path = workdir / f"{mode}.log"
+    proc = start_tool(mode, emulator, output, queue_url, log_path)
+
+    def cycles_logged() -> int:
+        marker = TOOLS["ecs-discoverer" if mode != "PromED" else "prometheus-ecs-discoverer"]["end"]
+        return sum(marker in line for line in log_path.read_text(errors="replace").splitlines())
+
     watcher = Watcher(output)
     watcher.start()
     try:
@@ -235,6 +258,7 @@ def run_mode(mode: str, emulator: Emulator, clusters: list[str], n: int, workdir
         since = recording.stat().st_size if recording.exists() else 0
         result.first_cycle_calls, _ = tool_calls(recording, started_at, until=since)
         cpu_start = cpu_seconds(proc.pid)
+        cycles_before = cycles_logged()
         began = time.monotonic()
         step = 60 / (CHURN_PER_MINUTE * n)
         adds: list[Sample] = []
@@ -259,6 +283,7 @@ def run_mode(mode: str, emulator: Emulator, clusters: list[str], n: int, workdir
         result.window = time.monotonic() - began
         result.cpu_s = (cpu_seconds(proc.pid) - cpu_start) * 3600 / result.window
         result.calls, result.sqs_calls = tool_calls(recording, since)
+        result.cycles = cycles_logged() - cycles_before
         deadline = time.monotonic() + SETTLE
         while time.monotonic() < deadline and not all(s.address in watcher.appeared for s in adds):
             time.sleep(0.2)
@@ -340,9 +365,11 @@ def report(rows: list[dict], machine: str, window: float) -> str:
              "task RUNNING at once; on AWS the RUNNING event follows the containers' start, so the figure is from "
              "the state change, not from the API call.",
              "- **Calls per hour**: the ECS and EC2 calls the tool made in the window (moto's request recorder; "
-             "the driver's calls carry their own user agent and are left out), times 3600 / window. The window "
-             "holds one reconciling cycle and one task-cache refresh (each every 5 minutes), so it is one 5-minute "
-             "period of the steady state plus half a minute of churn. Events add SQS calls (ReceiveMessage, "
+             "the driver's calls carry their own user agent and are left out). Polling and PromED: times 3600 / window. "
+             "The events modes: the window holds one reconciling cycle (and at 5 m one task-cache refresh), so "
+             "its calls are divided by the reconciles the tool logged in the window and multiplied by the "
+             "reconciles an hour (12 at 5 m, 4 at 15 m); the few calls the event path made outside the reconcile "
+             "are scaled with it, which overstates them. Events add SQS calls (ReceiveMessage, "
              "DeleteMessageBatch), which are not ECS's budget and are listed apart.",
              "- **Prometheus native** (`aws_sd_configs` role `ecs`): derived from its source per refresh "
              "(bench.py), times 120 (a 30 s refresh), not measured.",
@@ -370,10 +397,12 @@ def report(rows: list[dict], machine: str, window: float) -> str:
     lines += ["", "Calls per hour by operation:", ""]
     for row in rows:
         for result in row["modes"]:
-            per_hour = lambda calls: ", ".join(f"{op} {c * 3600 / result.window:,.0f}"  # noqa: E731
-                                               for op, c in sorted(calls.items())) if result.window else "-"
-            lines.append(f"- N={row['n']:,} {result.mode}: {per_hour(result.calls)}"
-                         + (f"; SQS (not ECS): {per_hour(result.sqs_calls)}" if result.sqs_calls else ""))
+            def per_hour(calls: Counter, factor: float) -> str:
+                return ", ".join(f"{op} {c * factor:,.0f}" for op, c in sorted(calls.items())) if result.window else "-"
+            lines.append(f"- N={row['n']:,} {result.mode}: {per_hour(result.calls, result.calls_factor())}"
+                         + (f" ({result.cycles} cycles in the window)" if result.cycles is not None else "")
+                         + (f"; SQS (not ECS, per window): {per_hour(result.sqs_calls, 3600 / result.window)}"
+                            if result.sqs_calls else ""))
     largest = max(rows, key=lambda r: r["n"]) if rows else None
     if largest:
         factor = 20000 / largest["n"]
@@ -387,7 +416,10 @@ def report(rows: list[dict], machine: str, window: float) -> str:
             long = derived_long_reconcile(largest) * factor
             lines.append(f"- events, 15 m reconcile, 1 h cache (derived): {long:,.0f} calls/h "
                          f"({100 * long / by_mode['polling']:.1f}% of polling)")
-    lines += ["", *verdicts(rows)]
+    if all(set(MODES) <= {m.mode for m in row["modes"]} for row in rows):
+        lines += ["", *verdicts(rows)]
+    else:
+        lines += ["", f"No verdicts: they compare the modes {', '.join(MODES)}, and this run left some out."]
     return "\n".join(lines)
 
 
@@ -503,7 +535,7 @@ def main() -> int:
                 modes.append(result)
                 print(f"N={n} {mode}: add p50/p99 {fmt_s(percentile(result.add, .5))}/{fmt_s(percentile(result.add, .99))} s, "
                       f"remove {fmt_s(percentile(result.remove, .5))}/{fmt_s(percentile(result.remove, .99))} s, "
-                      f"{result.per_hour():,.0f} calls/h, CPU {result.cpu_s:.1f} s/h, RSS {result.rss_mib:.1f} MiB "
+                      f"{result.per_hour():,.0f} calls/h ({result.cycles} cycles in the window), CPU {result.cpu_s:.1f} s/h, RSS {result.rss_mib:.1f} MiB "
                       f"{result.error}", flush=True)
             native = sum(prometheus_ecs_sd_calls(shape).values()) * 120
             rows.append({"n": n, "modes": modes, "native_per_hour": native})
