@@ -42,52 +42,61 @@ pub fn write_with_if_changed(
     path: &Path,
     produce: impl FnOnce(&mut Streamed) -> io::Result<()>,
 ) -> Result<WriteOutcome, WriteError> {
-    let error = |source: io::Error| WriteError {
-        path: path.to_path_buf(),
-        source,
+    write_copies_with_if_changed(&[path], produce)
+        .pop()
+        .unwrap_or(Ok(WriteOutcome::Unchanged))
+}
+
+/// [`write_with_if_changed`] for several files that get the same content, produced once and
+/// streamed into each (a renderer's work is done once however many files hold its output). Each
+/// file is compared with its own old content and has its own outcome, in the order of `paths`:
+/// one that cannot be written doesn't stop the others.
+pub fn write_copies_with_if_changed(
+    paths: &[&Path],
+    produce: impl FnOnce(&mut Streamed) -> io::Result<()>,
+) -> Vec<Result<WriteOutcome, WriteError>> {
+    let copies = Copies(paths.iter().map(|path| Copy::open(path)).collect());
+    let mut out = Streamed(BufWriter::with_capacity(STREAM_BUFFER, copies));
+    let produced = produce(&mut out);
+    // A failed flush has failed every copy already (each records its own error).
+    let Copies(copies) = match out.0.into_inner() {
+        Ok(copies) => copies,
+        Err(failed) => failed.into_inner().into_parts().0,
     };
-    let old = match File::open(path) {
-        Ok(file) => Some(BufReader::with_capacity(STREAM_BUFFER, file)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-        Err(e) => return Err(error(e)),
-    };
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let temp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .tempfile_in(dir)
-        .map_err(error)?;
-    let mut out = Streamed(BufWriter::with_capacity(
-        STREAM_BUFFER,
-        Comparing {
-            file: temp,
-            old,
-            same: true,
-        },
-    ));
-    produce(&mut out).map_err(error)?;
-    let Comparing { file, old, same } = out.0.into_inner().map_err(|e| error(e.into_error()))?;
-    let old_ended = match old {
-        Some(mut old) => old.fill_buf().map_err(error)?.is_empty(),
-        None => false,
-    };
-    if same && old_ended {
-        return Ok(WriteOutcome::Unchanged); // the temp file is removed on drop
-    }
-    file.as_file().sync_all().map_err(error)?;
-    file.as_file()
-        .set_permissions(fs::Permissions::from_mode(FILE_MODE))
-        .map_err(error)?;
-    file.persist(path).map_err(|e| error(e.error))?;
-    Ok(WriteOutcome::Written)
+    let mut failed = produced.err();
+    let last_open = copies.iter().rposition(|c| c.comparing.is_ok());
+    copies
+        .into_iter()
+        .enumerate()
+        .map(|(i, Copy { path, comparing })| {
+            let comparing = comparing.map_err(|source| WriteError {
+                path: path.clone(),
+                source,
+            })?;
+            let error = |source: io::Error| WriteError {
+                path: path.clone(),
+                source,
+            };
+            if failed.is_some() {
+                // The last open copy gets the producer's own error, the others an equal one.
+                let source = if Some(i) == last_open {
+                    failed.take()
+                } else {
+                    failed
+                        .as_ref()
+                        .map(|e| io::Error::new(e.kind(), e.to_string()))
+                };
+                return Err(error(source.expect("the producer failed")));
+            }
+            comparing.finish(&path).map_err(error)
+        })
+        .collect()
 }
 
 /// What [`write_with_if_changed`]'s producer writes into: a concrete type rather than a
 /// `dyn Write`, so a serializer's many small writes inline into the buffer's fast path.
 #[derive(Debug)]
-pub struct Streamed(BufWriter<Comparing>);
+pub struct Streamed(BufWriter<Copies>);
 
 impl Write for Streamed {
     #[inline]
@@ -105,6 +114,50 @@ impl Write for Streamed {
     }
 }
 
+/// One destination of a streamed write: its temp file and old content, or why it can't be
+/// written.
+#[derive(Debug)]
+struct Copy {
+    path: PathBuf,
+    comparing: Result<Comparing, io::Error>,
+}
+
+impl Copy {
+    fn open(path: &Path) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            comparing: Comparing::open(path),
+        }
+    }
+}
+
+/// Every destination of a streamed write. A destination that fails to take a chunk is dropped
+/// from the rest of the stream with its error; the stream fails only when none is left.
+#[derive(Debug)]
+struct Copies(Vec<Copy>);
+
+impl Write for Copies {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut open = 0;
+        for copy in &mut self.0 {
+            if let Ok(comparing) = &mut copy.comparing {
+                match comparing.write_all(buf) {
+                    Ok(()) => open += 1,
+                    Err(e) => copy.comparing = Err(e),
+                }
+            }
+        }
+        if open == 0 {
+            return Err(io::Error::other("no destination left to write to"));
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Writes to the temp file and compares what it writes with the old file as it goes.
 #[derive(Debug)]
 struct Comparing {
@@ -116,6 +169,43 @@ struct Comparing {
 }
 
 impl Comparing {
+    /// The old file of `path` (if any) and a temp file beside it.
+    fn open(path: &Path) -> io::Result<Self> {
+        let old = match File::open(path) {
+            Ok(file) => Some(BufReader::with_capacity(STREAM_BUFFER, file)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        let file = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
+        Ok(Self {
+            file,
+            old,
+            same: true,
+        })
+    }
+
+    /// Everything is written: keeps the old file if the content is the same (the temp file is
+    /// removed on drop), else syncs the temp file and renames it over `path`.
+    fn finish(self, path: &Path) -> io::Result<WriteOutcome> {
+        let Comparing { file, old, same } = self;
+        let old_ended = match old {
+            Some(mut old) => old.fill_buf()?.is_empty(),
+            None => false,
+        };
+        if same && old_ended {
+            return Ok(WriteOutcome::Unchanged);
+        }
+        file.as_file().sync_all()?;
+        file.as_file()
+            .set_permissions(fs::Permissions::from_mode(FILE_MODE))?;
+        file.persist(path).map_err(|e| e.error)?;
+        Ok(WriteOutcome::Written)
+    }
+
     fn compare(&mut self, mut written: &[u8]) -> io::Result<()> {
         let Some(old) = self.old.as_mut().filter(|_| self.same) else {
             self.same = false;
@@ -267,6 +357,81 @@ mod tests {
         .expect_err("must fail");
         assert!(err.to_string().contains("render failed"), "{err}");
         assert_eq!(fs::read(&path).expect("read"), b"[1]");
+        assert_eq!(fs::read_dir(dir.path()).expect("list").count(), 1);
+    }
+
+    #[test]
+    fn each_copy_is_compared_with_its_own_old_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let [same, other, missing] =
+            ["same.json", "other.json", "missing.json"].map(|name| dir.path().join(name));
+        fs::write(&same, b"[1]").expect("seed");
+        fs::write(&other, b"[2]").expect("seed");
+        let outcomes: Vec<WriteOutcome> =
+            write_copies_with_if_changed(&[&same, &other, &missing], |out| out.write_all(b"[1]"))
+                .into_iter()
+                .map(|outcome| outcome.expect("written"))
+                .collect();
+        assert_eq!(
+            outcomes,
+            [
+                WriteOutcome::Unchanged,
+                WriteOutcome::Written,
+                WriteOutcome::Written
+            ]
+        );
+        for path in [&same, &other, &missing] {
+            assert_eq!(fs::read(path).expect("read"), b"[1]", "{}", path.display());
+        }
+        assert_eq!(
+            fs::read_dir(dir.path()).expect("list").count(),
+            3,
+            "no temp file left"
+        );
+    }
+
+    #[test]
+    fn a_copy_that_cannot_be_written_does_not_stop_the_others() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let unwritable = Path::new("/nonexistent-dir-for-test/out.json");
+        let good = dir.path().join("out.json");
+        let content: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let mut outcomes = write_copies_with_if_changed(&[unwritable, &good], |out| {
+            content.chunks(1000).try_for_each(|c| out.write_all(c))
+        })
+        .into_iter();
+        let error = outcomes
+            .next()
+            .expect("first")
+            .expect_err("no such directory");
+        assert!(
+            error
+                .to_string()
+                .contains("/nonexistent-dir-for-test/out.json"),
+            "{error}"
+        );
+        assert_eq!(
+            outcomes.next().expect("second").expect("written"),
+            WriteOutcome::Written
+        );
+        assert_eq!(fs::read(&good).expect("read"), content);
+    }
+
+    #[test]
+    fn a_failing_producer_leaves_every_old_copy() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let [a, b] = ["a.json", "b.json"].map(|name| dir.path().join(name));
+        fs::write(&a, b"[1]").expect("seed");
+        let outcomes = write_copies_with_if_changed(&[&a, &b], |out| {
+            out.write_all(b"[2")?;
+            Err(io::Error::other("render failed"))
+        });
+        for outcome in outcomes {
+            let error = outcome.expect_err("must fail");
+            assert!(error.to_string().contains("render failed"), "{error}");
+        }
+        assert_eq!(fs::read(&a).expect("read"), b"[1]");
+        assert!(!b.exists());
         assert_eq!(fs::read_dir(dir.path()).expect("list").count(), 1);
     }
 

@@ -124,6 +124,8 @@ impl FileSdWriter {
     /// outcome.
     /// Cloud Map's targets are in the combined file only: the per-interval files are
     /// prometheus-ecs-discoverer's, for ECS targets.
+    /// When no target declares an interval and all are ECS's, the combined file (as JSON) holds
+    /// exactly what `tasks.json` holds; it is then rendered once, into both.
     pub fn write(
         &self,
         targets: &[Arc<Target>],
@@ -135,28 +137,37 @@ impl FileSdWriter {
                 .or_default()
                 .push(GroupView::of(target, false));
         }
-        let combined = self.combined_path();
-        let mut outcomes = vec![(
-            combined.clone(),
-            write_groups(&combined, &combined_groups(targets), self.format),
-        )];
+        let mut combined_copies = vec![self.combined_path()];
+        if self.format == OutputFormat::Json
+            && targets
+                .iter()
+                .all(|t| t.origin == Origin::Ecs && t.interval.is_none())
+        {
+            combined_copies.push(self.dir.join(interval_file_name(None)));
+        }
+        let mut outcomes = write_groups(combined_copies, &combined_groups(targets), self.format);
         for (interval, path) in self.interval_paths() {
+            if outcomes.iter().any(|(written, _)| *written == path) {
+                continue;
+            }
             let groups = by_interval.remove(&interval).unwrap_or_default();
-            let outcome = write_groups(&path, &groups, OutputFormat::Json);
-            outcomes.push((path, outcome));
+            outcomes.extend(write_groups(vec![path], &groups, OutputFormat::Json));
         }
         outcomes
     }
 }
 
+/// Renders `groups` once into every file of `paths`; each file's outcome.
 fn write_groups<G: Serialize>(
-    path: &Path,
+    paths: Vec<PathBuf>,
     groups: &[G],
     format: OutputFormat,
-) -> Result<WriteOutcome, WriteError> {
-    atomic_file::write_with_if_changed(path, |out| {
+) -> Vec<(PathBuf, Result<WriteOutcome, WriteError>)> {
+    let borrowed: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+    let outcomes = atomic_file::write_copies_with_if_changed(&borrowed, |out| {
         render_to(groups, format, out).map_err(std::io::Error::other)
-    })
+    });
+    paths.into_iter().zip(outcomes).collect()
 }
 
 /// One publication: the groups as of a change, and their http_sd body, rendered on the first
@@ -317,5 +328,72 @@ mod tests {
         let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).expect("written");
         assert!(read("ecs_file_sd.json").contains("10.0.0.1:8080"));
         assert_eq!(read("tasks.json"), "[]\n");
+    }
+
+    /// Rendered once into two files or apart, every file holds its own targets, and a second
+    /// write of the same targets writes nothing.
+    #[test]
+    fn every_file_holds_its_targets_whether_rendered_once_or_apart() {
+        let names = ["__meta_ecs_task_arn", "job"];
+        let plain = Arc::new(target(Origin::Ecs, None, &names));
+        let every_30s = Arc::new(Target {
+            address: "10.0.0.2:8080".into(),
+            ..target(Origin::Ecs, Some(Interval::S30), &names)
+        });
+        let cloud_map = Arc::new(Target {
+            address: "10.0.0.3:8080".into(),
+            ..target(Origin::CloudMap, None, &names)
+        });
+        for format in [OutputFormat::Json, OutputFormat::Yaml] {
+            for targets in [
+                vec![plain.clone()],
+                vec![plain.clone(), every_30s.clone()],
+                vec![plain.clone(), cloud_map.clone()],
+            ] {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let writer = FileSdWriter {
+                    dir: dir.path().to_path_buf(),
+                    format,
+                };
+                let outcomes = writer.write(&targets);
+                let expected_paths: Vec<PathBuf> = std::iter::once(writer.combined_path())
+                    .chain(writer.interval_paths().into_iter().map(|(_, path)| path))
+                    .collect();
+                let paths: Vec<PathBuf> = outcomes.iter().map(|(path, _)| path.clone()).collect();
+                assert_eq!(paths, expected_paths);
+                assert!(
+                    outcomes
+                        .iter()
+                        .all(|(_, o)| matches!(o, Ok(WriteOutcome::Written)))
+                );
+                let read = |path: &Path| std::fs::read(path).expect("written");
+                let in_file = |interval: Option<Interval>| -> Vec<GroupView> {
+                    targets
+                        .iter()
+                        .filter(|t| t.origin == Origin::Ecs && t.interval == interval)
+                        .map(|t| GroupView::of(t, false))
+                        .collect()
+                };
+                assert_eq!(
+                    read(&writer.combined_path()),
+                    render(&combined_groups(&targets), format).expect("render"),
+                    "{format:?} {targets:?}"
+                );
+                for (interval, path) in writer.interval_paths() {
+                    assert_eq!(
+                        read(&path),
+                        render(&in_file(interval), OutputFormat::Json).expect("render"),
+                        "{} {format:?} {targets:?}",
+                        path.display()
+                    );
+                }
+                assert!(
+                    writer
+                        .write(&targets)
+                        .iter()
+                        .all(|(_, o)| matches!(o, Ok(WriteOutcome::Unchanged)))
+                );
+            }
+        }
     }
 }
