@@ -274,6 +274,15 @@ def test_remote_write_existing_without_a_workspace_is_refused_at_plan(planner: A
     assert "amp_workspace_arn" in done.stderr and "arn:aws:aps" in done.stderr, done.stderr
 
 
+@pytest.mark.parametrize("variable", ["event_reconcile_interval", "discoverer_cache_ttl"])
+def test_a_zero_discoverer_duration_is_refused_at_plan(variable: str, planner: AppliedStack, tmp_path: Path) -> None:
+    """ecs-discoverer exits at start on a zero duration, so its service would never run: the plan
+    refuses it, naming the variable."""
+    done = plan(planner, {variable: "0s"}, tmp_path / "terraform.tfstate")
+    assert done.returncode != 0, done.stdout[-2000:]
+    assert variable in done.stderr and "positive duration" in done.stderr, done.stderr
+
+
 # --- task definitions -----------------------------------------------------------------------
 
 @pytest.mark.parametrize("path", TASK_DEFINITIONS, ids=lambda p: p.name)

@@ -101,8 +101,8 @@ variable "scrape_interval" {
   default     = "30s"
 
   validation {
-    condition     = can(regex("^[0-9]+(s|m)$", var.scrape_interval))
-    error_message = "scrape_interval is a Prometheus duration in seconds or minutes, e.g. 30s or 1m."
+    condition     = can(regex("^[1-9][0-9]*(s|m)$", var.scrape_interval))
+    error_message = "scrape_interval is a positive Prometheus duration in seconds or minutes, e.g. 30s or 1m (the discoverer polls at it and refuses 0)."
   }
 }
 
@@ -183,8 +183,8 @@ variable "reconcile_interval" {
   default     = "5m"
 
   validation {
-    condition     = can(regex("^[0-9]+(s|m|h)$", var.reconcile_interval))
-    error_message = "reconcile_interval is a duration such as 5m or 15m."
+    condition     = can(regex("^[1-9][0-9]*(s|m|h)$", var.reconcile_interval))
+    error_message = "reconcile_interval is a positive duration (the discoverer refuses 0) such as 5m or 15m."
   }
 }
 
@@ -194,8 +194,8 @@ variable "discoverer_cache_ttl" {
   default     = "5m"
 
   validation {
-    condition     = can(regex("^[0-9]+(s|m|h)$", var.discoverer_cache_ttl))
-    error_message = "discoverer_cache_ttl is a duration such as 5m or 1h."
+    condition     = can(regex("^[1-9][0-9]*(s|m|h)$", var.discoverer_cache_ttl))
+    error_message = "discoverer_cache_ttl is a positive duration (the discoverer refuses 0) such as 5m or 1h."
   }
 }
 

@@ -132,8 +132,8 @@ variable "event_reconcile_interval" {
   default     = "5m"
 
   validation {
-    condition     = can(regex("^[0-9]+(s|m|h)$", var.event_reconcile_interval))
-    error_message = "event_reconcile_interval is a duration such as 5m or 15m."
+    condition     = can(regex("^[1-9][0-9]*(s|m|h)$", var.event_reconcile_interval))
+    error_message = "event_reconcile_interval is a positive duration (the discoverer refuses 0) such as 5m or 15m."
   }
 }
 
@@ -143,8 +143,8 @@ variable "discoverer_cache_ttl" {
   default     = "5m"
 
   validation {
-    condition     = can(regex("^[0-9]+(s|m|h)$", var.discoverer_cache_ttl))
-    error_message = "discoverer_cache_ttl is a duration such as 5m or 1h."
+    condition     = can(regex("^[1-9][0-9]*(s|m|h)$", var.discoverer_cache_ttl))
+    error_message = "discoverer_cache_ttl is a positive duration (the discoverer refuses 0) such as 5m or 1h."
   }
 }
 
