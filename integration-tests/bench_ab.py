@@ -4,6 +4,10 @@ measurements: cycle CPU, RSS and calls (`run_tool`) at N = 1,000 and 5,000, and 
 drift out of the comparison, which a day-to-day `make bench` can't.
 
     ../.venv/bin/python bench_ab.py OLD_BINARY NEW_BINARY [--runs 3] [--load-rounds 2] [--sizes 1000,5000]
+        [--warm-cycles 5]
+
+A warm cycle's CPU is a few ms, near the 10 ms tick of /proc's CPU times: more warm cycles per run
+(`--warm-cycles`, bench.py's WARM_CYCLES) narrow it.
 
 Build the old binary from a worktree of the old commit (`cargo build --release -p ecs-discoverer`).
 """
@@ -26,7 +30,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--load-rounds", type=int, default=2)
     parser.add_argument("--sizes", default="1000,5000")
+    parser.add_argument("--warm-cycles", type=int, default=bench.WARM_CYCLES)
     args = parser.parse_args()
+    bench.WARM_CYCLES = args.warm_cycles
     workdir = Path(os.environ.get("BENCH_WORKDIR", "/tmp/ecs-bench-ab"))
     workdir.mkdir(parents=True, exist_ok=True)
     emulator = Emulator(log_dir=workdir, embedded=True, localstack=False,
