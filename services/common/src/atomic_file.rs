@@ -6,7 +6,9 @@
 //! file keeps its mtime and file watchers (Prometheus file_sd) see no event.
 //!
 //! Content can be streamed ([`write_with_if_changed`]): it is compared with the old file while
-//! it is written, so neither the old nor the new content is ever held in memory whole.
+//! it is written, so neither the old nor the new content is ever held in memory whole. One
+//! rendering can be streamed into several files that hold the same content
+//! ([`write_copies_with_if_changed`]).
 
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
