@@ -400,7 +400,7 @@ def report(rows: list[dict], machine: str, window: float) -> str:
             def per_hour(calls: Counter, factor: float) -> str:
                 return ", ".join(f"{op} {c * factor:,.0f}" for op, c in sorted(calls.items())) if result.window else "-"
             lines.append(f"- N={row['n']:,} {result.mode}: {per_hour(result.calls, result.calls_factor())}"
-                         + (f" ({result.cycles} cycles in the window)" if result.cycles is not None else "")
+                         + (f" (cycles in the window: {result.cycles})" if result.cycles is not None else "")
                          + (f"; SQS (not ECS, per window): {per_hour(result.sqs_calls, 3600 / result.window)}"
                             if result.sqs_calls else ""))
     largest = max(rows, key=lambda r: r["n"]) if rows else None
@@ -535,7 +535,7 @@ def main() -> int:
                 modes.append(result)
                 print(f"N={n} {mode}: add p50/p99 {fmt_s(percentile(result.add, .5))}/{fmt_s(percentile(result.add, .99))} s, "
                       f"remove {fmt_s(percentile(result.remove, .5))}/{fmt_s(percentile(result.remove, .99))} s, "
-                      f"{result.per_hour():,.0f} calls/h ({result.cycles} cycles in the window), CPU {result.cpu_s:.1f} s/h, RSS {result.rss_mib:.1f} MiB "
+                      f"{result.per_hour():,.0f} calls/h (cycles in the window: {result.cycles}), CPU {result.cpu_s:.1f} s/h, RSS {result.rss_mib:.1f} MiB "
                       f"{result.error}", flush=True)
             native = sum(prometheus_ecs_sd_calls(shape).values()) * 120
             rows.append({"n": n, "modes": modes, "native_per_hour": native})
