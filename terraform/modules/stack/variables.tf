@@ -127,7 +127,7 @@ variable "enable_event_discovery" {
 }
 
 variable "event_reconcile_interval" {
-  description = "With event discovery, how often the discoverer's full cycle corrects what the events missed. Each cycle is one ListTasks per 100 tasks, and every discoverer_cache_ttl one DescribeTasks per 100: measured at 5m, 18.6% of polling's ECS calls at 30s; 15m with discoverer_cache_ttl = 1h, 4.5% (integration-tests/bench-results/events.md)."
+  description = "With event discovery, how often the discoverer's full cycle corrects what the events missed. Each cycle is one ListTasks per 100 tasks, and every discoverer_cache_ttl one DescribeTasks per 100: measured at 5m, 20.5% of polling's ECS calls at 30s; 15m with discoverer_cache_ttl = 1h, 4.6% (integration-tests/bench-results/events.md)."
   type        = string
   default     = "5m"
 
