@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness import Emulator, Service, free_port, metric_sum, wait_until
+from harness import Emulator, Service, free_port, metric_sum, metrics_after_next_cycle, wait_until
 from seed import Estate, container
 from test_discoverer import cycles_done, seed_estate
 
@@ -67,8 +67,10 @@ def test_a_started_task_appears_within_one_cycle(estate: Estate, emulator: Emula
         wait_until(lambda: address in served_addresses(discoverer), 15, "the started task to be served")
         # The cycle running when the task started may have listed before it; the next one finds it.
         assert cycles_done(discoverer.metrics()) - started_at <= 2
-        written = json.loads((tmp_path / "sd" / "tasks.json").read_text())
-        assert [g["targets"] for g in written] == [[address]]
+        # The files are written just after http_sd changes.
+        tasks_file = tmp_path / "sd" / "tasks.json"
+        wait_until(lambda: [g["targets"] for g in json.loads(tasks_file.read_text())] == [[address]], 5,
+                   "tasks.json to hold the started task")
     finally:
         assert discoverer.stop() == 0
 
@@ -91,6 +93,8 @@ def test_a_dead_endpoint_keeps_files_and_http_sd_then_updates_resume(tmp_path: P
         output = tmp_path / "sd"
         discoverer = start_discoverer(own, output, "--clusters", "east")
         wait_until(lambda: set(expected.values()) <= served_addresses(discoverer), 15, "the estate")
+        # http_sd changes before the files are written: the cycle is counted once they are.
+        metrics_after_next_cycle(discoverer.metrics)
         before_files = files(output)
         before_body = discoverer.get("/prometheus-targets").content
 
@@ -113,8 +117,9 @@ def test_a_dead_endpoint_keeps_files_and_http_sd_then_updates_resume(tmp_path: P
         estate.run_tasks("east", node)
         fresh = {f"{instance.private_ip}:9101"}
         wait_until(lambda: served_addresses(discoverer) == fresh, 120, "updates to resume")
-        written = json.loads((output / "ecs_file_sd.json").read_text())
-        assert {t for g in written for t in g["targets"]} == fresh
+        combined = output / "ecs_file_sd.json"
+        wait_until(lambda: {t for g in json.loads(combined.read_text()) for t in g["targets"]} == fresh, 5,
+                   "ecs_file_sd.json to hold the new estate")
     finally:
         if discoverer is not None:
             assert discoverer.stop() == 0
