@@ -46,6 +46,7 @@ bench: deps build-release ## Benchmark vs prometheus-ecs-discoverer: calls, CPU,
 	@integration-tests/install-bench-deps.sh
 	cd integration-tests && ../$(PYTHON) bench.py $(BENCH_ARGS)
 	cd integration-tests && ../$(PYTHON) bench_events.py $(BENCH_EVENTS_ARGS)
+	cd integration-tests && ../$(PYTHON) bench_file_floor.py
 
 terraform-docs: deps ## Regenerate the Inputs/Outputs tables of terraform/modules/*/README.md
 	.tools/checkov/bin/python terraform/module-docs.py

@@ -52,6 +52,13 @@ WARM_CYCLES = 5
 RUNS = 3
 
 
+def machine_description() -> str:
+    """The CPUs and memory a report's figures were measured on."""
+    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
+                if l.startswith("model name")), platform.processor())
+    return f"{os.cpu_count()} CPUs ({cpu}), {round(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30)} GiB"
+
+
 def ours_binary() -> Path:
     path = Path(os.environ.get("BENCH_DISCOVERER", cargo_target_dir() / "release" / "ecs-discoverer"))
     if not path.exists():
@@ -611,9 +618,7 @@ def main() -> int:
     reloader_binary()
     if not PROMED_PYTHON.exists():
         sys.exit(f"{PROMED_PYTHON} is missing: `make bench` installs prometheus-ecs-discoverer 3.3.4 there")
-    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
-                if l.startswith("model name")), platform.processor())
-    machine = f"{os.cpu_count()} CPUs ({cpu}), {round(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30)} GiB"
+    machine = machine_description()
 
     emulator = Emulator(log_dir=workdir, embedded=True, localstack=False,
                         extra_env={"MOTO_RECORDER_FILEPATH": str(workdir / "recording.jsonl")})

@@ -46,7 +46,7 @@ import boto3
 from botocore.config import Config
 
 from bench import (PROMED_PYTHON, RESULTS, TOOLS, Recorder, build_estate, command, cpu_seconds, file_targets,
-                   ours_binary, peak_rss_mib, prometheus_ecs_sd_calls)
+                   machine_description, ours_binary, peak_rss_mib, prometheus_ecs_sd_calls)
 from harness import AWS_ENV, Emulator, wait_until
 from seed import Estate
 
@@ -510,9 +510,7 @@ def main() -> int:
     ours_binary()
     if not PROMED_PYTHON.exists():
         sys.exit(f"{PROMED_PYTHON} is missing: `make bench` installs prometheus-ecs-discoverer 3.3.4 there")
-    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
-                if l.startswith("model name")), "")
-    machine = f"{os.cpu_count()} CPUs ({cpu})"
+    machine = machine_description()
     emulator = Emulator(log_dir=workdir, embedded=True, localstack=False,
                         extra_env={"MOTO_RECORDER_FILEPATH": str(workdir / "recording.jsonl")})
     rows = []
