@@ -401,7 +401,7 @@ def report(rows: list[dict], machine: str, window: float) -> str:
                 return ", ".join(f"{op} {c * factor:,.0f}" for op, c in sorted(calls.items())) if result.window else "-"
             lines.append(f"- N={row['n']:,} {result.mode}: {per_hour(result.calls, result.calls_factor())}"
                          + (f" (cycles in the window: {result.cycles})" if result.cycles is not None else "")
-                         + (f"; SQS (not ECS, per window): {per_hour(result.sqs_calls, 3600 / result.window)}"
+                         + (f"; SQS (not ECS's budget; the window's rate, per hour): {per_hour(result.sqs_calls, 3600 / result.window)}"
                             if result.sqs_calls else ""))
     largest = max(rows, key=lambda r: r["n"]) if rows else None
     if largest:
