@@ -8,17 +8,22 @@ CARGO       ?= cargo
 # One build profile (dev, dependencies without debug info) for tests and the demo.
 CARGO_FLAGS ?= --workspace --locked
 PYTEST_ARGS ?= -rs
+# pytest-xdist workers for the integration tests: the tests mostly wait on emulators, processes
+# and Prometheus, so two CPUs keep this many busy (0: no xdist, one process). The ECS agent's
+# tests share one worker (--dist loadgroup; conftest.py).
+TEST_WORKERS ?= 2
+XDIST_ARGS  := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup)
 # Terraform gets hashicorp/aws from the machine's filesystem mirror (terraform/cli.tfrc); empty
 # when there is none, and the Terraform tests then say so in one line instead of running.
 export TF_CLI_CONFIG_FILE := $(shell terraform/cli-config.sh 2>/dev/null)
 
-.PHONY: help deps build test test-unit test-integration test-terraform dashboards-check terraform-docs build-release bench lint fmt demo clean
+.PHONY: help deps build test test-fast test-unit test-integration test-terraform dashboards-check terraform-docs build-release bench lint fmt demo clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 deps: ## Install what tests and demo need (project venv, checkov venv, Debian prometheus, node-exporter, alertmanager); idempotent
-	@integration-tests/install-deps.sh
+	@integration-tests/install/install-deps.sh
 
 # --all-targets: the binaries are built with the same (dev-dependency-unified) features as
 # `cargo test`, so tests and demo share one set of artifacts instead of building the SDK twice.
@@ -31,22 +36,26 @@ test-unit: ## Rust unit tests and AWS-edge tests (aws-smithy-mocks)
 	$(CARGO) test $(CARGO_FLAGS)
 
 test-integration: deps build ## Integration tests (embedded emulator, or AWS_ENDPOINT_URL=... for an external one)
-	cd integration-tests && ../$(PYTHON) -m pytest $(PYTEST_ARGS)
+	cd integration-tests && ../$(PYTHON) -m pytest $(XDIST_ARGS) $(PYTEST_ARGS)
+
+test-fast: deps build ## A developer's inner loop: unit tests, then the integration tests but the Terraform applies and the ECS agent's (CI runs everything: make test)
+	$(CARGO) test $(CARGO_FLAGS)
+	cd integration-tests && ../$(PYTHON) -m pytest $(XDIST_ARGS) $(PYTEST_ARGS) -m "not ecs_agent and not terraform_apply"
 
 test-terraform: deps build ## Only the Terraform checks: fmt, validate, checkov, emulator apply + clean re-plan, task definitions
-	cd integration-tests && ../$(PYTHON) -m pytest $(PYTEST_ARGS) test_terraform.py
+	cd integration-tests && ../$(PYTHON) -m pytest $(XDIST_ARGS) $(PYTEST_ARGS) tests/test_terraform.py
 
 dashboards-check: deps build ## Dashboards and alert rules: JSON properties, every PromQL run against Prometheus, promtool check + test rules
-	cd integration-tests && ../$(PYTHON) -m pytest $(PYTEST_ARGS) test_dashboards.py
+	cd integration-tests && ../$(PYTHON) -m pytest $(PYTEST_ARGS) tests/test_dashboards.py
 
 build-release: ## Release build of both services (for the benchmark only)
 	$(CARGO) build --locked --release -p ecs-discoverer -p config-reloader
 
 bench: deps build-release ## Benchmark vs prometheus-ecs-discoverer: calls, CPU, RSS at N=100/1k/5k, robustness, http_sd load, rate limits; then events vs polling at N=1k/5k
-	@integration-tests/install-bench-deps.sh
-	cd integration-tests && ../$(PYTHON) bench.py $(BENCH_ARGS)
-	cd integration-tests && ../$(PYTHON) bench_events.py $(BENCH_EVENTS_ARGS)
-	cd integration-tests && ../$(PYTHON) bench_file_floor.py
+	@integration-tests/install/install-bench-deps.sh
+	cd integration-tests && ../$(PYTHON) -m benches.bench $(BENCH_ARGS)
+	cd integration-tests && ../$(PYTHON) -m benches.bench_events $(BENCH_EVENTS_ARGS)
+	cd integration-tests && ../$(PYTHON) -m benches.bench_file_floor
 
 terraform-docs: deps ## Regenerate the Inputs/Outputs tables of terraform/modules/*/README.md
 	.tools/checkov/bin/python terraform/module-docs.py

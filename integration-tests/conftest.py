@@ -1,4 +1,6 @@
-"""pytest fixtures of the test bed: one emulator per run, reset before each test that uses it."""
+"""pytest fixtures of the test bed: one emulator per worker, reset before each test that uses it,
+and a fresh one for each module that applies the stack; the tests that use the ECS agent all run
+on one worker (`ecs_agent` marker)."""
 
 from __future__ import annotations
 
@@ -8,8 +10,8 @@ from typing import Iterator
 
 import pytest
 
-from harness import LOCALSTACK_SERVICES, Emulator, NodeExporter, Prometheus, localstack_wanted
-from seed import Estate
+from testbed.harness import Emulator, NodeExporter, Prometheus, describe_split, localstack_wanted
+from testbed.seed import Estate
 
 
 @pytest.fixture(scope="session")
@@ -19,6 +21,26 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
         yield emulator
     finally:
         emulator.stop()
+
+
+@pytest.fixture(scope="module")
+def fresh_emulator(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    """A new embedded emulator process for one module (an external one is used as given, reset).
+
+    For a module that applies the stack with Terraform: after a pytest session of traffic, the
+    shared emulator answered one create of an apply twice (InvalidSubnet.Conflict,
+    ConflictingDomainExists, InvalidPermission.Duplicate: a request the provider sent again after
+    the first was processed), which no apply on a fresh process showed. A fresh process also
+    keeps the tests that mutate the shared one from sharing state with an apply."""
+    if emulator.external:
+        emulator.reset()
+        yield emulator
+        return
+    fresh = Emulator(log_dir=tmp_path_factory.mktemp("fresh-emulator"), embedded=True)
+    try:
+        yield fresh
+    finally:
+        fresh.stop()
 
 
 @pytest.fixture
@@ -57,6 +79,44 @@ def prometheus_factory(tmp_path: Path) -> Iterator[type]:
             server.stop()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """How pytest-xdist's workers share the tests (`--dist loadgroup`), longest units first:
+
+    - every test of the ECS agent runs on one worker: the agent changes the host (routes,
+      `net.ipv4.ip_forward`, which it restores when it stops) in ways two agents at once would
+      undo for each other;
+    - the tests of a module that share a module-scoped fixture (an applied stack, a running bed)
+      run on one worker, one after another: split, each worker would build the fixture again,
+      and a worker's module change tears it down;
+    - every other test is a unit of its own.
+
+    A test on an applied stack (it needs `fresh_emulator`) is also marked `terraform_apply`,
+    which `make test-fast` leaves out."""
+    rank: dict[str, int] = {}
+    for item in items:
+        if item.get_closest_marker("ecs_agent"):
+            group, rank[item.nodeid] = "ecs-agent", 0
+        elif shared := module_fixtures(item):
+            group, rank[item.nodeid] = f"{item.nodeid.split('::')[0]}[{','.join(shared)}]", 1
+        else:
+            group, rank[item.nodeid] = None, 2
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
+        if "fresh_emulator" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.terraform_apply)
+    items.sort(key=lambda item: rank[item.nodeid])  # stable: each unit keeps its order
+
+
+def module_fixtures(item: pytest.Item) -> list[str]:
+    """The module-scoped fixtures a test uses, directly or through others. pytest keeps them in
+    the item's fixture info, which has no public accessor."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return []
+    return sorted(name for name, definitions in info.name2fixturedefs.items()
+                  if definitions and definitions[-1].scope == "module")
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     return emulators_in_use()
 
@@ -71,8 +131,7 @@ def emulators_in_use() -> str:
     if os.environ.get("AWS_ENDPOINT_URL"):
         return (f"emulators: everything at the external AWS_ENDPOINT_URL={os.environ['AWS_ENDPOINT_URL']} "
                 "(the fidelity layer's tests need the embedded moto: see README)")
-    if not localstack_wanted():
-        return ("emulators: moto alone (EMULATORS=moto): SSM, S3, IAM, STS, KMS, Secrets Manager and Logs "
-                "ran on moto, NOT on LocalStack")
-    return (f"emulators: LocalStack ({', '.join(LOCALSTACK_SERVICES)}) beside moto with the fidelity layer "
-            "(ECS, EC2, Cloud Map, Auto Scaling, AMP, EventBridge, SQS)")
+    split = describe_split(localstack_wanted())
+    if "LocalStack" not in split:
+        return f"emulators: moto alone (EMULATORS=moto): {split['moto']} ran on moto, NOT on LocalStack"
+    return f"emulators: LocalStack ({split['LocalStack']}) beside moto with the fidelity layer ({split['moto']})"

@@ -38,9 +38,9 @@ from pathlib import Path
 import requests
 import yaml
 
-from harness import AWS_ENV, ROOT, Emulator, NodeExporter, Prometheus, Service, free_port, wait_until
-from seed import Estate, container
-from terraform_stack import AppliedStack, StackDown, missing, not_run_here, stack_prometheus
+from testbed.harness import ROOT, Emulator, NodeExporter, Prometheus, Service, describe_split, free_port, wait_until
+from testbed.seed import Estate, container
+from testbed.terraform_stack import AppliedStack, StackDown, missing, not_run_here, stack_prometheus
 
 DEMO_DIR = ROOT / ".demo"
 
@@ -83,7 +83,7 @@ def seed(estate: Estate, node_exporter_port: int) -> str:
 
 def deployed_demo(stopping: list[bool]) -> int:
     """The stack as deployed: Terraform, the ECS agent, the stack's own Prometheus."""
-    from ecs_agent import Agent  # needs root: network and mount namespaces
+    from testbed.ecs_agent import Agent  # needs root: network and mount namespaces
 
     agent = None
     emulator = Emulator(log_dir=DEMO_DIR)
@@ -140,10 +140,10 @@ def deployed_demo(stopping: list[bool]) -> int:
 
 
 def print_emulators(emulator: Emulator) -> None:
-    print(f"  AWS emulator      {emulator.endpoint}  (moto: ECS, EC2, Cloud Map, Auto Scaling)")
+    split = describe_split(emulator.localstack is not None)
+    print(f"  AWS emulator      {emulator.endpoint}  (moto: {split['moto']})")
     if emulator.localstack is not None:
-        print(f"  AWS emulator      {emulator.localstack.endpoint}  (LocalStack: SSM, S3, IAM, STS, KMS, "
-              "Secrets Manager, Logs, EventBridge, SQS)")
+        print(f"  AWS emulator      {emulator.localstack.endpoint}  (LocalStack: {split['LocalStack']})")
     print("  for the aws CLI:  " + " ".join(f"{k}={v}" for k, v in emulator.endpoints.env.items()))
 
 

@@ -39,12 +39,11 @@ module "stack" {
 
   name               = "emu"
   availability_zones = ["us-east-1a", "us-east-1b"]
-  # Loopback addresses: whatever the emulator hands out (instances, ENIs) is scrapeable locally.
-  vpc_cidr_block   = "127.0.0.0/16"
-  discoverer_image = "ecs-discoverer:emulator"
-  reloader_image   = "config-reloader:emulator"
-  dashboards_dir   = "${path.module}/../../../dashboards"
-  instance_count   = 2
+  vpc_cidr_block     = var.vpc_cidr_block
+  discoverer_image   = "ecs-discoverer:emulator"
+  reloader_image     = "config-reloader:emulator"
+  dashboards_dir     = "${path.module}/../../../dashboards"
+  instance_count     = 2
 
   remote_write        = var.remote_write
   amp_workspace_arn   = var.amp_workspace_arn

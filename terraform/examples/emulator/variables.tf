@@ -19,7 +19,18 @@ variable "localstack_endpoint" {
   }
 }
 
-# The choices of examples/complete, so the plan matrix (integration-tests/test_terraform.py) can
+variable "vpc_cidr_block" {
+  description = "The VPC's block: loopback (127.0.0.0/8), so whatever the emulator hands out (instances, ENIs) is scrapeable locally. The test bed gives each pytest-xdist worker its own (integration-tests/testbed/network.py)."
+  type        = string
+  default     = "127.0.0.0/16"
+
+  validation {
+    condition     = can(cidrnetmask(var.vpc_cidr_block)) && startswith(var.vpc_cidr_block, "127.")
+    error_message = "vpc_cidr_block must be a CIDR block in 127.0.0.0/8 (loopback), e.g. 127.0.0.0/16."
+  }
+}
+
+# The choices of examples/complete, so the plan matrix (integration-tests/tests/test_terraform.py) can
 # plan each against the emulator.
 variable "remote_write" {
   description = "\"none\", \"existing\" (give amp_workspace_arn) or \"create\"."

@@ -65,7 +65,7 @@ locals {
   }
 
   # The one source of these container definitions; task-definitions/prometheus.json is checked
-  # against what this registers (integration-tests/test_terraform.py).
+  # against what this registers (integration-tests/tests/test_terraform.py).
   container_definitions = [
     merge(local.reloader_container, {
       name         = "config-init"

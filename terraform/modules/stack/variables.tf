@@ -127,7 +127,7 @@ variable "enable_event_discovery" {
 }
 
 variable "event_reconcile_interval" {
-  description = "With event discovery, how often the discoverer's full cycle corrects what the events missed. Each cycle is one ListTasks per 100 tasks, and every discoverer_cache_ttl one DescribeTasks per 100: measured at 5m, 20.5% of polling's ECS calls at 30s; 15m with discoverer_cache_ttl = 1h, 4.6% (integration-tests/bench-results/events.md)."
+  description = "With event discovery, how often the discoverer's full cycle corrects what the events missed. Each cycle is one ListTasks per 100 tasks, and every discoverer_cache_ttl one DescribeTasks per 100: measured at 5m, 20.5% of polling's ECS calls at 30s; 15m with discoverer_cache_ttl = 1h, 4.6% (integration-tests/benches/results/events.md)."
   type        = string
   default     = "5m"
 
@@ -138,7 +138,7 @@ variable "event_reconcile_interval" {
 }
 
 variable "discoverer_cache_ttl" {
-  description = "How long ecs-discoverer keeps service and task descriptions (their tags) before describing them again. Set it with event_reconcile_interval: each refresh describes every running task again, one DescribeTasks per 100 (see bench-results/events.md for 15m with 1h)."
+  description = "How long ecs-discoverer keeps service and task descriptions (their tags) before describing them again. Set it with event_reconcile_interval: each refresh describes every running task again, one DescribeTasks per 100 (see benches/results/events.md for 15m with 1h)."
   type        = string
   default     = "5m"
 

@@ -1,0 +1,255 @@
+"""The host side of the test bed's ECS agent: network namespaces, container file systems, and
+the processes that are a container's main program and its health check.
+
+Every "host" (an EC2 container instance, an awsvpc task's ENI, a bridge-mode container) is a
+network namespace with one address, joined to the root namespace by a veth pair. The root
+namespace routes between them: it holds a /32 route for each address in its `local` table, so
+a loopback address of the estate's VPC (testbed/network.py) reaches that namespace instead of the
+root's `lo`. Inside a namespace, `lo` keeps only 127.0.0.1/32 (the task's own localhost) and
+everything else goes out through `eth0`, so a task reaches the other hosts, the AWS emulator
+(127.1.0.1, outside every VPC the test bed seeds) and loopback-bound test processes.
+
+A container's file system is an overlay of the host's root, with its image's programs bound at
+the image's paths, its volumes bound at their `containerPath` (read-only where the mount says
+so), and, for an image without a shell, the host's shells hidden by overlay whiteouts. Its
+process runs in a private mount namespace, as the container's user (setpriv), in its image's
+working directory. As root, nothing of this leaves a trace on the host: the namespaces and the
+agent's tmpfs go away at `cleanup()`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shlex
+import subprocess
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..network import PLAN
+
+NETNS_PREFIX = "ecsa-"
+_HOST_NUMBERS = itertools.count(1)  # unique per process, across sandboxes: names of namespaces and veths
+SHELLS = ("/usr/bin/sh", "/usr/bin/dash", "/usr/bin/bash", "/usr/bin/rbash")
+
+
+class SandboxError(RuntimeError):
+    """The host can't run the agent's containers (not root, a command missing, a mount failed)."""
+
+
+def run(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
+    done = subprocess.run(list(argv), capture_output=True, text=True, timeout=30)
+    if check and done.returncode != 0:
+        raise SandboxError(f"{' '.join(argv)} failed ({done.returncode}): {done.stderr.strip()}")
+    return done
+
+
+def require_root() -> None:
+    if os.geteuid() != 0:
+        raise SandboxError("the test bed's ECS agent needs root (network and mount namespaces, setpriv): "
+                           "run the tests as root, as CI does")
+
+
+def _sysctl(key: str, value: str | None = None, netns: str | None = None) -> str:
+    prefix = ["ip", "netns", "exec", netns] if netns else []
+    if value is None:
+        return run(*prefix, "sysctl", "-n", key).stdout.strip()
+    run(*prefix, "sysctl", "-qw", f"{key}={value}")
+    return value
+
+
+def _as_user(spec: "ContainerSpec", workdir: str | None = None) -> list[str]:
+    """The prefix that runs a program as the container's user, with exactly its environment
+    (and in its working directory): the container's process and its health checks alike."""
+    chdir = ["-C", workdir] if workdir else []
+    return ["setpriv", f"--reuid={spec.uid}", f"--regid={spec.gid}", "--clear-groups",
+            "env", "-i", *chdir, *[f"{k}={v}" for k, v in spec.env.items()]]
+
+
+@dataclass
+class Host:
+    """A network namespace with one address, routed from the root namespace."""
+
+    name: str
+    address: str
+    veth: str
+
+    def create(self) -> None:
+        run("ip", "netns", "add", self.name)
+        run("ip", "link", "add", self.veth, "type", "veth", "peer", "name", "eth0", "netns", self.name)
+        _sysctl(f"net.ipv4.conf.{self.veth}.route_localnet", "1")
+        _sysctl(f"net.ipv4.conf.{self.veth}.proxy_arp", "1")
+        run("ip", "link", "set", self.veth, "up")
+        run("ip", "route", "add", f"{self.address}/32", "dev", self.veth, "table", "local")
+        inside = ("ip", "-n", self.name)
+        run(*inside, "link", "set", "lo", "up")
+        run(*inside, "link", "set", "eth0", "up")
+        _sysctl("net.ipv4.conf.eth0.route_localnet", "1", netns=self.name)
+        _sysctl("net.ipv4.conf.eth0.proxy_arp", "1", netns=self.name)
+        run(*inside, "addr", "del", "127.0.0.1/8", "dev", "lo")
+        run(*inside, "addr", "add", "127.0.0.1/32", "dev", "lo")
+        run(*inside, "addr", "add", f"{self.address}/32", "dev", "eth0")
+        run(*inside, "route", "add", "default", "dev", "eth0")
+
+    def delete(self) -> None:
+        run("ip", "netns", "del", self.name, check=False)
+        run("ip", "link", "del", self.veth, check=False)
+
+
+@dataclass
+class Mount:
+    source: Path
+    target: str
+    read_only: bool = False
+
+
+@dataclass
+class ContainerSpec:
+    """Everything needed to start one container's process."""
+
+    key: str  # unique per container of the agent (task id + container name)
+    netns: str
+    argv: list[str]
+    env: dict[str, str]
+    uid: int
+    gid: int
+    workdir: str
+    programs: dict[str, Path] = field(default_factory=dict)
+    mounts: list[Mount] = field(default_factory=list)
+    hide_shells: bool = False
+    read_only_root: bool = False
+
+
+class Sandbox:
+    """The agent's state on the host: a tmpfs for file systems and volumes, the namespaces it
+    made, and the sysctl it changed (restored at cleanup)."""
+
+    def __init__(self) -> None:
+        require_root()
+        for tool in ("ip", "unshare", "setpriv", "nsenter", "chroot"):
+            if not any(Path(d, tool).exists() for d in ("/usr/bin", "/usr/sbin", "/bin", "/sbin")):
+                raise SandboxError(f"{tool} is missing: install util-linux, iproute2 and coreutils")
+        self.root = Path(tempfile.mkdtemp(prefix="ecs-agent-"))
+        run("mount", "-t", "tmpfs", "-o", "mode=0755,size=4g", "ecs-agent", str(self.root))
+        self.hosts: list[Host] = []
+        self._forwarding = _sysctl("net.ipv4.ip_forward")
+        _sysctl("net.ipv4.ip_forward", "1")
+        self._next_bridge = 0
+        self._allocating = threading.Lock()  # tasks start their containers from their own threads
+
+    @staticmethod
+    def remove_stale() -> None:
+        """Namespaces a crashed earlier run left behind (their process is gone)."""
+        listed = run("ip", "netns", "list", check=False).stdout.split()
+        for name in listed:
+            owner = name.removeprefix(NETNS_PREFIX).split("-", 1)[0]
+            if name.startswith(NETNS_PREFIX) and owner.isdigit() and not Path(f"/proc/{owner}").exists():
+                run("ip", "netns", "del", name, check=False)
+
+    def host(self, label: str, address: str) -> Host:
+        with self._allocating:
+            number = next(_HOST_NUMBERS)
+            host = Host(name=f"{NETNS_PREFIX}{os.getpid()}-{number}-{label}"[:40], address=address,
+                        veth=f"ea{os.getpid() % 100000}x{number}"[:15])
+            self.hosts.append(host)
+            host.create()
+        return host
+
+    def bridge_address(self) -> str:
+        """An address for a bridge-mode container's own namespace, in the worker's bridge network:
+        outside every VPC the test bed seeds, as Docker's bridge network is outside the VPC."""
+        with self._allocating:
+            self._next_bridge += 1
+            return PLAN.bridge_address(self._next_bridge)
+
+    def volume(self, task_id: str, name: str) -> Path:
+        path = self.root / "volumes" / task_id / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def logs(self, task_id: str) -> Path:
+        path = self.root / "logs" / task_id
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def rootfs(self, spec: ContainerSpec) -> Path:
+        """Upper, work and merged directories of the container's overlay; whiteouts for the
+        shells of an image that has none."""
+        base = self.root / "containers" / spec.key
+        for part in ("upper", "work", "merged"):
+            (base / part).mkdir(parents=True, exist_ok=True)
+        if spec.hide_shells:
+            (base / "upper/usr/bin").mkdir(parents=True, exist_ok=True)
+            for shell in SHELLS:
+                whiteout = base / "upper" / shell.lstrip("/")
+                if not whiteout.exists():
+                    os.mknod(whiteout, 0o600 | 0o020000, os.makedev(0, 0))
+        return base
+
+    def start_script(self, spec: ContainerSpec, base: Path) -> str:
+        """The root shell script run in the container's fresh mount namespace: it builds the
+        file system, then replaces itself with the container's process as its user."""
+        merged = base / "merged"
+        q = shlex.quote
+        lines = ["set -e",
+                 f"mount -t overlay overlay -o lowerdir=/,upperdir={q(str(base / 'upper'))},"
+                 f"workdir={q(str(base / 'work'))} {q(str(merged))}",
+                 f"mount -t proc proc {q(str(merged / 'proc'))}",
+                 f"mount --rbind /dev {q(str(merged / 'dev'))}",
+                 f"mount --rbind /sys {q(str(merged / 'sys'))}"]
+        for path, local in spec.programs.items():
+            target = str(merged) + path
+            lines += [f"mkdir -p {q(os.path.dirname(target))}", f"[ -e {q(target)} ] || touch {q(target)}",
+                      f"mount --bind {q(str(local))} {q(target)}"]
+        for mount in spec.mounts:
+            target = str(merged) + mount.target
+            lines += [f"mkdir -p {q(target)}", f"mount --bind {q(str(mount.source))} {q(target)}"]
+            if mount.read_only:
+                lines.append(f"mount -o remount,bind,ro {q(target)}")
+        lines.append(f"mkdir -p {q(str(merged) + spec.workdir)}")
+        if spec.read_only_root:  # readonlyRootFilesystem: volumes, /proc, /dev and /sys stay as mounted
+            lines.append(f"mount -o remount,bind,ro {q(str(merged))}")
+        command = ["chroot", str(merged), *_as_user(spec, workdir=spec.workdir), *spec.argv]
+        lines.append("exec " + " ".join(q(part) for part in command))
+        return "\n".join(lines)
+
+    def spawn(self, spec: ContainerSpec, log: Path) -> subprocess.Popen:
+        base = self.rootfs(spec)
+        script = self.start_script(spec, base)
+        with open(log, "ab") as out:
+            return subprocess.Popen(
+                ["ip", "netns", "exec", spec.netns, "unshare", "--mount", "--propagation", "private",
+                 "sh", "-c", script],
+                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+
+    def exec_in(self, pid: int, spec: ContainerSpec, argv: list[str], timeout: float) -> tuple[int, str]:
+        """Run `argv` in a running container's view (its mounts, root, network and user), as a
+        health check does. Returns (exit code, output); 127 when the program doesn't exist."""
+        command = ["nsenter", "-t", str(pid), "-m", "-n", "-r", "-w", *_as_user(spec), *argv]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return 124, f"timed out after {timeout}s"
+        return done.returncode, (done.stdout + done.stderr)[-500:]
+
+    def proxy(self, netns: str, listen: str, port: int, target: str, target_port: int, log: Path) -> subprocess.Popen:
+        """docker-proxy's part: the instance's hostPort forwarded to the container's port."""
+        here = Path(__file__).resolve().parent
+        with open(log, "ab") as out:
+            return subprocess.Popen(
+                ["ip", "netns", "exec", netns, "python3", str(here / "proxy.py"), listen, str(port), target,
+                 str(target_port)],
+                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+
+    def cleanup(self) -> None:
+        for host in reversed(self.hosts):
+            host.delete()
+        self.hosts.clear()
+        _sysctl("net.ipv4.ip_forward", self._forwarding)
+        run("umount", "-l", str(self.root), check=False)
+        try:
+            self.root.rmdir()
+        except OSError:
+            pass

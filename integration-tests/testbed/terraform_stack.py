@@ -1,0 +1,184 @@
+"""Terraform in the test bed: the CLI config of the machine's provider mirror, a `terraform`
+runner, and the emulator example applied against an emulator (used by the Terraform tests, the
+end-to-end stack test and the demo).
+
+`TERRAFORM` or `CLI_CONFIG` is None when the machine has no terraform or no hashicorp/aws
+mirror; callers say so in one line (`missing()`) instead of running.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from testbed.harness import ROOT, Emulator, wait_until
+from testbed.network import PLAN
+from testbed.seed import Estate
+
+TERRAFORM_DIR = ROOT / "terraform"
+EMULATOR_EXAMPLE = TERRAFORM_DIR / "examples" / "emulator"
+
+
+def cli_config() -> str | None:
+    configured = os.environ.get("TF_CLI_CONFIG_FILE")
+    if configured and Path(configured).is_file():
+        return configured
+    found = subprocess.run([str(TERRAFORM_DIR / "cli-config.sh")], capture_output=True, text=True)
+    return found.stdout.strip() or None
+
+
+TERRAFORM = shutil.which("terraform")
+CLI_CONFIG = cli_config() if TERRAFORM else None
+
+
+def missing() -> str | None:
+    """Why Terraform can't run here, in one line; None when it can."""
+    if TERRAFORM is None:
+        return "terraform is not on the PATH"
+    if CLI_CONFIG is None:
+        return "no hashicorp/aws provider mirror on this machine (see terraform/cli-config.sh)"
+    return None
+
+
+def tf_env(data_dir: Path) -> dict[str, str]:
+    """Terraform's environment: the mirror config, no prompts, and its working data outside the
+    repository."""
+    return {**os.environ, "TF_CLI_CONFIG_FILE": str(CLI_CONFIG), "TF_IN_AUTOMATION": "1", "TF_INPUT": "0",
+            "CHECKPOINT_DISABLE": "1", "TF_DATA_DIR": str(data_dir)}
+
+
+def terraform(directory: Path, *args: str, env: dict[str, str], timeout: float = 300,
+              check: bool = True) -> subprocess.CompletedProcess:
+    done = subprocess.run([str(TERRAFORM), f"-chdir={directory}", *args, "-no-color"], env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    if check and done.returncode != 0:
+        raise AssertionError(f"terraform {' '.join(args)} in {directory.relative_to(ROOT)} failed "
+                             f"({done.returncode}):\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
+    return done
+
+
+class AppliedStack:
+    """examples/emulator applied against one emulator, with its state in `workdir`."""
+
+    def __init__(self, emulator: Emulator, workdir: Path, variables: dict[str, Any] | None = None):
+        self.emulator = emulator
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.env = tf_env(workdir / "data")
+        self.state = workdir / "terraform.tfstate"
+        # A variables file, so maps and objects need no HCL quoting on a command line.
+        self.var_file = var_file = workdir / "test.tfvars.json"
+        var_file.write_text(json.dumps({"endpoint": emulator.endpoint,
+                                        "localstack_endpoint": emulator.endpoints.localstack,
+                                        "vpc_cidr_block": PLAN.vpc_cidr, **(variables or {})}))
+        self.vars = [f"-var-file={var_file}", f"-state={self.state}"]
+
+    def apply(self) -> "AppliedStack":
+        terraform(EMULATOR_EXAMPLE, "init", env=self.env)
+        terraform(EMULATOR_EXAMPLE, "apply", "-auto-approve", *self.vars, env=self.env, timeout=600)
+        return self
+
+    def output(self) -> dict[str, Any]:
+        done = terraform(EMULATOR_EXAMPLE, "output", "-json", f"-state={self.state}", env=self.env)
+        return {k: v["value"] for k, v in json.loads(done.stdout).items()}
+
+    def resources(self) -> list[dict[str, Any]]:
+        """Every resource in the state, modules flattened: address, type and values."""
+        done = terraform(EMULATOR_EXAMPLE, "show", "-json", str(self.state), env=self.env)
+        found, modules = [], [json.loads(done.stdout)["values"]["root_module"]]
+        while modules:
+            module = modules.pop()
+            found += module.get("resources", [])
+            modules += module.get("child_modules", [])
+        return found
+
+    def client(self, service: str) -> Any:
+        return Estate.of(self.emulator).client(service)
+
+    def register_instances(self) -> list[str]:
+        """Play the ECS agent of the launch template's user data: register the auto scaling
+        group's instances with the cluster (the emulator then starts the DAEMON services on
+        them, fidelity P11). Returns their private IPs."""
+        outputs = self.output()
+        group = self.client("autoscaling").describe_auto_scaling_groups(
+            AutoScalingGroupNames=[outputs["autoscaling_group_name"]])["AutoScalingGroups"][0]
+        instance_ids = [i["InstanceId"] for i in group["Instances"]]
+        ecs = self.client("ecs")
+        for instance_id in instance_ids:
+            ecs.register_container_instance(cluster=outputs["cluster_name"],
+                                            instanceIdentityDocument=json.dumps({"instanceId": instance_id}))
+        reservations = self.client("ec2").describe_instances(InstanceIds=instance_ids)["Reservations"]
+        return sorted(i["PrivateIpAddress"] for r in reservations for i in r["Instances"])
+
+    def add_example_apps(self) -> dict[str, str]:
+        """Three example apps as services of the stack's cluster, one per target convention, as a
+        user would deploy them next to the stack: environment (bridge, dynamic host port), docker
+        labels (bridge, dynamic host port) and service tags (Fargate, awsvpc in the stack's
+        subnets). Returns the job each should have in Prometheus, by service name."""
+        outputs = self.output()
+        cluster = outputs["cluster_name"]
+        ecs = self.client("ecs")
+        prometheus = ecs.describe_services(cluster=cluster, services=ecs.list_services(
+            cluster=cluster, launchType="FARGATE")["serviceArns"][:1])["services"][0]
+        app = {"name": "app", "image": "example-app:latest", "essential": True, "memory": 64}
+
+        def register(family: str, container: dict[str, Any], network: str) -> str:
+            kwargs: dict[str, Any] = {"family": family, "containerDefinitions": [container], "networkMode": network}
+            if network == "awsvpc":
+                kwargs.update(requiresCompatibilities=["FARGATE"], cpu="256", memory="512")
+            return ecs.register_task_definition(**kwargs)["taskDefinition"]["taskDefinitionArn"]
+
+        env_app = register("example-env", {**app, "portMappings": [{"containerPort": 8080, "hostPort": 0}],
+                                           "environment": [{"name": "PROMETHEUS", "value": "true"},
+                                                           {"name": "PROMETHEUS_ENDPOINT", "value": "/metrics"}]},
+                           "bridge")
+        label_app = register("example-labels", {**app, "portMappings": [{"containerPort": 8080, "hostPort": 0}],
+                                                "dockerLabels": {"PROMETHEUS_EXPORTER_PORT": "8080",
+                                                                 "PROMETHEUS_EXPORTER_JOB_NAME": "example-labels"}},
+                             "bridge")
+        tag_app = register("example-tags", {**app, "portMappings": [{"containerPort": 8080}]}, "awsvpc")
+        ecs.create_service(cluster=cluster, serviceName="example-env", taskDefinition=env_app, desiredCount=1,
+                           launchType="EC2")
+        ecs.create_service(cluster=cluster, serviceName="example-labels", taskDefinition=label_app, desiredCount=1,
+                           launchType="EC2")
+        ecs.create_service(cluster=cluster, serviceName="example-tags", taskDefinition=tag_app, desiredCount=1,
+                           launchType="FARGATE", networkConfiguration=prometheus["networkConfiguration"],
+                           tags=[{"key": "METRICS_PORT", "value": "8080"}, {"key": "METRICS_PATH", "value": "/metrics"},
+                                 {"key": "METRICS_NAME", "value": "example-tags"}])
+        return {"example-env": "example-env", "example-labels": "example-labels", "example-tags": "example-tags"}
+
+
+def not_run_here(target: dict[str, Any]) -> bool:
+    """A Prometheus target of an image the test bed's agent reports instead of running: the
+    cAdvisor daemons, and Grafana's Cloud Map registration."""
+    labels = target["labels"]
+    return labels.get("job") == "cadvisor" or str(labels.get("ecs_service", "")).endswith("-grafana")
+
+
+class StackDown(AssertionError):
+    """The stack's Prometheus task stopped or never ran; the message carries the agent's report."""
+
+
+def stack_prometheus(agent: Any, timeout: float = 120) -> tuple[Any, str]:
+    """The first Prometheus task of the applied stack, run by the test bed's ECS agent, once its
+    prometheus container runs and answers /-/ready: (task, URL on its ENI). Raises StackDown at
+    once, with what the agent saw, when that task stops instead."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        tasks = [t for t in agent.tasks.values() if t.family.endswith("-prometheus")]
+        if tasks and tasks[0].status == "STOPPED":
+            raise StackDown(f"the stack's Prometheus task stopped: {tasks[0].stopped_reason}\n"
+                            + json.dumps(agent.failures(), indent=1)[:6000])
+        if tasks and tasks[0].container("prometheus").status == "RUNNING":
+            task = tasks[0]
+            url = f"http://{task.eni}:9090"
+            wait_until(lambda: requests.get(f"{url}/-/ready", timeout=2).ok, 60, "the stack's Prometheus to be ready")
+            return task, url
+        time.sleep(0.5)
+    raise StackDown("no Prometheus task ran within the timeout:\n" + json.dumps(agent.failures(), indent=1)[:6000])

@@ -1,0 +1,206 @@
+"""The whole stack as ECS would run it: `terraform apply` of examples/emulator, then the test bed's
+ECS agent runs every task it declares (Prometheus with its sidecars, the node-exporter and
+cAdvisor daemons on both instances, Alertmanager, Grafana) plus three example apps, one per
+target convention. The stack's own Prometheus, with the stack's own config from SSM, must then
+have every target up and its alert rules loaded and evaluated, and an alert that fires must
+travel Prometheus -> Alertmanager (found through Cloud Map, config from SSM) -> the receiver. (The copy-paste task definitions of
+`task-definitions/` run through the agent in test_pasted_task_definitions.py.)
+
+Images with no local program (cAdvisor, Grafana, the statsd and CloudWatch exporters) are not
+run; their targets are left out of "every target up" by name, and the agent reports them.
+
+The stack's writers (config-init, config-reloader, ecs-discoverer, Grafana's reloaders) mount
+their volumes at their image's VOLUME path, which the image owns as `nonroot`, so ECS starts the
+volume writable for them; Prometheus runs as `nobody` with `user` set, so its EBS volume gets
+group write; the Cloud Map services have SRV records, so ECS registers the task's port. Each of
+these failed here before it was fixed (issue 14).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Iterator
+
+import pytest
+import requests
+import yaml
+
+from testbed.ecs_agent import Agent
+from testbed.harness import EMULATOR_HOST, ROOT, Emulator, metric_sum, wait_until
+from testbed.seed import Estate
+from testbed.terraform_stack import AppliedStack, missing, not_run_here, stack_prometheus
+
+if missing():
+    pytest.skip(f"the end-to-end stack test did not run: {missing()}", allow_module_level=True)
+
+pytestmark = pytest.mark.ecs_agent
+
+
+# A rule of the operator's own (extra_rule_files) that fires from its first evaluation.
+ALWAYS_FIRING = "StackEndToEndAlwaysFiring"
+EXTRA_RULES = {"e2e.rules.yml": yaml.safe_dump({"groups": [{"name": "e2e", "rules": [{
+    "alert": ALWAYS_FIRING, "expr": "vector(1)", "labels": {"severity": "info"},
+    "annotations": {"summary": "fires at once, so the alert path is proven end to end"}}]}]})}
+
+
+class WebhookReceiver:
+    """The alert receiver: an HTTP endpoint where the Alertmanager task, in its own network
+    namespace, posts its webhook notifications (on the emulator's address, which the test bed's
+    namespaces reach)."""
+
+    def __init__(self) -> None:
+        self.notifications: list[dict[str, Any]] = []
+        received = self.notifications
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer((EMULATOR_HOST, 0), Handler)
+        self.url = f"http://{EMULATOR_HOST}:{self.server.server_address[1]}/alerts"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Deployed:
+    def __init__(self, stack: AppliedStack, agent: Agent, instance_ips: list[str], apps: dict[str, str],
+                 receiver: WebhookReceiver):
+        self.stack, self.agent, self.instance_ips, self.apps = stack, agent, instance_ips, apps
+        self.receiver = receiver
+
+    def prometheus_url(self) -> str:
+        return stack_prometheus(self.agent)[1]
+
+
+@pytest.fixture(scope="module")
+def deployed(fresh_emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
+    emulator = fresh_emulator
+    receiver = WebhookReceiver()
+    stack = AppliedStack(emulator, tmp_path_factory.mktemp("stack-e2e"), {
+        "alert_receiver": {"webhook_url": receiver.url}, "alert_group_wait": "5s",
+        "extra_rule_files": EXTRA_RULES}).apply()
+    ips = stack.register_instances()
+    apps = stack.add_example_apps()
+    agent = Agent(emulator.endpoint, Estate.of(emulator).client, emulator.env, stop_grace=5)
+    try:
+        agent.run_in_background()
+        yield Deployed(stack, agent, ips, apps, receiver)
+    finally:
+        agent.stop()
+        receiver.close()
+
+
+def api(url: str, path: str, **params: Any) -> Any:
+    answer = requests.get(f"{url}/api/v1/{path}", params=params, timeout=10)
+    answer.raise_for_status()
+    return answer.json()["data"]
+
+
+def test_every_target_the_stacks_prometheus_should_have_is_up(deployed: Deployed) -> None:
+    url = deployed.prometheus_url()
+
+    def scraped() -> list[dict[str, Any]] | None:
+        targets = api(url, "targets", state="active")["activeTargets"]
+        wanted = [t for t in targets if not not_run_here(t)]
+        return targets if wanted and all(t["health"] == "up" for t in wanted) and _complete(deployed, targets) else None
+
+    try:
+        targets = wait_until(scraped, 150, "every target of the stack's Prometheus to be up", interval=2)
+    except TimeoutError:
+        listed = api(url, "targets", state="active")["activeTargets"]
+        raise AssertionError("targets not all up:\n" + "\n".join(
+            f"{t['health']:<8} {t['labels'].get('job')} {t['scrapeUrl']} {t.get('lastError', '')}" for t in listed))
+    by_job: dict[str, list[str]] = {}
+    for target in targets:
+        by_job.setdefault(target["labels"]["job"], []).append(target["labels"]["instance"])
+    assert sorted(i.split(":")[0] for i in by_job["node-exporter"]) == deployed.instance_ips
+    assert all(i.endswith(":9100") for i in by_job["node-exporter"])
+    assert not [i for i in by_job.get("cloudmap", []) if i.endswith(":80")], by_job["cloudmap"]
+    services = {t["labels"].get("ecs_service", "") for t in targets if t["labels"]["job"] == "cloudmap"}
+    assert any(s.endswith("-alertmanager") for s in services), services
+    assert deployed.agent.not_run() and all(
+        any(name in entry for name in ("cadvisor", "grafana")) for entry in deployed.agent.not_run())
+
+
+def _complete(deployed: Deployed, targets: list[dict[str, Any]]) -> bool:
+    jobs = {t["labels"].get("job") for t in targets}
+    needed = {"prometheus", "ecs-discoverer", "config-reloader", "node-exporter", "cloudmap", *deployed.apps.values()}
+    nodes = [t for t in targets if t["labels"].get("job") == "node-exporter"]
+    return needed <= jobs and len(nodes) == len(deployed.instance_ips)
+
+
+def test_the_alert_rules_are_loaded_and_evaluated(deployed: Deployed) -> None:
+    url = deployed.prometheus_url()
+
+    def evaluated() -> list[dict[str, Any]] | None:
+        groups = api(url, "rules")["groups"]
+        return groups if groups and all(g["lastEvaluation"] > "2000" for g in groups) else None
+
+    groups = wait_until(evaluated, 120, "the stack's rule groups to be evaluated", interval=2)
+    shipped = yaml.safe_load((ROOT / "dashboards/alerts/ecs-monitoring.rules.yml").read_text())["groups"]
+    shipped += [g for text in EXTRA_RULES.values() for g in yaml.safe_load(text)["groups"]]
+    assert sorted(g["name"] for g in groups) == sorted(g["name"] for g in shipped)
+    assert sum(len(g["rules"]) for g in groups) == sum(len(g["rules"]) for g in shipped)
+
+
+def test_a_firing_alert_is_delivered_through_alertmanager(deployed: Deployed) -> None:
+    """Prometheus finds Alertmanager in the Cloud Map file (its alerting block), Alertmanager
+    reads its config from SSM through its reloader, and its receiver gets the notification."""
+    url = deployed.prometheus_url()
+
+    def delivered() -> dict[str, Any] | None:
+        return next((n for n in deployed.receiver.notifications
+                     if any(a["labels"].get("alertname") == ALWAYS_FIRING for a in n["alerts"])), None)
+
+    try:
+        notification = wait_until(delivered, 180, f"{ALWAYS_FIRING} to reach the webhook receiver", interval=2)
+    except TimeoutError:
+        raise AssertionError(
+            f"no notification; Prometheus's Alertmanagers: {api(url, 'alertmanagers')}, "
+            f"alerts: {api(url, 'alerts')}\n" + json.dumps(deployed.agent.failures(), indent=1)[:4000])
+    assert notification["receiver"] == "default" and notification["status"] == "firing", notification
+    (alertmanager,) = api(url, "alertmanagers")["activeAlertmanagers"]
+    assert alertmanager["url"].endswith(":9093/api/v2/alerts"), alertmanager
+
+
+def test_a_task_the_scheduler_adds_after_apply_is_a_target_through_the_event_path(deployed: Deployed) -> None:
+    """The stack's EventBridge rule and queue (task-events module) reach the discoverer in the
+    Prometheus task: the example-env service scaled to 2, the agent's RunTask is applied from the
+    queue, and Prometheus has the new target with no full cycle in between (every 5 minutes)."""
+    task, url = stack_prometheus(deployed.agent)
+    discoverer = f"http://{task.eni}:9001/metrics"
+    cluster = deployed.stack.output()["cluster_name"]
+
+    def example_env_targets() -> list[dict[str, Any]]:
+        return [t for t in api(url, "targets", state="active")["activeTargets"]
+                if t["labels"].get("job") == "example-env"]
+
+    wait_until(lambda: len(example_env_targets()) == 1, 150, "the first example-env target", interval=2)
+    cycles = metric_sum(requests.get(discoverer, timeout=5).text, "ecs_sd_cycles_total")
+    deployed.stack.client("ecs").update_service(cluster=cluster, service="example-env", desiredCount=2)
+    wait_until(lambda: len(example_env_targets()) == 2, 60, "the second example-env target", interval=1)
+    metrics = requests.get(discoverer, timeout=5).text
+    assert metric_sum(metrics, "ecs_sd_task_events_total", outcome="running") >= 1, metrics
+    assert metric_sum(metrics, "ecs_sd_cycles_total") == cycles, "no full cycle ran in between"
+
+
+def test_grafanas_provisioning_files_are_delivered_to_its_volumes(deployed: Deployed) -> None:
+    """Grafana itself doesn't run here; what it would read at start is checked instead."""
+    task = wait_until(lambda: next((t for t in deployed.agent.tasks.values() if t.family.endswith("-grafana")), None),
+                      60, "the Grafana task")
+    datasources = task.volumes["datasources"] / "datasources.yaml"
+    dashboards = task.volumes["dashboards"] / "dashboards.yaml"
+    wait_until(lambda: datasources.exists() and dashboards.exists(), 30,
+               "Grafana's reloaders to write its provisioning files:\n" + task.describe())
+    assert yaml.safe_load(datasources.read_text())["datasources"][0]["type"] == "prometheus"
+    assert list(task.volumes["dashboards"].glob("*.json")), list(task.volumes["dashboards"].iterdir())

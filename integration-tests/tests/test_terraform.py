@@ -1,0 +1,314 @@
+"""Terraform: fmt, validate and checkov on `terraform/`; the emulator example applied, re-planned
+clean, and its ECS estate discovered and scraped; the copy-paste task definitions validated,
+registered, and compared with what Terraform registers.
+
+Without terraform or its provider mirror on the machine, the module is skipped with one line
+that says so (`-rs` prints it); nothing here is reported as passed unless it ran.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from botocore.session import get_session
+from botocore.validate import ParamValidator
+
+from testbed.harness import ROOT, Emulator, find_binary, service_binary, wait_until
+from testbed.seed import Estate, pasted_definition
+from testbed.terraform_stack import (EMULATOR_EXAMPLE, TERRAFORM, TERRAFORM_DIR, AppliedStack, missing, terraform,
+                             tf_env)
+
+MODULES = sorted(p for p in (TERRAFORM_DIR / "modules").iterdir() if p.is_dir())
+EXAMPLES = sorted(p for p in (TERRAFORM_DIR / "examples").iterdir() if p.is_dir())
+TASK_DEFINITIONS = sorted((ROOT / "task-definitions").glob("*.json"))
+CHECKOV = ROOT / ".tools" / "checkov" / "bin" / "checkov"
+
+
+if missing():
+    pytest.skip(f"Terraform checks did not run: {missing()}", allow_module_level=True)
+
+
+def test_fmt() -> None:
+    done = subprocess.run([TERRAFORM, "fmt", "-check", "-recursive", "-diff", str(TERRAFORM_DIR)],
+                          env=tf_env(Path("/nonexistent")), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, f"terraform fmt -check found unformatted files:\n{done.stdout}"
+
+
+def test_validate_every_module_and_example(tmp_path: Path) -> None:
+    def validate(directory: Path) -> str | None:
+        env = tf_env(tmp_path / directory.name)
+        try:
+            terraform(directory, "init", "-backend=false", env=env)
+            terraform(directory, "validate", env=env)
+        except AssertionError as failure:
+            return str(failure)
+        return None
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        failures = [f for f in pool.map(validate, MODULES + EXAMPLES) if f]
+    assert not failures, "\n\n".join(failures)
+    assert len(MODULES) >= 9 and len(EXAMPLES) == 2
+
+
+def test_checkov_finds_nothing() -> None:
+    assert CHECKOV.exists(), "checkov is missing: run `make deps`"
+    done = subprocess.run([str(CHECKOV), "--directory", str(TERRAFORM_DIR), "--framework", "terraform",
+                           "--skip-download", "--quiet", "--compact", "--output", "json"],
+                          capture_output=True, text=True, timeout=300)
+    report = json.loads(done.stdout)
+    reports = report if isinstance(report, list) else [report]
+    summary = reports[0]["summary"]
+    failed = [f"{c['check_id']} {c['resource']} ({c['file_path']})"
+              for r in reports for c in r["results"].get("failed_checks", [])]
+    assert summary["failed"] == 0 and not failed, "checkov failed checks:\n" + "\n".join(failed)
+    assert summary["passed"] > 100, summary
+
+
+def test_module_readmes_list_every_input_and_output() -> None:
+    python = ROOT / ".tools" / "checkov" / "bin" / "python"
+    done = subprocess.run([str(python), str(TERRAFORM_DIR / "module-docs.py"), "--check"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+# --- the emulator example -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def applied(fresh_emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> AppliedStack:
+    """`terraform apply` of examples/emulator against an emulator of this module's own."""
+    return AppliedStack(fresh_emulator, tmp_path_factory.mktemp("terraform-emulator")).apply()
+
+
+def test_emulator_apply_then_plan_shows_no_changes(applied: AppliedStack) -> None:
+    plan = terraform(EMULATOR_EXAMPLE, "plan", "-detailed-exitcode", *applied.vars, env=applied.env,
+                     check=False)
+    changed = [line.strip() for line in plan.stdout.splitlines()
+               if re.match(r"\s+[~+-] ", line) or line.strip().startswith("# ")]
+    assert plan.returncode == 0, "the re-plan after apply is not clean:\n" + "\n".join(changed) + plan.stderr
+
+
+def test_each_port_is_open_only_to_its_clients(applied: AppliedStack) -> None:
+    """No ingress from the whole VPC: the instances (privileged cAdvisor, dynamic host ports) take
+    scrapes from Prometheus only; 9090 (lifecycle API on) takes Grafana, Prometheus itself and the
+    port-forwarding instances; Alertmanager and Grafana take Prometheus and the instances. The
+    emulator doesn't enforce security groups, so the state is what is checked."""
+    resources = applied.resources()
+    group = {r["values"]["name"].removeprefix("emu-"): r["values"]["id"]
+             for r in resources if r["type"] == "aws_security_group"}
+    name = {v: k for k, v in group.items()}
+    rules = [r["values"] for r in resources if r["type"] == "aws_vpc_security_group_ingress_rule"]
+    assert rules and not [r for r in rules if r["cidr_ipv4"] or r["cidr_ipv6"]], \
+        "ingress from CIDR blocks with no operator_cidr_blocks given"
+
+    def sources(target: str) -> set[tuple[str, int, int]]:
+        return {(name[r["referenced_security_group_id"]], r["from_port"], r["to_port"])
+                for r in rules if r["security_group_id"] == group[target]}
+
+    assert sources("ecs-instances") == {("prometheus", 9100, 9100), ("prometheus", 32768, 65535)}
+    assert sources("prometheus") == {(g, 9090, 9090) for g in ("prometheus", "grafana", "ecs-instances")}
+    assert sources("alertmanager") == {(g, 9093, 9093) for g in ("prometheus", "ecs-instances")}
+    assert sources("grafana") == {(g, 3000, 3000) for g in ("prometheus", "ecs-instances")}
+
+
+def test_every_ssm_parameter_fits_the_tier_aws_would_give_it(applied: AppliedStack) -> None:
+    """AWS refuses a Standard-tier value over 4 KB and any value over 8 KB; neither emulator
+    refuses either (test_emulator_split), so the applied values are held to AWS's limits here."""
+    parameters = [r["values"] for r in applied.resources() if r["type"] == "aws_ssm_parameter"]
+    assert parameters
+    for parameter in parameters:
+        size = len(parameter["value"].encode())
+        assert size <= 8192, f"{parameter['name']}: {size} bytes, over SSM's 8 KB maximum"
+        tier = parameter.get("tier") or "Standard"  # the provider leaves it out when not set
+        assert tier == ("Advanced" if size > 4096 else "Standard"), (parameter["name"], size, sorted(parameter))
+
+
+def test_grafanas_admin_password_is_in_the_secret_and_not_in_the_state(applied: AppliedStack) -> None:
+    """The password is ephemeral and written through secret_string_wo: Secrets Manager has it,
+    Terraform's state never does."""
+    arn = applied.output()["grafana_admin_password_secret_arn"]
+    password = applied.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]
+    assert len(password) == 32 and password.isalnum()
+    assert password not in applied.state.read_text()
+    [version] = [r["values"] for r in applied.resources() if r["type"] == "aws_secretsmanager_secret_version"]
+    assert not version.get("secret_string") and version["secret_string_wo_version"] == 1, version
+
+
+def test_terraform_estate_is_discovered_and_scraped(applied: AppliedStack, tmp_path: Path,
+                                                    prometheus_factory) -> None:
+    """Terraform → ECS estate → ecs-discoverer → Prometheus. The test plays the ECS agent of
+    the launch template's user data: it registers the auto scaling group's instances with the
+    cluster, and the emulator's scheduler (fidelity P11) starts the DAEMON services on them."""
+    cluster = applied.output()["cluster_name"]
+    ips = applied.register_instances()
+    assert len(ips) == 2
+
+    sd_dir = tmp_path / "sd"
+    sd_dir.mkdir()
+    done = subprocess.run([str(service_binary("ecs-discoverer")), "--once", "--listen", "off",
+                           "--clusters", cluster, "--output-dir", str(sd_dir)],
+                          env={**applied.emulator.env, "PATH": "/usr/bin:/bin"}, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    groups = json.loads((sd_dir / "ecs_file_sd.json").read_text())
+    found = sorted((g["labels"]["job"], g["labels"]["ecs_service"], g["targets"][0].split(":")[0])
+                   for g in groups)
+    assert found == sorted([("cadvisor", "emu-cadvisor", ip) for ip in ips]
+                           + [("node-exporter", "emu-node-exporter", ip) for ip in ips]), found
+    node_targets = {g["targets"][0] for g in groups if g["labels"]["job"] == "node-exporter"}
+    assert node_targets == {f"{ip}:9100" for ip in ips}
+
+    prometheus = prometheus_factory(config={
+        "global": {"scrape_interval": "1m"},
+        "scrape_configs": [{"job_name": "ecs", "file_sd_configs": [{"files": [str(sd_dir / "ecs_file_sd.json")]}]}],
+    })
+    listed = wait_until(lambda: len(prometheus.active_targets()) == 4 and prometheus.active_targets(), 30,
+                        "Prometheus to list the four daemon targets")
+    assert sorted(t["labels"]["job"] for t in listed) == ["cadvisor", "cadvisor", "node-exporter", "node-exporter"]
+
+
+def test_terraform_written_prometheus_config_is_fetched_and_valid(applied: AppliedStack, tmp_path: Path) -> None:
+    """The config and alert rules Terraform put in SSM go through the config-reloader and pass
+    promtool."""
+    parameter = applied.output()["prometheus_config_parameter"]
+    path = parameter.rsplit("/", 1)[0]
+    done = subprocess.run([str(service_binary("config-reloader"))], capture_output=True, text=True, timeout=60,
+                          env={**applied.emulator.env, "PATH": "/usr/bin:/bin", "CONFIG_SOURCE": "ssm",
+                               "SOURCE_PROMETHEUS_CONFIG_FILE_PATH": parameter,
+                               "SOURCE_PROMETHEUS_SCRAPE_CONFIGS_PATH": f"{path}/scrape",
+                               "CONFIG_FILE_DIR": str(tmp_path), "CONFIG_FILE_NAME": "prometheus.yml",
+                               "CONFIG_RELOAD_FREQUENCY": "0", "RELOADER_LISTEN": "off"})
+    assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / "cloudmap.json").read_text()) == []  # no instance registered yet
+    promtool = find_binary("promtool")
+    assert promtool, "promtool (Debian package prometheus) is missing: run `make deps`"
+    checked = subprocess.run([promtool, "check", "config", "--syntax-only", str(tmp_path / "prometheus.yml")],
+                             capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    rules = subprocess.run([promtool, "check", "rules", str(tmp_path / "ecs-monitoring.rules.yml")],
+                           capture_output=True, text=True, timeout=60)
+    assert rules.returncode == 0, rules.stdout + rules.stderr
+
+
+# --- the plan matrix: the example's choices, planned against the emulator ---------------------
+
+AMP_ARN = "arn:aws:aps:us-east-1:123456789012:workspace/ws-0a1b2c3d-4e5f-6789-abcd-ef0123456789"
+SNS_TOPIC = "arn:aws:sns:us-east-1:123456789012:alerts"
+PLAN_MATRIX = [
+    {"remote_write": "none", "prometheus_storage": "ephemeral", "enable_grafana": "false",
+     "enable_alertmanager": "false"},
+    {"remote_write": "existing", "amp_workspace_arn": AMP_ARN, "prometheus_storage": "ebs", "enable_grafana": "true",
+     "alert_receiver": f'{{sns_topic_arn="{SNS_TOPIC}"}}'},
+    {"remote_write": "create", "prometheus_storage": "ephemeral", "enable_grafana": "true"},
+    {"remote_write": "create", "prometheus_storage": "ebs", "enable_grafana": "false"},
+]
+
+
+@pytest.fixture(scope="module")
+def planner(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> AppliedStack:
+    """examples/emulator initialised once; each plan gets a state of its own (empty)."""
+    stack = AppliedStack(emulator, tmp_path_factory.mktemp("terraform-plans"))
+    terraform(EMULATOR_EXAMPLE, "init", env=stack.env)
+    return stack
+
+
+def plan(planner: AppliedStack, choices: dict[str, str], state: Path) -> subprocess.CompletedProcess:
+    variables = [arg for key, value in choices.items() for arg in ("-var", f"{key}={value}")]
+    return terraform(EMULATOR_EXAMPLE, "plan", "-input=false", f"-var-file={planner.var_file}", f"-state={state}", *variables,
+                     env=planner.env, check=False, timeout=300)
+
+
+@pytest.mark.parametrize("choices", PLAN_MATRIX, ids=lambda c: "-".join(
+    f"{c['remote_write']} {c['prometheus_storage']} grafana={c['enable_grafana']}"
+    f" alertmanager={c.get('enable_alertmanager', 'true')}{'+sns' if 'alert_receiver' in c else ''}".split()))
+def test_the_examples_choices_plan(choices: dict[str, str], planner: AppliedStack, tmp_path: Path) -> None:
+    done = plan(planner, choices, tmp_path / "terraform.tfstate")
+    assert done.returncode == 0, f"plan failed for {choices}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    planned = done.stdout
+    assert ("aws_prometheus_workspace.this[0] will be created" in planned) == (choices["remote_write"] == "create")
+    if choices["remote_write"] == "existing":
+        assert "aps:RemoteWrite" in planned and AMP_ARN in planned
+    if choices["remote_write"] == "none":
+        assert "aps:RemoteWrite" not in planned
+    # A module switched off (its `create`) plans nothing at all.
+    grafana = choices["enable_grafana"] == "true"
+    assert ("module.grafana.aws_ecs_service.this[0] will be created" in planned) == grafana
+    assert bool(re.search(r"# module\.stack\.module\.grafana\.\S+ will be created", planned)) == grafana
+    assert ("volume_configuration" in planned) == (choices["prometheus_storage"] == "ebs")
+    alertmanager = choices.get("enable_alertmanager", "true") == "true"
+    assert ("module.alertmanager.aws_ecs_service.this[0] will be created" in planned) == alertmanager
+    assert bool(re.search(r"# module\.stack\.module\.alertmanager\.\S+ will be created", planned)) == alertmanager
+    assert ("sns:Publish" in planned and SNS_TOPIC in planned) == ("alert_receiver" in choices)
+    # The placeholder receiver is a warning at plan, never silent.
+    placeholder = alertmanager and "alert_receiver" not in choices
+    assert ("alert_receiver is still the placeholder" in done.stdout + done.stderr) == placeholder
+
+
+def test_remote_write_existing_without_a_workspace_is_refused_at_plan(planner: AppliedStack, tmp_path: Path) -> None:
+    done = plan(planner, {"remote_write": "existing"}, tmp_path / "terraform.tfstate")
+    assert done.returncode != 0
+    assert "amp_workspace_arn" in done.stderr and "arn:aws:aps" in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("variable", ["event_reconcile_interval", "discoverer_cache_ttl"])
+def test_a_zero_discoverer_duration_is_refused_at_plan(variable: str, planner: AppliedStack, tmp_path: Path) -> None:
+    """ecs-discoverer exits at start on a zero duration, so its service would never run: the plan
+    refuses it, naming the variable."""
+    done = plan(planner, {variable: "0s"}, tmp_path / "terraform.tfstate")
+    assert done.returncode != 0, done.stdout[-2000:]
+    assert variable in done.stderr and "positive duration" in done.stderr, done.stderr
+
+
+# --- task definitions -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", TASK_DEFINITIONS, ids=lambda p: p.name)
+def test_task_definitions_are_valid_and_register(path: Path, emulator: Emulator) -> None:
+    params = pasted_definition(path)
+    shape = get_session().get_service_model("ecs").operation_model("RegisterTaskDefinition").input_shape
+    report = ParamValidator().validate(params, shape)
+    assert not report.has_errors(), report.generate_report()
+    ecs = Estate.of(emulator).ecs
+    registered = ecs.register_task_definition(**params)["taskDefinition"]
+    assert registered["family"] == params["family"]
+    assert [c["name"] for c in registered["containerDefinitions"]] == \
+        [c["name"] for c in params["containerDefinitions"]]
+
+
+def comparable(container: dict) -> dict:
+    """The fields a copy-paste definition must share with Terraform's."""
+    image = container["image"]
+    if ".dkr.ecr." in image or image.endswith(":emulator"):  # the project's own images
+        image = image.rsplit("/", 1)[-1].split(":")[0]
+    return {
+        "name": container["name"].removeprefix("emu-"),
+        "image": image,
+        "essential": container.get("essential", True),
+        "ports": sorted((p["containerPort"], p.get("hostPort")) for p in container.get("portMappings", [])),
+        "environment": sorted(e["name"] for e in container.get("environment", [])),
+        "secrets": sorted(s["name"] for s in container.get("secrets", [])),
+        "mounts": sorted((m["sourceVolume"], m["containerPath"], m.get("readOnly", False))
+                         for m in container.get("mountPoints", [])),
+        "dependsOn": sorted((d["containerName"].removeprefix("emu-"), d["condition"])
+                            for d in container.get("dependsOn", [])),
+        "dockerLabels": container.get("dockerLabels", {}),
+        "command": container.get("command", []),
+        "entryPoint": container.get("entryPoint", []),
+        "user": container.get("user"),
+        "readonlyRootFilesystem": container.get("readonlyRootFilesystem", False),
+    }
+
+
+@pytest.mark.parametrize("family", ["prometheus", "alertmanager", "grafana", "node-exporter", "cadvisor"])
+def test_task_definitions_match_terraform(family: str, applied: AppliedStack) -> None:
+    pasted = json.loads((ROOT / "task-definitions" / f"{family}.json").read_text())
+    registered = applied.client("ecs").describe_task_definition(taskDefinition=f"emu-{family}")["taskDefinition"]
+    assert [comparable(c) for c in pasted["containerDefinitions"]] == \
+        [comparable(c) for c in registered["containerDefinitions"]]
+    assert pasted["networkMode"] == registered["networkMode"]
+    assert pasted.get("pidMode") == registered.get("pidMode")
+    assert pasted.get("runtimePlatform") == registered.get("runtimePlatform")
