@@ -79,6 +79,8 @@ def prometheus_factory(tmp_path: Path) -> Iterator[type]:
             server.stop()
 
 
+# tryfirst: pytest-xdist's own hook reads the `xdist_group` markers added here.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """How pytest-xdist's workers share the tests (`--dist loadgroup`), longest units first:
 
@@ -97,7 +99,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if item.get_closest_marker("ecs_agent"):
             group, rank[item.nodeid] = "ecs-agent", 0
         elif shared := module_fixtures(item):
-            group, rank[item.nodeid] = f"{item.nodeid.split('::')[0]}[{','.join(shared)}]", 1
+            # No "]" or "@" in a group's name: xdist finds the name after the last "@" of the
+            # node ID only when no "]" follows it.
+            group, rank[item.nodeid] = f"{item.nodeid.split('::')[0]}:{'+'.join(shared)}", 1
         else:
             group, rank[item.nodeid] = None, 2
         if group:
