@@ -91,7 +91,9 @@ def test_a_dead_endpoint_keeps_files_and_http_sd_then_updates_resume(tmp_path: P
         estate.network()
         expected = seed_estate(estate)
         output = tmp_path / "sd"
-        discoverer = start_discoverer(own, output, "--clusters", "east")
+        # A failed refresh ends at --api-timeout (the SDK's retries against a dead endpoint take
+        # about 25 s at the default 30s); 5s is still far above a call to a live emulator.
+        discoverer = start_discoverer(own, output, "--clusters", "east", "--api-timeout", "5s")
         wait_until(lambda: set(expected.values()) <= served_addresses(discoverer), 15, "the estate")
         # http_sd changes before the files are written: the cycle is counted once they are.
         metrics_after_next_cycle(discoverer.metrics)
