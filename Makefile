@@ -38,8 +38,7 @@ test-unit: ## Rust unit tests and AWS-edge tests (aws-smithy-mocks)
 test-integration: deps build ## Integration tests (embedded emulator, or AWS_ENDPOINT_URL=... for an external one)
 	cd integration-tests && ../$(PYTHON) -m pytest $(XDIST_ARGS) $(PYTEST_ARGS)
 
-test-fast: deps build ## A developer's inner loop: unit tests, then the integration tests but the Terraform applies and the ECS agent's (CI runs everything: make test)
-	$(CARGO) test $(CARGO_FLAGS)
+test-fast: test-unit deps build ## A developer's inner loop: unit tests, then the integration tests but the Terraform applies and the ECS agent's (CI runs everything: make test)
 	cd integration-tests && ../$(PYTHON) -m pytest $(XDIST_ARGS) $(PYTEST_ARGS) -m "not ecs_agent and not terraform_apply"
 
 test-terraform: deps build ## Only the Terraform checks: fmt, validate, checkov, emulator apply + clean re-plan, task definitions

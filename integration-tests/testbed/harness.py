@@ -5,9 +5,8 @@ pytest fixtures and the demo always call, also when a test fails). `ManagedProce
 context manager, and a finalizer kills the process if its owner forgot.
 
 By default two emulators run side by side, each serving what it emulates best (issue 17):
-LocalStack for SSM, S3, IAM, STS, KMS, Secrets Manager, CloudWatch Logs, EventBridge and SQS, and
-moto with the fidelity layer for everything else (ECS, EC2, Cloud Map, Auto Scaling), which must
-stay together because they reference one another. Every process gets the split as the SDKs'
+LocalStack for LOCALSTACK_SERVICES, and moto with the fidelity layer for everything else
+(MOTO_SERVICES), which must stay together because they reference one another. Every process gets the split as the SDKs'
 per-service endpoint variables (`AWS_ENDPOINT_URL_<SERVICE>`), Terraform as its provider's
 `endpoints`. `EMULATORS=moto` runs everything on moto, for a machine where LocalStack can't be
 installed; the run's summary then says so.
@@ -61,7 +60,6 @@ AWS_ENV = {
 }
 
 
-
 class Routed(NamedTuple):
     """A service LocalStack serves: its name for a reader, the suffix of the SDKs' per-service
     endpoint variable (AWS_ENDPOINT_URL_<SUFFIX>, the service ID in capitals), and the Terraform
@@ -93,6 +91,7 @@ def describe_split(localstack: bool) -> dict[str, str]:
     if not localstack:
         return {"moto": ", ".join(MOTO_SERVICES + tuple(s.name for s in LOCALSTACK_SERVICES.values()))}
     return {"moto": ", ".join(MOTO_SERVICES), "LocalStack": ", ".join(s.name for s in LOCALSTACK_SERVICES.values())}
+
 
 LOCALSTACK_PYTHON = ROOT / ".tools" / "localstack" / "bin" / "python"
 
