@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
@@ -320,3 +321,23 @@ def test_p17_queue_json_attributes_come_back_compact_as_aws_returns_them(estate:
     url = sqs.create_queue(QueueName="main", Attributes={"RedrivePolicy": sent})["QueueUrl"]
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     assert attributes["RedrivePolicy"] == sent
+
+
+def test_a_resent_create_is_answered_with_its_first_answer_not_carried_out_twice(estate: Estate) -> None:
+    """The emulator's server (ResendGuard): an SDK's resend of an answered request, as the Terraform
+    provider makes when an answer is lost under load, gets the first answer. Carried out twice,
+    the create failed with InvalidGroup.Duplicate (issue 27's flakes)."""
+    ec2 = estate.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    attempts = iter(["attempt=1; max=25", "attempt=2; max=25"])
+
+    def as_one_invocation(request: Any, **_: Any) -> None:
+        request.headers["amz-sdk-invocation-id"] = "9b2f7a52-0d3c-4c1e-9a40-resend-test"
+        request.headers["amz-sdk-request"] = next(attempts)
+
+    ec2.meta.events.register("before-send.ec2.CreateSecurityGroup", as_one_invocation)
+    first = ec2.create_security_group(GroupName="resent", Description="resent", VpcId=vpc)["GroupId"]
+    again = ec2.create_security_group(GroupName="resent", Description="resent", VpcId=vpc)["GroupId"]
+    assert again == first
+    groups = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": ["resent"]}])["SecurityGroups"]
+    assert [g["GroupId"] for g in groups] == [first]
