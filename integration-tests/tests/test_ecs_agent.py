@@ -14,68 +14,14 @@ from typing import Any, Iterator
 import pytest
 import requests
 
-from testbed.ecs_agent import Agent, TaskRun
+from testbed.agent_tasks import APP, BUSYBOX, DISCOVERER, PROMETHEUS, app, box, run, settled, stopped
+from testbed.ecs_agent import Agent
 from testbed.ecs_agent.images import lookup, repository
 from testbed.harness import Emulator, wait_until
-from testbed.seed import Estate
 from testbed.network import PLAN
+from testbed.seed import Estate
 
 pytestmark = pytest.mark.ecs_agent
-
-RELOADER = "123456789012.dkr.ecr.us-east-1.amazonaws.com/config-reloader:0.1.0"
-DISCOVERER = "123456789012.dkr.ecr.us-east-1.amazonaws.com/ecs-discoverer:0.1.0"
-PROMETHEUS = "quay.io/prometheus/prometheus:v2.53.2"
-BUSYBOX = "public.ecr.aws/docker/library/busybox:latest"
-APP = "example-app:latest"
-
-
-@pytest.fixture
-def agent(estate: Estate, emulator: Emulator) -> Iterator[Agent]:
-    estate.cluster("agent")
-    running = Agent(emulator.endpoint, estate.client, emulator.env, health_scale=0.05, stop_grace=5,
-                    replace_stopped=False)
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-def box(name: str, script: str, **extra: Any) -> dict[str, Any]:
-    """A busybox container running one shell script."""
-    return {"name": name, "image": BUSYBOX, "memory": 64, "command": ["sh", "-c", script], **extra}
-
-
-def app(name: str = "app", **extra: Any) -> dict[str, Any]:
-    return {"name": name, "image": APP, "memory": 64,
-            "portMappings": [{"containerPort": 8080, "protocol": "tcp"}], **extra}
-
-
-def run(estate: Estate, agent: Agent, family: str, containers: list[dict[str, Any]],
-        volumes: list[dict[str, Any]] | None = None, network: str = "awsvpc") -> TaskRun:
-    """Register the definition, RunTask it (Fargate for awsvpc, else on a container instance),
-    and let the agent start it."""
-    kwargs: dict[str, Any] = {"family": family, "containerDefinitions": containers, "networkMode": network,
-                              "volumes": volumes or []}
-    fargate = network == "awsvpc"
-    if fargate:
-        kwargs.update(requiresCompatibilities=["FARGATE"], cpu="256", memory="512")
-    else:
-        estate.container_instance("agent")
-    arn = estate.ecs.register_task_definition(**kwargs)["taskDefinition"]["taskDefinitionArn"]
-    estate.run_tasks("agent", arn, fargate=fargate)
-    agent.sync()
-    return agent.task(family)
-
-
-def stopped(task: TaskRun) -> bool:
-    return task.status == "STOPPED"
-
-
-def settled(task: TaskRun, timeout: float = 30) -> TaskRun:
-    """Wait until no container is PENDING (started, or known never to start)."""
-    task.wait(lambda t: t.status == "STOPPED" or all(c.status != "PENDING" for c in t.containers), timeout)
-    return task
-
 
 # --- the failure classes of a real account ---------------------------------------------------
 
@@ -130,7 +76,7 @@ def test_prometheus_without_user_cannot_write_its_ebs_volume(estate: Estate, age
         assert "permission denied" in task.container("prometheus").log_tail(3000).lower(), task.describe()
         assert task.stopped_reason.startswith("Essential container in task exited")
     else:
-        assert task.volume_owners["data"] == (0, 65534, 0o775)
+        assert task.volume_owners["data"] == (0, 0, 0o775)
         assert task.wait(lambda t: (t.volumes["data"] / "wal").exists(), 30), task.describe()
         assert task.status == "RUNNING", task.describe()
 
@@ -226,7 +172,7 @@ def test_volumes_take_their_owner_from_the_image_volume_the_ebs_user_and_mount_f
     assert task.container("nobody").exit_code == 0, task.describe()
     assert task.container("root").exit_code == 0, task.describe()
     assert "Read-only file system" in task.container("root").log_tail()
-    assert task.volume_owners == {"image-volume": (65534, 65534, 0o755), "ebs": (0, 65534, 0o775),
+    assert task.volume_owners == {"image-volume": (65534, 65534, 0o755), "ebs": (0, 0, 0o775),
                                   "plain": (0, 0, 0o755)}
     assert (task.volumes["image-volume"] / "uid").read_text().strip() == "65534"
     assert (task.volumes["plain"] / "ok").exists() and not (task.volumes["plain"] / "x").exists()
@@ -291,14 +237,33 @@ def test_environment_and_secrets_from_ssm_and_secrets_manager(estate: Estate, ag
         box("check", script, essential=False, environment=[{"name": "PLAIN", "value": "set"}],
             secrets=[{"name": "FROM_SSM", "valueFrom": parameter_arn},
                      {"name": "PASSWORD", "valueFrom": f"{secret['ARN']}:password::"}]),
-        box("missing", "exit 0", essential=False,
-            secrets=[{"name": "NOPE", "valueFrom": "arn:aws:ssm:us-east-1:123456789012:parameter/agent/none"}]),
         box("keep", "sleep 600"),
     ])
     assert task.wait(lambda t: t.container("check").status == "STOPPED", 20), task.describe()
     assert task.container("check").exit_code == 0, task.describe()
-    assert task.container("missing").status == "NOT_STARTED"
-    assert "ParameterNotFound" in task.container("missing").reason
+
+
+@pytest.mark.parametrize("exists", [False, True], ids=["missing", "present"])
+def test_a_missing_secret_of_any_container_fails_the_task_before_anything_starts(estate: Estate, agent: Agent,
+                                                                                  exists: bool) -> None:
+    """ECS fetches every container's secrets for the task: a missing one, even on a container
+    that isn't essential, stops the task with ResourceInitializationError, and nothing runs."""
+    if exists:
+        estate.ssm_parameter("/agent/optional", "here")
+    task = run(estate, agent, "missing-secret", [
+        box("optional", "exit 0", essential=False,
+            secrets=[{"name": "OPTIONAL", "valueFrom": "arn:aws:ssm:us-east-1:123456789012:parameter/agent/optional"}]),
+        box("keep", "sleep 600"),
+    ])
+    if exists:
+        assert task.wait(lambda t: t.container("keep").status == "RUNNING", 20), task.describe()
+        return
+    assert task.wait(stopped, 10), task.describe()
+    assert task.stopped_reason.startswith("ResourceInitializationError: unable to pull secrets"), task.stopped_reason
+    assert "/agent/optional" in task.stopped_reason
+    assert all(c.process is None for c in task.containers), task.describe()
+    described = estate.ecs.describe_tasks(cluster="agent", tasks=[task.arn])["tasks"][0]
+    assert described["stoppedReason"].startswith("ResourceInitializationError")
 
 
 def test_command_is_appended_to_the_image_entrypoint(estate: Estate, agent: Agent) -> None:
@@ -352,3 +317,107 @@ def test_stop_leaves_no_namespace_mount_or_process(estate: Estate, emulator: Emu
     assert "ecsa-" not in netns
     assert str(agent.sandbox.root) not in open("/proc/self/mountinfo").read()
     assert subprocess.run(["kill", "-0", str(pid)], capture_output=True).returncode != 0
+
+
+# --- start-up, stopping and the fields of a definition ----------------------------------------
+
+@pytest.mark.parametrize("condition", ["HEALTHY", "START"])
+def test_a_dependency_never_met_is_given_up_after_the_start_timeout(estate: Estate, agent: Agent,
+                                                                    condition: str) -> None:
+    """HEALTHY on a container without a health check can never be met: ECS gives up after
+    `startTimeout` and stops the task; until then the waiting container counts as a failure."""
+    task = run(estate, agent, "start-timeout", [
+        box("sidecar", "sleep 600", essential=False),
+        app(dependsOn=[{"containerName": "sidecar", "condition": condition}], startTimeout=3),
+    ])
+    if condition == "START":
+        assert task.wait(lambda t: t.container("app").status == "RUNNING", 20), task.describe()
+        assert not agent.failures()
+        return
+    assert task.wait(lambda t: t.container("sidecar").status == "RUNNING", 20), task.describe()
+    assert [f["container"] for f in agent.failures()] == ["app"], agent.failures()  # still PENDING
+    assert task.wait(stopped, 20), task.describe()
+    assert task.container("app").status == "NOT_STARTED"
+    assert "has timed out after 3 s (startTimeout)" in task.container("app").reason
+    assert task.stopped_reason.startswith("Essential container app can't start")
+
+
+@pytest.mark.parametrize("user", ["no-such-user", "root"])
+def test_a_container_that_cant_start_stops_the_task_and_no_later_container_outlives_it(estate: Estate, agent: Agent,
+                                                                                       user: str) -> None:
+    """The first container can't start (its user isn't in the image): the task stops, and the
+    container after it is not started behind the stopped task's back."""
+    task = run(estate, agent, "no-leak", [box("first", "sleep 600", user=user), box("second", "sleep 600")])
+    second = task.container("second")
+    if user == "root":
+        assert task.wait(lambda t: second.status == "RUNNING", 20), task.describe()
+        return
+    assert task.wait(stopped, 20), task.describe()
+    time.sleep(1)  # a pass of the task's loop would have started it
+    assert second.process is None or second.process.poll() is not None, task.describe()
+    task.stop()
+    assert second.process is None or second.process.poll() is not None
+
+
+def test_environment_files_ulimits_and_stop_timeout_are_applied(estate: Estate, agent: Agent) -> None:
+    estate.s3_object("agent-env", "app.env", "# comment\nFROM_FILE=file\nOVERRIDDEN=file\n")
+    script = ('test "$FROM_FILE" = file && test "$OVERRIDDEN" = environment && test "$(ulimit -n)" = 1234 '
+              '|| exit 5; trap "" TERM; while true; do sleep 1; done')
+    task = run(estate, agent, "fields", [
+        box("app", script, environmentFiles=[{"value": "arn:aws:s3:::agent-env/app.env", "type": "s3"}],
+            environment=[{"name": "OVERRIDDEN", "value": "environment"}],
+            ulimits=[{"name": "nofile", "softLimit": 1234, "hardLimit": 2048}], stopTimeout=1),
+    ])
+    assert task.wait(lambda t: t.container("app").status == "RUNNING", 20), task.describe()
+    time.sleep(1)
+    assert task.container("app").status == "RUNNING", task.describe()  # the checks passed: no exit 5
+    started = time.monotonic()
+    task.stop()
+    assert time.monotonic() - started < 4, "SIGKILL after stopTimeout (1 s), not the agent's 5 s"
+    assert not agent.not_modelled()
+
+
+@pytest.mark.parametrize("fields", [{"linuxParameters": {"initProcessEnabled": True}}, {}], ids=["linux", "none"])
+def test_a_field_the_agent_does_not_model_is_reported(estate: Estate, agent: Agent, fields: dict[str, Any]) -> None:
+    task = run(estate, agent, "unmodelled", [box("app", "sleep 600", **fields)])
+    assert task.wait(lambda t: t.status == "RUNNING", 20), task.describe()
+    assert agent.not_modelled() == (["unmodelled/app: linuxParameters"] if fields else [])
+
+
+def test_two_users_both_write_an_ebs_volume(estate: Estate, agent: Agent) -> None:
+    """ECS keeps an EBS volume root:root with group write and gives each container with a
+    `user` the root group: two containers with different users both write it."""
+    task = run(estate, agent, "ebs-users", [
+        box("one", "touch /data/one", essential=False, user="65534",
+            mountPoints=[{"sourceVolume": "data", "containerPath": "/data"}]),
+        box("two", "touch /data/two", essential=False, user="1000:1000",
+            mountPoints=[{"sourceVolume": "data", "containerPath": "/data"}]),
+        box("keep", "sleep 600"),
+    ], volumes=[{"name": "data", "configuredAtLaunch": True}])
+    assert task.wait(lambda t: all(t.container(n).status == "STOPPED" for n in ("one", "two")), 20), task.describe()
+    assert task.volume_owners["data"] == (0, 0, 0o775)
+    assert [task.container(n).exit_code for n in ("one", "two")] == [0, 0], task.describe()
+
+
+@pytest.mark.parametrize("in_service", [False, True], ids=["standalone", "service"])
+def test_an_unhealthy_essential_container_stops_a_service_task_only(estate: Estate, agent: Agent,
+                                                                    in_service: bool) -> None:
+    """ECS: a standalone task goes on whatever its health; a service's task that turns UNHEALTHY
+    is stopped (and replaced by the scheduler)."""
+    check = {"command": ["CMD", "false"], "interval": 10, "timeout": 5, "retries": 2}
+    definition = [box("checked", "sleep 600", healthCheck=check)]
+    if in_service:
+        estate.container_instance("agent")
+        arn = estate.task_definition("unhealthy", definition, network_mode="bridge")
+        estate.service("agent", "unhealthy", arn, desired_count=1)
+        agent.sync()
+        task = agent.task("unhealthy")
+    else:
+        task = run(estate, agent, "unhealthy", definition, network="bridge")
+    assert task.wait(lambda t: t.container("checked").health == "UNHEALTHY", 20), task.describe()
+    if in_service:
+        assert task.wait(stopped, 10), task.describe()
+        assert task.stopped_reason.startswith("Task failed container health checks")
+    else:
+        time.sleep(1)
+        assert task.status == "RUNNING", task.describe()

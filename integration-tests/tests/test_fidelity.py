@@ -341,3 +341,83 @@ def test_a_resent_create_is_answered_with_its_first_answer_not_carried_out_twice
     assert again == first
     groups = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": ["resent"]}])["SecurityGroups"]
     assert [g["GroupId"] for g in groups] == [first]
+
+
+FARGATE = {"requiresCompatibilities": ["FARGATE"], "networkMode": "awsvpc", "cpu": "256", "memory": "512"}
+ONE = {"name": "app", "image": "example-app:latest"}
+REFUSALS = {
+    # id: (the definition's fields, ECS's message, the twin's fields that register)
+    "container-memory-over-task": ({**FARGATE, "containerDefinitions": [{**ONE, "memory": 1024}]},
+                                   "The 'memory' setting for container 'app' is greater than for the task.",
+                                   {**FARGATE, "containerDefinitions": [{**ONE, "memory": 512}]}),
+    "fargate-size": ({**FARGATE, "memory": "4096", "containerDefinitions": [ONE]},
+                     "No Fargate configuration exists for given values: 256 CPU, 4096 memory.",
+                     {**FARGATE, "memory": "2048", "containerDefinitions": [ONE]}),
+    "fargate-bridge": ({**FARGATE, "networkMode": "bridge", "containerDefinitions": [ONE]},
+                       "Fargate only supports network mode \u2018awsvpc\u2019.",
+                       {**FARGATE, "containerDefinitions": [ONE]}),
+    "fargate-source-path": ({**FARGATE, "containerDefinitions": [ONE],
+                             "volumes": [{"name": "v", "host": {"sourcePath": "/var/lib/x"}}]},
+                            "Fargate compatible task definitions do not support sourcePath",
+                            {**FARGATE, "containerDefinitions": [ONE], "volumes": [{"name": "v", "host": {}}]}),
+    "undeclared-volume": ({"containerDefinitions": [{**ONE, "memory": 64, "mountPoints": [
+                              {"sourceVolume": "nope", "containerPath": "/x"}]}]},
+                          "Unknown volume 'nope'.",
+                          {"volumes": [{"name": "nope"}], "containerDefinitions": [{**ONE, "memory": 64, "mountPoints": [
+                              {"sourceVolume": "nope", "containerPath": "/x"}]}]}),
+    "no-essential": ({"containerDefinitions": [{**ONE, "memory": 64, "essential": False}]},
+                     "Task definition doesn't have any essential container.",
+                     {"containerDefinitions": [{**ONE, "memory": 64, "essential": True}]}),
+    "depends-on-nothing": ({"containerDefinitions": [{**ONE, "memory": 64, "dependsOn": [
+                               {"containerName": "ghost", "condition": "START"}]}]},
+                           "Cannot depend on container + 'ghost' because it does not exist",
+                           {"containerDefinitions": [{**ONE, "memory": 64, "dependsOn": [
+                               {"containerName": "app2", "condition": "START"}]}, {**ONE, "name": "app2", "memory": 64}]}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSALS))
+@pytest.mark.parametrize("fixed", [False, True], ids=["planted", "twin"])
+def test_p18_register_task_definition_refuses_what_ecs_refuses(estate: Estate, case: str, fixed: bool) -> None:
+    planted, message, twin = REFUSALS[case]
+    if fixed:
+        estate.ecs.register_task_definition(family=f"p18-{case}", **twin)
+        return
+    with pytest.raises(ClientError) as refused:
+        estate.ecs.register_task_definition(family=f"p18-{case}", **planted)
+    assert refused.value.response["Error"]["Code"] == "ClientException"
+    assert message in refused.value.response["Error"]["Message"]
+
+
+def test_p19_run_task_refuses_fargate_for_a_definition_that_is_not_fargate_compatible(estate: Estate) -> None:
+    estate.cluster("p19")
+    estate.network()
+    ec2_only = estate.ecs.register_task_definition(
+        family="p19-ec2", networkMode="awsvpc", containerDefinitions=[{**ONE, "memory": 64}],
+        volumes=[{"name": "v", "host": {"sourcePath": "/var/lib/x"}}])["taskDefinition"]["taskDefinitionArn"]
+    with pytest.raises(ClientError) as refused:
+        estate.run_tasks("p19", ec2_only, fargate=True)
+    assert "Task definition does not support launch_type FARGATE." in str(refused.value)
+    fargate = estate.ecs.register_task_definition(family="p19-fargate", containerDefinitions=[ONE],
+                                                  **FARGATE)["taskDefinition"]["taskDefinitionArn"]
+    assert len(estate.run_tasks("p19", fargate, fargate=True)) == 1
+
+
+def test_p19_run_task_places_by_zone_constraints_and_spread(estate: Estate) -> None:
+    estate.cluster("p19")
+    in_a = estate.container_instance("p19", subnet_index=0)
+    in_b = estate.container_instance("p19", subnet_index=1)
+    assert in_a.availability_zone != in_b.availability_zone
+    definition = estate.task_definition("p19-zones", [{**ONE, "memory": 64}])
+
+    def placed(**placement: Any) -> tuple[list[str], list[dict[str, Any]]]:
+        answer = estate.ecs.run_task(cluster="p19", taskDefinition=definition, launchType="EC2", **placement)
+        return sorted(t["availabilityZone"] for t in answer["tasks"]), answer["failures"]
+
+    spread = [{"type": "spread", "field": "attribute:ecs.availability-zone"}]
+    assert placed(count=2, placementStrategy=spread)[0] == sorted([in_a.availability_zone, in_b.availability_zone])
+    only_b = [{"type": "memberOf", "expression": f"attribute:ecs.availability-zone == {in_b.availability_zone}"}]
+    assert placed(count=2, placementConstraints=only_b)[0] == [in_b.availability_zone] * 2
+    nowhere = [{"type": "memberOf", "expression": "attribute:ecs.availability-zone == us-east-1f"}]
+    zones, failures = placed(count=1, placementConstraints=nowhere)
+    assert zones == [] and [f["reason"] for f in failures] == ["MemberOf placement constraint unsatisfied."]

@@ -26,18 +26,22 @@ from __future__ import annotations
 import json
 import threading
 import time
+from pathlib import Path
 from typing import Any, Callable
 
 import requests
 
 from .images import ImageError
 from .sandbox import Host, Sandbox, SandboxError
-from .task import Networking, TaskRun, eni_address
+from .task import DEFAULT_START_TIMEOUT, Networking, TaskInitError, TaskRun, eni_address
 
 
 class Agent:
     def __init__(self, endpoint: str, clients: Callable[[str], Any], aws_env: dict[str, str],
-                 health_scale: float = 1.0, stop_grace: float = 10.0, replace_stopped: bool = True):
+                 health_scale: float = 1.0, stop_grace: float = 10.0, replace_stopped: bool = True,
+                 instance_mounts: dict[str, str] | None = None, start_timeout: float = DEFAULT_START_TIMEOUT):
+        """`instance_mounts` is what the instances' boot script (their user data) does with an
+        attached EBS volume: device name -> the path it is mounted at."""
         Sandbox.remove_stale()
         self.sandbox = Sandbox()
         self.endpoint = endpoint
@@ -45,9 +49,12 @@ class Agent:
         self.aws_env = aws_env
         self.health_scale = health_scale
         self.stop_grace = stop_grace
+        self.start_timeout = start_timeout
         self.replace_stopped = replace_stopped
         self.tasks: dict[str, TaskRun] = {}
         self.instances: dict[str, Host] = {}
+        self.instance_roots: dict[str, Path] = {}  # container instance ARN -> its root file system
+        self.instance_mounts = instance_mounts or {}
         self.definitions: dict[str, dict[str, Any]] = {}
         self.errors: list[str] = []
         self._backoff: dict[str, tuple[float, float]] = {}  # cluster/service -> (next launch, delay)
@@ -117,11 +124,15 @@ class Agent:
         env = {"AWS_ENDPOINT_URL": self.endpoint, **self.aws_env}
         task = TaskRun(cluster=cluster, arn=arn, family=definition["family"], definition=definition,
                        description=description, sandbox=self.sandbox, networking=networking, base_env=env,
-                       secret=self._secret, health_scale=self.health_scale, stop_grace=self.stop_grace,
-                       on_stopped=self._report_stopped)
+                       secret=self._secret, env_file=self._env_file, health_scale=self.health_scale,
+                       stop_grace=self.stop_grace, start_timeout=self.start_timeout, on_stopped=self._report_stopped)
         self.tasks[arn] = task
         try:
             task.prepare()
+        except TaskInitError as error:
+            task.stopped_reason, task.status = str(error), "STOPPED"
+            self._report_stopped(task)
+            return
         except (SandboxError, ImageError) as error:
             task.stopped_reason, task.status = f"ResourceInitializationError: {error}", "STOPPED"
             self._report_stopped(task)
@@ -137,7 +148,8 @@ class Agent:
         mode = definition.get("networkMode") or "bridge"
         instance_host = self._instance(cluster, description.get("containerInstanceArn"))
         networking = Networking(mode=mode, instance_netns=instance_host.name if instance_host else None,
-                                instance_address=instance_host.address if instance_host else None)
+                                instance_address=instance_host.address if instance_host else None,
+                                instance_root=self.instance_roots.get(description.get("containerInstanceArn", "")))
         task_id = description["taskArn"].rsplit("/", 1)[-1]
         if mode == "awsvpc":
             eni = eni_address(description)
@@ -165,7 +177,20 @@ class Agent:
             reservation = ec2.describe_instances(InstanceIds=[ec2_id])["Reservations"][0]
             address = reservation["Instances"][0]["PrivateIpAddress"]
             self.instances[container_instance_arn] = self.sandbox.host(f"i{ec2_id[-8:]}", address)
+            self.instance_roots[container_instance_arn] = self._boot(ec2, ec2_id)
         return self.instances[container_instance_arn]
+
+    def _boot(self, ec2: Any, ec2_id: str) -> Path:
+        """An instance's root file system, with the EBS volumes attached to it mounted where its
+        boot script mounts them."""
+        root = self.sandbox.instance_root(ec2_id)
+        volumes = ec2.describe_volumes(Filters=[{"Name": "attachment.instance-id", "Values": [ec2_id]}])["Volumes"]
+        for volume in volumes:
+            for attachment in volume.get("Attachments", []):
+                mount_point = self.instance_mounts.get(attachment.get("Device", ""))
+                if attachment.get("InstanceId") == ec2_id and mount_point:
+                    self.sandbox.mount_on_instance(root, self.sandbox.ebs_volume(volume["VolumeId"]), mount_point)
+        return root
 
     def _secret(self, value_from: str) -> str:
         """A `secrets` entry from the emulator's SSM or Secrets Manager, as the execution role
@@ -178,6 +203,11 @@ class Agent:
             return str(json.loads(value)[json_key]) if json_key else value
         name = value_from.split(":parameter", 1)[-1] if value_from.startswith("arn:") else value_from
         return self.client("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+
+    def _env_file(self, arn: str) -> str:
+        """An `environmentFiles` object (arn:aws:s3:::bucket/key) from the emulator's S3."""
+        bucket, _, key = arn.removeprefix("arn:aws:s3:::").partition("/")
+        return self.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode()
 
     def _register(self, task: TaskRun) -> None:
         """ECS's service discovery: a running task of a service with `serviceRegistries` is
@@ -257,12 +287,13 @@ class Agent:
         return found[0]
 
     def failures(self) -> list[dict[str, Any]]:
-        """Every container that stopped with an error, couldn't start, or turned UNHEALTHY:
+        """Every container that stopped with an error, couldn't start, still waits, or turned UNHEALTHY:
         task family, container, reason, and the end of its log."""
         out = []
         for task in self.tasks.values():
             for container in task.containers:
-                failed = (container.status == "NOT_STARTED"
+                # PENDING: started by nothing yet, which at a test's end means stuck.
+                failed = (container.status in ("NOT_STARTED", "PENDING")
                           or (container.status == "STOPPED" and container.exit_code not in (0, None)
                               and not container.reason.startswith("stopped by the agent"))
                           or container.health == "UNHEALTHY")
@@ -272,6 +303,11 @@ class Agent:
                                 "healthOutput": container.last_health_output, "taskStoppedReason": task.stopped_reason,
                                 "log": container.log_tail(400)})
         return out
+
+    def not_modelled(self) -> list[str]:
+        """`family/container: field` for each definition field the agent doesn't apply."""
+        return sorted({f"{t.family}/{c.name}: {name}" for t in self.tasks.values() for c in t.containers
+                       for name in c.not_modelled})
 
     def not_run(self) -> list[str]:
         return sorted({f"{t.family}/{c.name} ({c.image})" for t in self.tasks.values() for c in t.containers

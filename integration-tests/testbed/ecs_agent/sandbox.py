@@ -11,10 +11,19 @@ everything else goes out through `eth0`, so a task reaches the other hosts, the 
 
 A container's file system is an overlay of the host's root, with its image's programs bound at
 the image's paths, its volumes bound at their `containerPath` (read-only where the mount says
-so), and, for an image without a shell, the host's shells hidden by overlay whiteouts. Its
-process runs in a private mount namespace, as the container's user (setpriv), in its image's
-working directory. As root, nothing of this leaves a trace on the host: the namespaces and the
-agent's tmpfs go away at `cleanup()`.
+so), and, for an image without a shell, the host's shells hidden by overlay whiteouts. As
+Docker gives a container that isn't privileged, `/dev` is a tmpfs with only the harmless
+devices, and `/sys` and `/proc/sys` are read-only: a root container changes nothing of the
+machine through them. Its process runs in a private mount namespace, as the container's user
+(setpriv), in its image's working directory.
+
+Each EC2 container instance has a root of its own in the agent's tmpfs (`instance_root`): its
+`host.sourcePath` volumes live there (created when missing, root:root 0755, as the Docker
+daemon does), so two instances, or an instance and its replacement, never share one; its
+`/proc` and `/sys` are the machine's, read-only. An EBS volume has its data in the tmpfs too
+(`ebs_volume`), mounted in the root of the instance it is attached to, so it is the one thing
+that follows a replacement instance. As root, nothing of this leaves a trace on the host: the
+namespaces and the agent's tmpfs go away at `cleanup()`.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ from ..network import PLAN
 NETNS_PREFIX = "ecsa-"
 _HOST_NUMBERS = itertools.count(1)  # unique per process, across sandboxes: names of namespaces and veths
 SHELLS = ("/usr/bin/sh", "/usr/bin/dash", "/usr/bin/bash", "/usr/bin/rbash")
+DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 
 
 class SandboxError(RuntimeError):
@@ -64,7 +74,8 @@ def _as_user(spec: "ContainerSpec", workdir: str | None = None) -> list[str]:
     """The prefix that runs a program as the container's user, with exactly its environment
     (and in its working directory): the container's process and its health checks alike."""
     chdir = ["-C", workdir] if workdir else []
-    return ["setpriv", f"--reuid={spec.uid}", f"--regid={spec.gid}", "--clear-groups",
+    groups = [f"--groups={','.join(map(str, spec.groups))}"] if spec.groups else ["--clear-groups"]
+    return ["setpriv", f"--reuid={spec.uid}", f"--regid={spec.gid}", *groups,
             "env", "-i", *chdir, *[f"{k}={v}" for k, v in spec.env.items()]]
 
 
@@ -120,6 +131,8 @@ class ContainerSpec:
     mounts: list[Mount] = field(default_factory=list)
     hide_shells: bool = False
     read_only_root: bool = False
+    groups: list[int] = field(default_factory=list)  # supplementary groups
+    ulimits: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> (soft, hard)
 
 
 class Sandbox:
@@ -169,6 +182,40 @@ class Sandbox:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
+    def instance_root(self, label: str) -> Path:
+        """The root file system of one EC2 container instance: where its host paths live. Its
+        `/proc` and `/sys` are the machine's, read-only."""
+        root = self.root / "instances" / label
+        if root.exists():
+            return root
+        for part in ("proc", "sys"):
+            (root / part).mkdir(parents=True)
+            run("mount", "--bind", f"/{part}", str(root / part))
+            run("mount", "-o", "remount,bind,ro", str(root / part))
+        return root
+
+    @staticmethod
+    def host_path(instance_root: Path, source_path: str) -> Path:
+        """A `host.sourcePath` on that instance; the Docker daemon creates a missing one
+        (root:root 0755)."""
+        path = instance_root / source_path.strip("/")
+        try:
+            path.mkdir(mode=0o755, parents=True, exist_ok=True)
+        except OSError as error:
+            raise SandboxError(f"host path {source_path} can't be created on the instance: {error}") from error
+        return path
+
+    def ebs_volume(self, volume_id: str) -> Path:
+        """An EBS volume's data: the same wherever the volume is attached."""
+        path = self.root / "ebs" / volume_id
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def mount_on_instance(self, instance_root: Path, source: Path, mount_point: str) -> None:
+        """What an instance's boot script does with an attached EBS volume: mount it."""
+        target = self.host_path(instance_root, mount_point)
+        run("mount", "--bind", str(source), str(target))
+
     def logs(self, task_id: str) -> Path:
         path = self.root / "logs" / task_id
         path.mkdir(parents=True, exist_ok=True)
@@ -197,23 +244,44 @@ class Sandbox:
                  f"mount -t overlay overlay -o lowerdir=/,upperdir={q(str(base / 'upper'))},"
                  f"workdir={q(str(base / 'work'))} {q(str(merged))}",
                  f"mount -t proc proc {q(str(merged / 'proc'))}",
-                 f"mount --rbind /dev {q(str(merged / 'dev'))}",
-                 f"mount --rbind /sys {q(str(merged / 'sys'))}"]
+                 f"mount --bind {q(str(merged / 'proc/sys'))} {q(str(merged / 'proc/sys'))}",
+                 f"mount -o remount,bind,ro {q(str(merged / 'proc/sys'))}",
+                 f"mount --bind /sys {q(str(merged / 'sys'))}",
+                 f"mount -o remount,bind,ro {q(str(merged / 'sys'))}",
+                 *self._dev_lines(merged / "dev")]
         for path, local in spec.programs.items():
             target = str(merged) + path
             lines += [f"mkdir -p {q(os.path.dirname(target))}", f"[ -e {q(target)} ] || touch {q(target)}",
                       f"mount --bind {q(str(local))} {q(target)}"]
         for mount in spec.mounts:
             target = str(merged) + mount.target
-            lines += [f"mkdir -p {q(target)}", f"mount --bind {q(str(mount.source))} {q(target)}"]
+            # --rbind: an instance's `/` brings its /proc, /sys and mounted EBS volumes along.
+            lines += [f"mkdir -p {q(target)}", f"mount --rbind {q(str(mount.source))} {q(target)}"]
             if mount.read_only:
                 lines.append(f"mount -o remount,bind,ro {q(target)}")
         lines.append(f"mkdir -p {q(str(merged) + spec.workdir)}")
         if spec.read_only_root:  # readonlyRootFilesystem: volumes, /proc, /dev and /sys stay as mounted
             lines.append(f"mount -o remount,bind,ro {q(str(merged))}")
-        command = ["chroot", str(merged), *_as_user(spec, workdir=spec.workdir), *spec.argv]
+        limits = ["prlimit", *[f"--{name}={soft}:{hard}" for name, (soft, hard) in spec.ulimits.items()], "--"]
+        command = ["chroot", str(merged), *(limits if spec.ulimits else []), *_as_user(spec, workdir=spec.workdir),
+                   *spec.argv]
         lines.append("exec " + " ".join(q(part) for part in command))
         return "\n".join(lines)
+
+    @staticmethod
+    def _dev_lines(dev: Path) -> list[str]:
+        """Docker's `/dev` for a container that isn't privileged: a tmpfs with the character
+        devices every program may use, a fresh /dev/shm and the /proc/self/fd links."""
+        q = shlex.quote
+        lines = [f"mount -t tmpfs -o mode=0755,nosuid ecs-dev {q(str(dev))}"]
+        for device in DEVICES:
+            lines += [f"touch {q(str(dev / device))}", f"mount --bind /dev/{device} {q(str(dev / device))}"]
+        lines += [f"mkdir {q(str(dev / 'shm'))} {q(str(dev / 'pts'))}",
+                  f"mount -t tmpfs -o mode=1777,nosuid,nodev,size=64m shm {q(str(dev / 'shm'))}",
+                  f"ln -s /proc/self/fd {q(str(dev / 'fd'))}"]
+        for number, name in enumerate(("stdin", "stdout", "stderr")):
+            lines.append(f"ln -s /proc/self/fd/{number} {q(str(dev / name))}")
+        return lines
 
     def spawn(self, spec: ContainerSpec, log: Path) -> subprocess.Popen:
         base = self.rootfs(spec)

@@ -6,13 +6,25 @@ parameters, "Container dependency", "Bind mounts", "Amazon EBS volumes", "Health
   - a container runs as its definition's `user`, else as its image's `USER`;
   - a bind-mount volume is a fresh root:root 0755 directory, unless the image of a container
     that mounts it declares a `VOLUME` at that `containerPath`, whose owner it then takes;
-  - a `configuredAtLaunch` (EBS) volume is root:root 0755, and when a container that mounts it
-    sets `user`, that user's group gets write access;
+  - a `configuredAtLaunch` (EBS) volume is root:root 0755; when a container that mounts it
+    sets `user`, the volume gets group write (root:root 0775) and every container with a `user`
+    that mounts it runs with the root group as a supplementary group, so two containers with
+    different users can both write it;
+  - `secrets` and `environmentFiles` are fetched for the whole task before any container
+    starts: one that can't be fetched, on any container, stops the task with
+    ResourceInitializationError;
   - `dependsOn` START, COMPLETE, SUCCESS and HEALTHY; a condition that can no longer be met
     leaves the container unstarted, and an essential container that can't start stops the task;
+    a condition not met within the container's `startTimeout` (else the agent's default, 3
+    minutes as ECS_CONTAINER_START_TIMEOUT) is given up the same way;
   - an essential container that stops stops the task ("Essential container in task exited");
   - a health check runs inside the container's view, as its user; `CMD-SHELL` needs a shell;
-    an essential container that turns UNHEALTHY stops a service's task;
+    an essential container that turns UNHEALTHY stops the task when it belongs to a service
+    (the scheduler replaces it); a standalone task goes on, UNHEALTHY, as on ECS;
+  - stopping sends SIGTERM, then SIGKILL after the container's `stopTimeout` (else the agent's);
+    `ulimits` are set on the container's process;
+  - a definition field the agent doesn't model (`linuxParameters`, say) is reported by name
+    (`Container.not_modelled`), never dropped without a word;
   - `command` is appended to the image's `ENTRYPOINT` (an `entryPoint` replaces both);
   - `readonlyRootFilesystem` makes the container's root read-only; its volumes stay writable.
 """
@@ -33,6 +45,20 @@ from .images import Image, ImageError, lookup
 from .sandbox import ContainerSpec, Mount, Sandbox, SandboxError
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+DEFAULT_START_TIMEOUT = 180.0  # ECS_CONTAINER_START_TIMEOUT's default on Linux
+
+# Container definition fields the agent applies (or that have no effect on a running container,
+# like `dockerLabels`, which the discoverer reads through the API); any other is reported.
+MODELLED_FIELDS = frozenset({
+    "name", "image", "essential", "memory", "memoryReservation", "cpu", "portMappings", "environment",
+    "environmentFiles", "secrets", "command", "entryPoint", "user", "mountPoints", "dependsOn", "healthCheck",
+    "workingDirectory", "readonlyRootFilesystem", "startTimeout", "stopTimeout", "ulimits", "dockerLabels",
+    "logConfiguration", "volumesFrom", "systemControls", "resourceRequirements",
+})
+
+
+class TaskInitError(RuntimeError):
+    """The task can't start any container (ECS: ResourceInitializationError)."""
 
 
 def eni_address(description: dict[str, Any]) -> str | None:
@@ -60,6 +86,8 @@ class Container:
     health_failures: int = 0
     next_check: float = 0.0
     last_health_output: str = ""
+    env: dict[str, str] = field(default_factory=dict)  # secrets and environment files, fetched at init
+    not_modelled: list[str] = field(default_factory=list)
 
     def log_tail(self, chars: int = 600) -> str:
         if self.log is None or not self.log.exists():
@@ -76,6 +104,7 @@ class Networking:
     task_netns: str | None = None  # awsvpc and host
     instance_netns: str | None = None  # EC2 tasks
     instance_address: str | None = None
+    instance_root: Path | None = None  # EC2 tasks: where the instance's host paths live
     bridge_host: Callable[[str], Any] | None = None  # makes a namespace for a bridge container
 
 
@@ -90,8 +119,10 @@ class TaskRun:
     networking: Networking
     base_env: dict[str, str]
     secret: Callable[[str], str]
+    env_file: Callable[[str], str]
     health_scale: float = 1.0
     stop_grace: float = 10.0
+    start_timeout: float = DEFAULT_START_TIMEOUT
     on_stopped: Callable[["TaskRun"], None] | None = None
     containers: list[Container] = field(default_factory=list)
     status: str = "PROVISIONING"
@@ -100,6 +131,7 @@ class TaskRun:
     volume_owners: dict[str, tuple[int, int, int]] = field(default_factory=dict)
     images: dict[str, Image] = field(default_factory=dict)
     proxies: list[subprocess.Popen] = field(default_factory=list)
+    started_at: float = 0.0
     _thread: threading.Thread | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -130,14 +162,44 @@ class TaskRun:
             if not image.runnable:
                 container.status = "NOT_RUN"
                 container.reason = f"no local program for image {image.name} ({image.source}); not run"
+        for container in self.containers:
+            container.not_modelled = sorted(set(container.definition) - MODELLED_FIELDS)
+            container.env = self._fetched_env(container)
         self._make_volumes()
+
+    def _fetched_env(self, container: Container) -> dict[str, str]:
+        """What the execution role fetches for a container before the task starts: its
+        `environmentFiles` (S3 objects of KEY=VALUE lines), then its `secrets`."""
+        env: dict[str, str] = {}
+        for env_file in container.definition.get("environmentFiles", []):
+            try:
+                text = self.env_file(env_file["value"])
+            except Exception as error:  # noqa: BLE001 - any failure to fetch is the task's
+                raise TaskInitError(f"ResourceInitializationError: failed to download env files: "
+                                    f"{env_file['value']}: {error}") from error
+            for line in text.splitlines():
+                key, sep, value = line.strip().partition("=")
+                if sep and key and not key.startswith("#"):
+                    env[key] = value
+        for secret in container.definition.get("secrets", []):
+            try:
+                env[secret["name"]] = self.secret(secret["valueFrom"])
+            except Exception as error:  # noqa: BLE001 - any failure to fetch is the task's
+                store = "asm" if ":secretsmanager:" in secret["valueFrom"] else "ssm"
+                raise TaskInitError(f"ResourceInitializationError: unable to pull secrets or registry auth: "
+                                    f"execution resource retrieval failed: unable to retrieve secrets from {store}: "
+                                    f"invalid {store} parameters: {secret['valueFrom']} ({error})") from error
+        return env
 
     def _make_volumes(self) -> None:
         for volume in self.definition.get("volumes", []):
             name = volume["name"]
             host_path = (volume.get("host") or {}).get("sourcePath")
             if host_path:
-                self.volumes[name] = Path(host_path)
+                if self.networking.instance_root is None:
+                    raise SandboxError(f"volume {name}: host.sourcePath {host_path} needs an EC2 container "
+                                       f"instance; Fargate refuses it")
+                self.volumes[name] = self.sandbox.host_path(self.networking.instance_root, host_path)
                 continue
             if volume.get("dockerVolumeConfiguration") or volume.get("efsVolumeConfiguration") \
                     or volume.get("fsxWindowsFileServerVolumeConfiguration"):
@@ -155,10 +217,8 @@ class TaskRun:
         mounting = [(c, m) for c in self.containers for m in c.definition.get("mountPoints", [])
                     if m.get("sourceVolume") == volume["name"] and c.name in self.images]
         if volume.get("configuredAtLaunch"):
-            for container, _ in mounting:
-                if container.definition.get("user"):
-                    _, gid = self.images[container.name].resolve_user(container.definition["user"])
-                    return 0, gid, 0o775
+            if any(container.definition.get("user") for container, _ in mounting):
+                return 0, 0, 0o775
             return 0, 0, 0o755
         for container, mount in mounting:
             owner = self.images[container.name].volumes.get(mount["containerPath"].rstrip("/") or "/")
@@ -168,7 +228,7 @@ class TaskRun:
 
     # --- running ---------------------------------------------------------------------------
     def start(self) -> None:
-        self.status = "PENDING"
+        self.status, self.started_at = "PENDING", time.monotonic()
         self._thread = threading.Thread(target=self._supervise, name=f"task-{self.task_id}", daemon=True)
         self._thread.start()
 
@@ -194,14 +254,23 @@ class TaskRun:
         for container in self.containers:
             if container.status == "PENDING":
                 verdict = self._dependencies(container)
+                timeout = float(container.definition.get("startTimeout") or self.start_timeout)
+                if verdict is None and now - self.started_at > timeout:
+                    waited = [d["containerName"] for d in container.definition.get("dependsOn", [])]
+                    verdict = (f"CannotStartContainerError: dependency graph: container ordering dependency "
+                               f"{waited} for target [{container.name}] has timed out after {timeout:g} s "
+                               f"(startTimeout)")
                 if verdict is True:
                     self._start_container(container)
+                    if self.status == "STOPPED":
+                        return True
                 elif isinstance(verdict, str):
                     container.status, container.reason = "NOT_STARTED", verdict
                     if container.essential:
                         return self._finish(f"Essential container {container.name} can't start: {verdict}")
             if container.status == "RUNNING" and container.definition.get("healthCheck") and now >= container.next_check:
-                if self._health_check(container, now) == "UNHEALTHY" and container.essential:
+                unhealthy = self._health_check(container, now) == "UNHEALTHY" and container.essential
+                if unhealthy and self.description.get("group", "").startswith("service:"):
                     return self._finish("Task failed container health checks", exited=container)
         if self.status == "PENDING" and any(c.status == "RUNNING" for c in self.containers):
             self.status = "RUNNING"
@@ -245,10 +314,12 @@ class TaskRun:
         definition = container.definition
         try:
             uid, gid = image.resolve_user(definition.get("user"))
+            # ECS: `environment` wins over an environment file; secrets are set last.
+            secrets = {s["name"] for s in definition.get("secrets", [])}
             env = {"PATH": DEFAULT_PATH, **image.env, **self.base_env,
-                   **{e["name"]: e["value"] for e in definition.get("environment", [])}}
-            for secret in definition.get("secrets", []):
-                env[secret["name"]] = self.secret(secret["valueFrom"])
+                   **{k: v for k, v in container.env.items() if k not in secrets},
+                   **{e["name"]: e["value"] for e in definition.get("environment", [])},
+                   **{k: v for k, v in container.env.items() if k in secrets}}
         except Exception as error:  # noqa: BLE001 - ECS: the container fails to start, with the reason
             container.status, container.reason = "NOT_STARTED", f"CannotStartContainerError: {error}"
             if container.essential:
@@ -270,13 +341,19 @@ class TaskRun:
         container.spec = ContainerSpec(
             key=f"{self.task_id}-{container.name}", netns=str(netns), argv=argv, env=env, uid=uid, gid=gid,
             workdir=workdir, programs=dict(image.program or {}), mounts=mounts, hide_shells=not image.has_shell,
-            read_only_root=bool(definition.get("readonlyRootFilesystem")))
+            read_only_root=bool(definition.get("readonlyRootFilesystem")),
+            groups=[0] if definition.get("user") and self._mounts_ebs(container) else [],
+            ulimits={u["name"]: (int(u["softLimit"]), int(u["hardLimit"])) for u in definition.get("ulimits", [])})
         assert container.log is not None
         container.process = self.sandbox.spawn(container.spec, container.log)
         container.status, container.started_at = "RUNNING", time.monotonic()
         check = definition.get("healthCheck")
         if check:
             container.next_check = container.started_at + check.get("interval", 30) * self.health_scale
+
+    def _mounts_ebs(self, container: Container) -> bool:
+        launch = {v["name"] for v in self.definition.get("volumes", []) if v.get("configuredAtLaunch")}
+        return any(m.get("sourceVolume") in launch for m in container.definition.get("mountPoints", []))
 
     def _bridge_namespace(self, container: Container) -> str:
         """A bridge container's own namespace, and a proxy on the instance for each binding."""
@@ -321,14 +398,17 @@ class TaskRun:
         return True
 
     def _terminate(self) -> None:
+        """SIGTERM every process of the task, SIGKILL after each container's stop timeout.
+        Idempotent: `stop()` calls it again, whatever state the task is in."""
         running = [c for c in self.containers if c.process and c.process.poll() is None]
         for container in running:
             _signal_group(container.process, signal.SIGTERM)
-        deadline = time.monotonic() + self.stop_grace
+        signalled = time.monotonic()
         for container in running:
             assert container.process is not None
+            grace = float(container.definition.get("stopTimeout") or self.stop_grace)
             try:
-                container.process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+                container.process.wait(timeout=max(signalled + grace - time.monotonic(), 0.1))
             except subprocess.TimeoutExpired:
                 _signal_group(container.process, signal.SIGKILL)
                 container.process.wait(timeout=10)
@@ -349,6 +429,7 @@ class TaskRun:
             self._thread.join(timeout=30)
         with self._lock:
             self._finish(reason)
+            self._terminate()
 
     def wait(self, predicate: Callable[["TaskRun"], bool], timeout: float) -> bool:
         deadline = time.monotonic() + timeout

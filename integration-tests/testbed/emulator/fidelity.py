@@ -54,6 +54,16 @@ Patches (P-numbers are used in the tests and the README):
       re-serializes them with spaces, which the Terraform AWS provider plans as a change of
       every queue with a dead-letter queue after each apply.
 
+  P18 RegisterTaskDefinition refuses what ECS refuses, with ECS's message (moto registers it,
+      and the test bed's agent would run it): a container with more memory than the task, a
+      CPU/memory pair Fargate doesn't offer, Fargate with a network mode other than awsvpc, `host.sourcePath` on Fargate, a mountPoint naming an undeclared volume, no
+      essential container, and `dependsOn` naming a container that doesn't exist.
+  P19 RunTask refuses launchType FARGATE for a definition that isn't Fargate-compatible, and
+      places EC2 tasks by their `placementConstraints` (memberOf on `attribute:` expressions,
+      distinctInstance) and `placementStrategy` (spread by an attribute such as
+      ecs.availability-zone, or by instanceId), which moto ignores, piling every task on the
+      first instance. A task no instance satisfies is a failure of the answer, as on ECS.
+
 Not patched here, and worked around by the harness instead (see `harness.py`): moto advances a
 task's state on every DescribeTasks; the harness sets a manual transition for `ecs::task`
 through `/moto-api/state-manager/set-transition`, which also works against an external moto.
@@ -63,6 +73,8 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+import threading
 from datetime import datetime, timezone
 from typing import Any
 
@@ -70,7 +82,7 @@ from moto.ec2 import ec2_backends
 from moto.ec2.models import security_groups as ec2_security_groups
 from moto.ecs import models as ecs_models
 from moto.ecs import responses as ecs_responses
-from moto.ecs.exceptions import InvalidParameterException
+from moto.ecs.exceptions import EcsClientException, InvalidParameterException
 from moto.events.models import events_backends
 from moto.events.utils import EventTemplateParser
 from moto.servicediscovery import models as sd_models
@@ -102,6 +114,7 @@ _original = {
     "list_container_instances": ecs_responses.EC2ContainerServiceResponse.list_container_instances,
     "queue_attributes": sqs_models.Queue.attributes,
     "run_task": ecs_models.EC2ContainerServiceBackend.run_task,
+    "run_task_response": ecs_responses.EC2ContainerServiceResponse.run_task,
     "start_task": ecs_models.EC2ContainerServiceBackend.start_task,
 }
 
@@ -234,10 +247,54 @@ def _calculate_requirements(task_definition: Any) -> dict[str, Any]:
     return requirements
 
 
+# Fargate's task sizes: CPU units -> the memory values (MiB) it offers with them.
+FARGATE_SIZES: dict[int, set[int]] = {
+    256: {512, 1024, 2048},
+    512: set(range(1024, 4097, 1024)),
+    1024: set(range(2048, 8193, 1024)),
+    2048: set(range(4096, 16385, 1024)),
+    4096: set(range(8192, 30721, 1024)),
+    8192: set(range(16384, 61441, 4096)),
+    16384: set(range(32768, 122881, 8192)),
+}
+
+
+def _refusal(container_definitions: list[dict[str, Any]], volumes: list[dict[str, Any]],
+             network_mode: str | None, compatibilities: list[str], cpu: str | None, memory: str | None) -> str | None:
+    """P18: ECS's ClientException message for a definition it refuses; None if it registers."""
+    names = {c.get("name") for c in container_definitions}
+    declared = {v.get("name") for v in volumes}
+    if "FARGATE" in compatibilities:
+        if (network_mode or "bridge") != "awsvpc":
+            return "Fargate only supports network mode ‘awsvpc’."
+        if any((v.get("host") or {}).get("sourcePath") for v in volumes):
+            return "Fargate compatible task definitions do not support sourcePath"
+        if cpu and memory and int(memory) not in FARGATE_SIZES.get(int(cpu), set()):
+            return (f"No Fargate configuration exists for given values: {cpu} CPU, {memory} memory. "
+                    f"See the Amazon ECS documentation for the valid values.")
+    for container in container_definitions:
+        if memory and int(container.get("memory") or 0) > int(memory):
+            return f"The 'memory' setting for container '{container.get('name')}' is greater than for the task."
+        for mount in container.get("mountPoints", []):
+            if mount.get("sourceVolume") not in declared:
+                return f"Unknown volume '{mount.get('sourceVolume')}'."
+        for dependency in container.get("dependsOn", []):
+            if dependency.get("containerName") not in names:
+                return f"Cannot depend on container + '{dependency.get('containerName')}' because it does not exist"
+    if container_definitions and not any(c.get("essential", True) for c in container_definitions):
+        return "Task definition doesn't have any essential container."
+    return None
+
+
 def _register_task_definition(
     self: Any, family: str, container_definitions: list[dict[str, Any]], *args: Any, **kwargs: Any
 ) -> Any:
-    """P4: ECS fills hostPort with containerPort in awsvpc and host network modes."""
+    """P4: ECS fills hostPort with containerPort in awsvpc and host network modes. P18: what
+    ECS refuses is refused."""
+    refused = _refusal(container_definitions or [], kwargs.get("volumes") or [], kwargs.get("network_mode"),
+                       kwargs.get("requires_compatibilities") or [], kwargs.get("cpu"), kwargs.get("memory"))
+    if refused:
+        raise EcsClientException(refused)
     if kwargs.get("network_mode") in ("awsvpc", "host"):
         for container_def in container_definitions or []:
             for mapping in container_def.get("portMappings", []):
@@ -556,6 +613,105 @@ def _describe_tasks_publishing(self: Any, cluster_str: str, tasks: list[str]) ->
     return found
 
 
+_placement = threading.local()  # the RunTask request's placement, from the response to the backend
+
+
+def _run_task_response(self: Any) -> Any:
+    """P19: the placement of the request reaches the backend; unplaced tasks are failures."""
+    _placement.constraints = self._get_param("placementConstraints") or []
+    _placement.strategy = self._get_param("placementStrategy") or []
+    _placement.failures = []
+    try:
+        answer = _original["run_task_response"](self)
+    finally:
+        _placement.constraints, _placement.strategy = [], []
+    answer.result["failures"] = _placement.failures  # type: ignore[index]
+    return answer
+
+
+def _attribute_test(expression: str, attributes: dict[str, Any]) -> bool:
+    """One memberOf clause on `attribute:<name>`: ==, !=, in [..], not_in [..]."""
+    found = re.fullmatch(r"\s*attribute:([\w.-]+)\s*(==|!=|in|not_in)\s*(.+?)\s*", expression)
+    if found is None:
+        raise InvalidParameterException(f"the test bed's emulator models memberOf expressions on attribute:<name> "
+                                        f"only, joined by 'and'; not {expression!r}")
+    name, operator, operand = found.groups()
+    values = {v.strip() for v in operand.strip("[]").split(",")} if operator in ("in", "not_in") else {operand}
+    present = attributes.get(name)
+    return (present in values) == (operator in ("==", "in"))
+
+
+def _eligible(backend: Any, cluster_name: str, instance: Any, group: str, constraints: list[dict[str, Any]]) -> bool:
+    attributes = dict(instance.attributes)
+    for constraint in constraints:
+        if constraint.get("type") == "memberOf":
+            clauses = re.split(r"\s+and\s+", constraint.get("expression", ""))
+            if not all(_attribute_test(clause, attributes) for clause in clauses):
+                return False
+        elif constraint.get("type") == "distinctInstance":
+            if any(t.group == group and t.desired_status == "RUNNING"
+                   and t.container_instance_arn == instance.container_instance_arn
+                   for t in backend.tasks.get(cluster_name, {}).values()):
+                return False
+    return True
+
+
+def _spread_key(backend: Any, cluster_name: str, group: str, strategy: list[dict[str, Any]]) -> Any:
+    """The order in which instances take the next task: fewest tasks of the group in the
+    instance's value of the first spread field first."""
+    spread = next((s.get("field", "") for s in strategy if s.get("type") == "spread"), None)
+    if spread is None:
+        return lambda instance: 0
+
+    def value(instance: Any) -> Any:
+        if spread.lower() == "instanceid":
+            return instance.container_instance_arn
+        return instance.attributes.get(spread.removeprefix("attribute:"))
+
+    def key(instance: Any) -> int:
+        mine = value(instance)
+        return sum(1 for t in backend.tasks.get(cluster_name, {}).values()
+                   if t.group == group and t.desired_status == "RUNNING" and t.container_instance_arn
+                   and value(backend.container_instances[cluster_name][t.container_instance_arn.split("/")[-1]]) == mine)
+    return key
+
+
+def _run_task(self: Any, cluster_str: str, task_definition_str: str, count: int, *args: Any, **kwargs: Any) -> Any:
+    """P19, then P16 (publishing)."""
+    launch_type = args[3] if len(args) > 3 else kwargs.get("launch_type")
+    group = (args[5] if len(args) > 5 else kwargs.get("group")) or None
+    definition = self.describe_task_definition(task_definition_str)
+    if launch_type == "FARGATE" and "FARGATE" not in (definition.requires_compatibilities or []):
+        raise InvalidParameterException("Task definition does not support launch_type FARGATE.")
+    constraints = getattr(_placement, "constraints", [])
+    strategy = getattr(_placement, "strategy", [])
+    cluster = self._get_cluster(cluster_str)
+    if launch_type == "FARGATE" or not (constraints or strategy) or cluster.name not in self.container_instances:
+        return _publishing("run_task")(self, cluster_str, task_definition_str, count, *args, **kwargs)
+    group = group or f"family:{definition.family}"
+    everyone = self.container_instances[cluster.name]
+    placed: list[Any] = []
+    try:
+        for _ in range(count):
+            eligible = [i for i in everyone.values() if i.status == "ACTIVE"
+                        and _eligible(self, cluster.name, i, group, constraints)]
+            eligible.sort(key=_spread_key(self, cluster.name, group, strategy))
+            task = []
+            for instance in eligible:  # moto places on the first of these that has room
+                self.container_instances[cluster.name] = {instance.container_instance_arn.split("/")[-1]: instance}
+                task = _publishing("run_task")(self, cluster_str, task_definition_str, 1, *args, **kwargs)
+                self.container_instances[cluster.name] = everyone
+                if task:
+                    break
+            if not task:
+                reason = "MemberOf placement constraint unsatisfied." if eligible == [] else "RESOURCE:MEMORY"
+                getattr(_placement, "failures", []).append({"arn": cluster.arn, "reason": reason})
+            placed += task
+    finally:
+        self.container_instances[cluster.name] = everyone
+    return placed
+
+
 def _queue_attributes(self: Any) -> dict[str, Any]:
     """P17: JSON attributes as AWS returns them, without moto's spaces."""
     result = _original["queue_attributes"].fget(self)
@@ -597,7 +753,8 @@ def apply() -> None:
     sqs_models.Queue.attributes = property(_queue_attributes)
     backend_cls.stop_task = _stop_task_publishing
     backend_cls.describe_tasks = _describe_tasks_publishing
-    backend_cls.run_task = _publishing("run_task")
+    backend_cls.run_task = _run_task
+    response_cls.run_task = _run_task_response
     backend_cls.start_task = _publishing("start_task")
     response_cls.list_tasks = _list_tasks_response
     response_cls.describe_tasks = _describe_tasks_response
