@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import subprocess
 import time
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import requests
 
-from testbed.agent_tasks import APP, BUSYBOX, DISCOVERER, PROMETHEUS, app, box, run, settled, stopped
+from testbed.agent_tasks import APP, DISCOVERER, PROMETHEUS, RELOADER, app, box, run, settled, stopped
 from testbed.ecs_agent import Agent
 from testbed.ecs_agent.images import lookup, repository
 from testbed.harness import Emulator, wait_until

@@ -72,7 +72,10 @@ def test_a_replacement_instance_starts_with_empty_host_paths_and_its_ebs_volume_
                           volumes=host_volume(source_path))
         assert writer.wait(lambda t: (agent.instance_roots[old.container_instance_arn] / source_path.strip("/")
                                       / "planted").exists(), 20), writer.describe()
-    estate.ec2.detach_volume(VolumeId=volume)
+        estate.stop_task(CLUSTER, writer.arn)  # the instance goes away, and its tasks with it
+        agent.sync()
+        assert writer.wait(stopped, 20), writer.describe()
+    estate.ec2.detach_volume(VolumeId=volume, InstanceId=old.ec2_instance_id, Device=EBS_DEVICE)
     estate.ecs.deregister_container_instance(cluster=CLUSTER, containerInstance=old.container_instance_arn, force=True)
     replacement = estate.container_instance(CLUSTER)
     estate.ec2.attach_volume(VolumeId=volume, InstanceId=replacement.ec2_instance_id, Device=EBS_DEVICE)
