@@ -323,24 +323,32 @@ def test_p17_queue_json_attributes_come_back_compact_as_aws_returns_them(estate:
     assert attributes["RedrivePolicy"] == sent
 
 
-def test_a_resent_create_is_answered_with_its_first_answer_not_carried_out_twice(estate: Estate) -> None:
-    """The emulator's server (ResendGuard): an SDK's resend of an answered request, as the Terraform
+@pytest.mark.parametrize("service", ["ec2", "iam"], ids=["moto", "localstack"])
+def test_a_resent_create_is_answered_with_its_first_answer_not_carried_out_twice(estate: Estate, service: str) -> None:
+    """The emulators (resend_guard.py): an SDK's resend of an answered request, as the Terraform
     provider makes when an answer is lost under load, gets the first answer. Carried out twice,
-    the create failed with InvalidGroup.Duplicate (issue 27's flakes)."""
-    ec2 = estate.client("ec2")
-    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    the create failed with InvalidGroup.Duplicate or EntityAlreadyExists (issue 27's flakes).
+    EC2 is moto's; IAM is LocalStack's unless EMULATORS=moto."""
+    client = estate.client(service)
     attempts = iter(["attempt=1; max=25", "attempt=2; max=25"])
 
     def as_one_invocation(request: Any, **_: Any) -> None:
-        request.headers["amz-sdk-invocation-id"] = "9b2f7a52-0d3c-4c1e-9a40-resend-test"
+        request.headers["amz-sdk-invocation-id"] = f"9b2f7a52-0d3c-4c1e-9a40-resend-{service}"
         request.headers["amz-sdk-request"] = next(attempts)
 
-    ec2.meta.events.register("before-send.ec2.CreateSecurityGroup", as_one_invocation)
-    first = ec2.create_security_group(GroupName="resent", Description="resent", VpcId=vpc)["GroupId"]
-    again = ec2.create_security_group(GroupName="resent", Description="resent", VpcId=vpc)["GroupId"]
-    assert again == first
-    groups = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": ["resent"]}])["SecurityGroups"]
-    assert [g["GroupId"] for g in groups] == [first]
+    if service == "ec2":
+        vpc = client.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+        client.meta.events.register("before-send.ec2.CreateSecurityGroup", as_one_invocation)
+        create = lambda: client.create_security_group(GroupName="resent", Description="resent", VpcId=vpc)["GroupId"]  # noqa: E731
+        listed = lambda: [g["GroupId"] for g in client.describe_security_groups(  # noqa: E731
+            Filters=[{"Name": "group-name", "Values": ["resent"]}])["SecurityGroups"]]
+    else:
+        client.meta.events.register("before-send.iam.CreateRole", as_one_invocation)
+        create = lambda: client.create_role(RoleName="resent", AssumeRolePolicyDocument="{}")["Role"]["RoleId"]  # noqa: E731
+        listed = lambda: [r["RoleId"] for r in client.list_roles()["Roles"] if r["RoleName"] == "resent"]  # noqa: E731
+    first = create()
+    assert create() == first
+    assert listed() == [first]
 
 
 FARGATE = {"requiresCompatibilities": ["FARGATE"], "networkMode": "awsvpc", "cpu": "256", "memory": "512"}

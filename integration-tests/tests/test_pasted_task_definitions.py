@@ -22,9 +22,11 @@ from testbed.seed import Estate, pasted_definition
 pytestmark = pytest.mark.ecs_agent
 
 TASK_DEFINITIONS = sorted((ROOT / "task-definitions").glob("*.json"))
-def seed_sources(estate: Estate) -> None:
+def seed_sources(estate: Estate) -> dict[str, str]:
     """What the pasted definitions read: Prometheus's and Alertmanager's configs in SSM,
-    Grafana's and the CloudWatch exporter's in S3, Grafana's admin password in Secrets Manager."""
+    Grafana's and the CloudWatch exporter's in S3, Grafana's admin password in Secrets Manager
+    (its ARN's last part, with the suffix AWS adds, is the `<GRAFANA_ADMIN_SECRET>` a user
+    pastes; ECS fails the task on any other)."""
     estate.ssm_parameter("/prometheus/config.yml", yaml.safe_dump(
         {"global": {"scrape_interval": "15s"},
          "scrape_configs": [{"job_name": "prometheus", "static_configs": [{"targets": ["localhost:9090"]}]}]}))
@@ -34,14 +36,15 @@ def seed_sources(estate: Estate) -> None:
     estate.s3_object("config-bucket", "grafana/dashboards.yaml", "apiVersion: 1\nproviders: []\n")
     estate.s3_object("config-bucket", "grafana/dashboards/ecs.json", "{}")
     estate.s3_object("config-bucket", "cloudwatch-exporter/config.yml", "region: us-east-1\nmetrics: []\n")
-    estate.client("secretsmanager").create_secret(Name="grafana-admin", SecretString="admin-password")
+    secret = estate.client("secretsmanager").create_secret(Name="grafana-admin", SecretString="admin-password")
+    return {"GRAFANA_ADMIN_SECRET": secret["ARN"].rsplit(":", 1)[-1]}
 
 
-def run_pasted(estate: Estate, agent: Agent, path: Path) -> TaskRun:
+def run_pasted(estate: Estate, agent: Agent, path: Path, **values: str) -> TaskRun:
     queue_url = estate.events_queue("ecs-task-events", clusters=[estate.ecs.describe_clusters(
         clusters=["pasted"])["clusters"][0]["clusterArn"]])
     params = pasted_definition(path, APP_IMAGE="example-app:latest", CLUSTER_NAME="pasted",
-                               EVENTS_QUEUE_URL=queue_url)
+                               EVENTS_QUEUE_URL=queue_url, **values)
     params.pop("taskRoleArn", None)
     params.pop("executionRoleArn", None)
     arn = estate.ecs.register_task_definition(**params)["taskDefinition"]["taskDefinitionArn"]
@@ -77,10 +80,10 @@ def test_pasted_task_definitions_run_through_the_agent(path: Path, estate: Estat
     """Every container with a local program starts and stays up (or, an init container, exits 0),
     nothing fails for 10 seconds, and every writer has written its file."""
     estate.cluster("pasted")
-    seed_sources(estate)
+    values = seed_sources(estate)
     agent = Agent(emulator.endpoint, estate.client, emulator.env, stop_grace=5, replace_stopped=False)
     try:
-        task = run_pasted(estate, agent, path)
+        task = run_pasted(estate, agent, path, **values)
         task.wait(lambda t: t.status == "STOPPED" or all(c.status != "PENDING" for c in t.containers), 30)
         time.sleep(10)
         assert task.status in ("RUNNING", "PENDING") and not agent.failures(), \
@@ -94,6 +97,7 @@ def test_pasted_task_definitions_run_through_the_agent(path: Path, estate: Estat
         runnable = [c for c in task.containers if c.status != "NOT_RUN"]
         if not runnable:
             assert agent.not_run(), "a task with nothing to run must be reported"
+        assert not agent.errors, agent.errors
     finally:
         agent.stop()
 
@@ -103,11 +107,11 @@ def test_a_config_prometheus_cant_load_stops_the_task_at_config_check(estate: Es
     (promtool from the Prometheus image) fails, and Prometheus never starts on it, instead of
     crash-looping with exit 2."""
     estate.cluster("pasted")
-    seed_sources(estate)
+    values = seed_sources(estate)
     estate.ssm_parameter("/prometheus/config.yml", "scrape_configs: [{job_name: x, bogus_field: 1}]\n")
     agent = Agent(emulator.endpoint, estate.client, emulator.env, stop_grace=5, replace_stopped=False)
     try:
-        task = run_pasted(estate, agent, ROOT / "task-definitions" / "prometheus.json")
+        task = run_pasted(estate, agent, ROOT / "task-definitions" / "prometheus.json", **values)
         task.wait(lambda t: t.status == "STOPPED", 60)
         check, prometheus = task.container("config-check"), task.container("prometheus")
         assert check.exit_code not in (None, 0), task.describe()

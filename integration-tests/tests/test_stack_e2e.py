@@ -98,6 +98,7 @@ def deployed(fresh_emulator: Emulator, tmp_path_factory: pytest.TempPathFactory)
     finally:
         agent.stop()
         receiver.close()
+    assert not agent.errors, "the agent reported errors:\n" + "\n".join(agent.errors)
 
 
 def api(url: str, path: str, **params: Any) -> Any:

@@ -1,15 +1,22 @@
 """Starts LocalStack's runtime (`python -m testbed.emulator.localstack_py311`, from LocalStack's venv) with
-the one Python 3.12 behaviour that LocalStack 4.13.1, the last release for Python 3.11, relies on
-and 3.11 lacks: `uuid.uuid5` with a bytes name. Its KMS derives key-material ids that way, so on
-3.11 every CreateKey fails ("encoding without a string argument"), and with it S3's server-side
-encryption with KMS, which creates the `aws/s3` key on first use. `test_emulator_split.py` shows
-both working."""
+two changes:
+  - the one Python 3.12 behaviour that LocalStack 4.13.1, the last release for Python 3.11,
+    relies on and 3.11 lacks: `uuid.uuid5` with a bytes name. Its KMS derives key-material ids
+    that way, so on 3.11 every CreateKey fails ("encoding without a string argument"), and with
+    it S3's server-side encryption with KMS, which creates the `aws/s3` key on first use.
+    `test_emulator_split.py` shows both working;
+  - the resend guard (`resend_guard.py`) as the first request handler and the last response
+    handler of its gateway's chain, as moto's server has it."""
 
 from __future__ import annotations
 
 import hashlib
 import runpy
 import uuid
+from typing import Any
+from urllib.parse import parse_qs
+
+from testbed.emulator.resend_guard import Answers
 
 _uuid5 = uuid.uuid5
 
@@ -21,6 +28,40 @@ def uuid5(namespace: uuid.UUID, name: str | bytes) -> uuid.UUID:
     return _uuid5(namespace, name)
 
 
+def install_resend_guard() -> None:
+    from localstack.aws.app import LocalstackAwsGateway
+
+    answers = Answers()
+    original_init = LocalstackAwsGateway.__init__
+
+    def action(request: Any) -> str:
+        target = request.headers.get("X-Amz-Target")
+        if target:
+            return target
+        return parse_qs(request.get_data(as_text=True)).get("Action", [f"{request.method} {request.path}"])[0]
+
+    def replay(chain: Any, context: Any, response: Any) -> None:
+        again, answer = answers.begin(context.request.headers, lambda: action(context.request))
+        context.resend_answer = answer
+        if again is not None:
+            chain.respond(again.status, again.body, again.headers)
+            chain.terminate()
+
+    def record(chain: Any, context: Any, response: Any) -> None:
+        answer = getattr(context, "resend_answer", None)
+        if answer is not None and not answer.done.is_set():
+            body = None if response.is_streamed else response.get_data()
+            answer.finish(response.status_code, response.status.partition(" ")[2], list(response.headers.items()), body)
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        self.request_handlers.insert(0, replay)
+        self.response_handlers.append(record)
+
+    LocalstackAwsGateway.__init__ = init
+
+
 if __name__ == "__main__":
     uuid.uuid5 = uuid5
+    install_resend_guard()
     runpy.run_module("localstack.runtime.main", run_name="__main__", alter_sys=True)
