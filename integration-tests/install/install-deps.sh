@@ -5,8 +5,8 @@
 #  - LocalStack's community runtime in its own venv (.tools/localstack), the emulator of SSM, S3,
 #    IAM, STS, KMS, Secrets Manager, Logs, EventBridge and SQS beside moto; skipped with
 #    EMULATORS=moto (a machine where LocalStack can't be installed);
-#  - Debian's prometheus, prometheus-node-exporter and prometheus-alertmanager, with apt, only
-#    when missing.
+#  - Debian's prometheus, prometheus-node-exporter and prometheus-alertmanager, and nftables (the
+#    ECS agent of the test bed enforces security groups with it), with apt, only when missing.
 # Re-running it does nothing when everything is in place.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -48,6 +48,8 @@ command -v prometheus >/dev/null 2>&1 || [[ -x /usr/bin/prometheus ]] || missing
 command -v prometheus-node-exporter >/dev/null 2>&1 || [[ -x /usr/bin/prometheus-node-exporter ]] || missing+=(prometheus-node-exporter)
 # The ECS agent of the test bed runs the Alertmanager image's containers with Debian's binary.
 [[ -x /usr/bin/prometheus-alertmanager ]] || missing+=(prometheus-alertmanager)
+# The ECS agent of the test bed enforces the emulator's security groups in its namespaces.
+[[ -x /usr/sbin/nft ]] || missing+=(nftables)
 if (( ${#missing[@]} )); then
   echo "deps: installing ${missing[*]} from Debian"
   sudo_cmd=()

@@ -55,6 +55,10 @@ class AddressPlan:
     def in_vpc(self, address: str) -> bool:
         return ipaddress.ip_address(address) in ipaddress.ip_network(self.vpc_cidr)
 
+    @property
+    def bridge_cidr(self) -> str:
+        return f"127.{self.octet + 2}.0.0/16"
+
     def bridge_address(self, number: int) -> str:
         """The number-th (from 1) address of the bridge network."""
         return f"127.{self.octet + 2}.{number // 250}.{number % 250 + 2}"

@@ -118,15 +118,18 @@ class Estate:
             kwargs["tags"] = tag_list(tags)
         return self.ecs.create_cluster(**kwargs)["cluster"]["clusterArn"]
 
-    def container_instance(self, cluster: str, subnet_index: int = 0,
-                           private_ip: str | None = None) -> Instance:
-        """An EC2 instance in one of the estate's subnets, registered with the cluster."""
+    def container_instance(self, cluster: str, subnet_index: int = 0, private_ip: str | None = None,
+                           security_groups: list[str] | None = None) -> Instance:
+        """An EC2 instance in one of the estate's subnets (in the VPC's default security group
+        unless `security_groups`), registered with the cluster."""
         if not self.subnets:
             self.network()
         kwargs: dict[str, Any] = {"ImageId": "ami-12c6146b", "MinCount": 1, "MaxCount": 1,
                                   "InstanceType": "t3.medium", "SubnetId": self.subnets[subnet_index]}
         if private_ip:
             kwargs["PrivateIpAddress"] = private_ip
+        if security_groups:
+            kwargs["SecurityGroupIds"] = security_groups
         ec2_instance = self.ec2.run_instances(**kwargs)["Instances"][0]
         document = json.dumps({"instanceId": ec2_instance["InstanceId"]})
         registered = self.ecs.register_container_instance(

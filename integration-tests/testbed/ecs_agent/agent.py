@@ -12,7 +12,10 @@ local processes, the way ECS would, and reports their state back to the emulator
     stopped here too;
   - a task whose essential container stops is reported STOPPED to the emulator with the reason
     (StopTask, and lastStatus STOPPED through fidelity hook P8), so the discoverer sees what it
-    would see on ECS.
+    would see on ECS;
+  - the security groups: each instance's and awsvpc task's namespace lets in only what its
+    groups' ingress rules allow, a bridge container only its instance (`firewall.py`), renewed
+    every pass as tasks come and go.
 `Agent.run_in_background()` repeats it every second; `Agent.stop()` stops every task and
 removes every namespace, mount and volume (also on a failed test: it is the fixtures' finalizer).
 
@@ -31,6 +34,8 @@ from typing import Any, Callable
 
 import requests
 
+from . import firewall
+from .firewall import SecurityGroups
 from .images import ImageError
 from .sandbox import Host, Sandbox, SandboxError
 from .task import DEFAULT_START_TIMEOUT, Networking, TaskInitError, TaskRun, eni_address
@@ -54,6 +59,10 @@ class Agent:
         self.tasks: dict[str, TaskRun] = {}
         self.instances: dict[str, Host] = {}
         self.instance_roots: dict[str, Path] = {}  # container instance ARN -> its root file system
+        self.task_hosts: dict[str, Host] = {}  # awsvpc task ARN -> its ENI's namespace
+        self.bridge_hosts: dict[str, tuple[Host, str]] = {}  # namespace -> (bridge container, instance address)
+        self._groups: SecurityGroups | None = None  # this pass's view of the security groups
+        self._rulesets: dict[str, str] = {}  # namespace -> the nftables ruleset applied
         self.instance_mounts = instance_mounts or {}
         self.definitions: dict[str, dict[str, Any]] = {}
         self.errors: list[str] = []
@@ -68,12 +77,45 @@ class Agent:
     def sync(self) -> None:
         with self._lock:
             ecs = self.client("ecs")
-            for cluster in _all(ecs, "list_clusters", "clusterArns"):
+            clusters = _all(ecs, "list_clusters", "clusterArns")
+            for cluster in clusters:
                 self._schedule_services(ecs, cluster)
+            self._groups = self._security_groups()
+            for cluster in clusters:
                 self._run_tasks(ecs, cluster)
+            self._enforce_security_groups()
             for task in list(self.tasks.values()):
                 if task.status == "RUNNING" and task.arn not in self.registered:
                     self._register(task)
+
+    def _firewall(self, host: Host, only_from: str | None = None) -> None:
+        """Apply the host's ingress rules (firewall.py) when they changed since the last pass."""
+        if only_from is not None:
+            text = firewall.ruleset(only_from=only_from)
+        else:
+            groups = self._groups if self._groups is not None else self._security_groups()
+            text = firewall.ruleset(groups.permissions(host.address))
+            for line in groups.unmodelled:
+                if f"security groups: {line}" not in self.errors:
+                    self.errors.append(f"security groups: {line}")
+        if self._rulesets.get(host.name) != text:
+            firewall.apply(host.name, text)
+            self._rulesets[host.name] = text
+
+    def _security_groups(self) -> SecurityGroups:
+        masqueraded: dict[str, set[str]] = {}
+        for host, instance_address in list(self.bridge_hosts.values()):
+            masqueraded.setdefault(instance_address, set()).add(host.address)
+        return SecurityGroups(self.client("ec2"), masqueraded)
+
+    def _enforce_security_groups(self) -> None:
+        """Every instance's and running awsvpc task's namespace gets its groups' current rules:
+        membership changes as tasks come and go."""
+        for host in self.instances.values():
+            self._firewall(host)
+        for arn, host in self.task_hosts.items():
+            if self.tasks.get(arn) is not None and self.tasks[arn].status != "STOPPED":
+                self._firewall(host)
 
     def _schedule_services(self, ecs: Any, cluster: str) -> None:
         arns = _all(ecs, "list_services", "serviceArns", cluster=cluster)
@@ -155,7 +197,10 @@ class Agent:
             eni = eni_address(description)
             if eni is None:
                 raise SandboxError("an awsvpc task needs an ENI address")
-            networking.task_netns = self.sandbox.host(f"t{task_id[:8]}", eni).name
+            host = self.sandbox.host(f"t{task_id[:8]}", eni)
+            self._firewall(host)
+            self.task_hosts[description["taskArn"]] = host
+            networking.task_netns = host.name
         elif mode == "host":
             if instance_host is None:
                 raise SandboxError("a host-mode task needs a container instance")
@@ -163,8 +208,16 @@ class Agent:
         else:
             if instance_host is None:
                 raise SandboxError("a bridge-mode task needs a container instance")
-            networking.bridge_host = lambda name: self.sandbox.host(f"b{task_id[:6]}", self.sandbox.bridge_address())
+            networking.bridge_host = lambda name: self._bridge_host(task_id, instance_host)
         return networking
+
+    def _bridge_host(self, task_id: str, instance: Host) -> Host:
+        """A bridge-mode container's namespace, which only its instance's proxy reaches."""
+        host = self.sandbox.host(f"b{task_id[:6]}", self.sandbox.bridge_address())
+        # From the task's thread: nothing shared but dicts, which the next pass reads.
+        self._firewall(host, only_from=instance.address)
+        self.bridge_hosts[host.name] = (host, instance.address)
+        return host
 
     def _instance(self, cluster: str, container_instance_arn: str | None) -> Host | None:
         """The network namespace of an EC2 container instance, at its private IP."""
@@ -176,7 +229,8 @@ class Agent:
             ec2_id = instance["containerInstances"][0]["ec2InstanceId"]
             reservation = ec2.describe_instances(InstanceIds=[ec2_id])["Reservations"][0]
             address = reservation["Instances"][0]["PrivateIpAddress"]
-            self.instances[container_instance_arn] = self.sandbox.host(f"i{ec2_id[-8:]}", address)
+            self.instances[container_instance_arn] = host = self.sandbox.host(f"i{ec2_id[-8:]}", address)
+            self._firewall(host)
             self.instance_roots[container_instance_arn] = self._boot(ec2, ec2_id)
         return self.instances[container_instance_arn]
 
