@@ -147,8 +147,18 @@ class AppliedStack:
                            launchType="EC2")
         ecs.create_service(cluster=cluster, serviceName="example-labels", taskDefinition=label_app, desiredCount=1,
                            launchType="EC2")
+        # As the stack's output says: the app's own security group lets Prometheus's in.
+        awsvpc = prometheus["networkConfiguration"]["awsvpcConfiguration"]
+        ec2 = self.client("ec2")
+        vpc = ec2.describe_subnets(SubnetIds=awsvpc["subnets"][:1])["Subnets"][0]["VpcId"]
+        app_group = ec2.create_security_group(GroupName="example-apps", Description="example apps",
+                                              VpcId=vpc)["GroupId"]
+        ec2.authorize_security_group_ingress(GroupId=app_group, IpPermissions=[{
+            "IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080,
+            "UserIdGroupPairs": [{"GroupId": outputs["prometheus_security_group_id"]}]}])
         ecs.create_service(cluster=cluster, serviceName="example-tags", taskDefinition=tag_app, desiredCount=1,
-                           launchType="FARGATE", networkConfiguration=prometheus["networkConfiguration"],
+                           launchType="FARGATE", networkConfiguration={"awsvpcConfiguration": {
+                               **awsvpc, "securityGroups": [app_group]}},
                            tags=[{"key": "METRICS_PORT", "value": "8080"}, {"key": "METRICS_PATH", "value": "/metrics"},
                                  {"key": "METRICS_NAME", "value": "example-tags"}])
         return {"example-env": "example-env", "example-labels": "example-labels", "example-tags": "example-tags"}

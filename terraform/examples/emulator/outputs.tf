@@ -22,3 +22,8 @@ output "grafana_admin_password_secret_arn" {
   description = "Secret with Grafana's admin password (never in the state)."
   value       = module.stack.grafana_admin_password_secret_arn
 }
+
+output "prometheus_security_group_id" {
+  description = "Security group of the Prometheus task: the example apps' group lets it in."
+  value       = module.stack.prometheus_security_group_id
+}
