@@ -122,6 +122,8 @@ def deployed_demo(stopping: list[bool]) -> int:
             print(f"  node-exporter     http://{ip}:9100/metrics   (container instance {ip})")
         print_emulators(emulator)
         print(f"  not run here      {', '.join(agent.not_run())}")
+        if agent.not_modelled():
+            print(f"  not modelled      {', '.join(agent.not_modelled())}")
         print("\nDashboards: import dashboards/*.json into a Grafana with a Prometheus data source at the URL"
               " above (see dashboards/README.md).\n")
         print("Prometheus targets (/api/v1/targets):")
