@@ -22,7 +22,7 @@ export TF_CLI_CONFIG_FILE := $(shell terraform/cli-config.sh 2>/dev/null)
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-deps: ## Install what tests and demo need (project venv, checkov venv, Debian prometheus, node-exporter, alertmanager); idempotent
+deps: ## Install what tests and demo need (project venv, checkov venv, Debian prometheus, node-exporter, alertmanager, nftables); idempotent
 	@integration-tests/install/install-deps.sh
 
 # --all-targets: the binaries are built with the same (dev-dependency-unified) features as
