@@ -117,3 +117,19 @@ def test_no_container_writes_outside_the_agents_tree(estate: Estate, agent: Agen
     assert not Path("/etc", marker).exists() and not Path("/etc", f"{marker}-etc").exists()
     assert not Path("/tmp/in-overlay").exists()
     assert Path("/proc/sys/kernel/domainname").read_text() == domainname
+
+
+@pytest.mark.parametrize("spread", [False, True], ids=["no-strategy", "spread-by-zone"])
+def test_a_service_spread_by_zone_runs_a_task_in_each_zone(estate: Estate, agent: Agent, spread: bool) -> None:
+    """The scheduler passes the service's placement to RunTask (fidelity P19): spread by
+    ecs.availability-zone puts two replicas in two zones; without it both land on one instance."""
+    zones = {estate.container_instance(CLUSTER, subnet_index=i).availability_zone for i in (0, 1)}
+    definition = estate.task_definition("spread", [box("app", "sleep 600")], network_mode="bridge")
+    strategy = [{"type": "spread", "field": "attribute:ecs.availability-zone"}] if spread else []
+    estate.ecs.create_service(cluster=CLUSTER, serviceName="spread", taskDefinition=definition, desiredCount=2,
+                              launchType="EC2", placementStrategy=strategy)
+    agent.sync()
+    placed = estate.ecs.describe_tasks(cluster=CLUSTER, tasks=estate.ecs.list_tasks(
+        cluster=CLUSTER, serviceName="spread")["taskArns"])["tasks"]
+    assert len(placed) == 2
+    assert len({t["availabilityZone"] for t in placed}) == (len(zones) if spread else 1)

@@ -3,7 +3,7 @@ local processes, the way ECS would, and reports their state back to the emulator
 
 `Agent.sync()` does one pass over the emulator's clusters:
   - the service scheduler: a REPLICA service below its desired count gets tasks (RunTask with
-    the service's launch type, network configuration, group and startedBy); a stopped task of
+    the service's launch type, network configuration, placement, group and startedBy); a stopped task of
     a service is replaced, with a back-off that doubles from 5 s, as ECS throttles a service
     whose tasks keep failing. DAEMON services are started on every container instance by the
     emulator itself (fidelity P11);
@@ -140,6 +140,9 @@ class Agent:
                     "launchType": service.get("launchType") or "EC2"}
                 if service.get("networkConfiguration"):
                     kwargs["networkConfiguration"] = service["networkConfiguration"]
+                for placement in ("placementConstraints", "placementStrategy"):
+                    if service.get(placement):
+                        kwargs[placement] = service[placement]
                 placed = ecs.run_task(**kwargs)
                 for failure in placed.get("failures", []):
                     self.errors.append(f"service {service['serviceName']}: RunTask failed: {failure}")

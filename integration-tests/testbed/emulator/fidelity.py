@@ -29,8 +29,9 @@ Patches (P-numbers are used in the tests and the README):
       returns `{}`, on which the Terraform AWS provider's reader dereferences nil and crashes).
   P11 the ECS scheduler for DAEMON services: one task per container instance, started when the
       service is created and when an instance registers later, with the service's group.
-  P12 CreateService keeps `availabilityZoneRebalancing` (default DISABLED) and
-      `enableECSManagedTags`, which moto drops, so a re-plan of a Terraform service is clean.
+  P12 CreateService keeps `availabilityZoneRebalancing` (default DISABLED),
+      `enableECSManagedTags`, `placementConstraints` and `placementStrategy`, which moto drops,
+      so a re-plan of a Terraform service is clean and the scheduler places its tasks (P19).
   P13 RunTask of a definition whose containers set no `memory` (a Fargate definition with only
       task-level memory, as the Terraform modules register) places the task; moto sums the
       containers' memory and fails with a 500 on the missing one.
@@ -476,6 +477,8 @@ def _create_service_response(self: Any) -> Any:
     service = result.result["service"]
     service.availability_zone_rebalancing = self._get_param("availabilityZoneRebalancing") or "DISABLED"
     service.enable_ecs_managed_tags = bool(self._get_param("enableECSManagedTags", False))
+    service.placement_constraints = self._get_param("placementConstraints") or []
+    service.placement_strategy = self._get_param("placementStrategy") or []
     return result
 
 
