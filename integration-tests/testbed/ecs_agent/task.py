@@ -47,13 +47,15 @@ from .sandbox import ContainerSpec, Mount, Sandbox, SandboxError
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_START_TIMEOUT = 180.0  # ECS_CONTAINER_START_TIMEOUT's default on Linux
 
-# Container definition fields the agent applies (or that have no effect on a running container,
-# like `dockerLabels`, which the discoverer reads through the API); any other is reported.
+# Container definition fields the agent applies; `dockerLabels`, which only the discoverer reads
+# (through the API); and `memory`, `memoryReservation`, `cpu` and `logConfiguration`, whose
+# effect (cgroup limits, the log driver) the README lists among what this machine can't show.
+# Any other field is reported (`Agent.not_modelled`).
 MODELLED_FIELDS = frozenset({
     "name", "image", "essential", "memory", "memoryReservation", "cpu", "portMappings", "environment",
     "environmentFiles", "secrets", "command", "entryPoint", "user", "mountPoints", "dependsOn", "healthCheck",
     "workingDirectory", "readonlyRootFilesystem", "startTimeout", "stopTimeout", "ulimits", "dockerLabels",
-    "logConfiguration", "volumesFrom", "systemControls", "resourceRequirements",
+    "logConfiguration",
 })
 
 
