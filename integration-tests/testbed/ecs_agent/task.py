@@ -165,7 +165,9 @@ class TaskRun:
                 container.status = "NOT_RUN"
                 container.reason = f"no local program for image {image.name} ({image.source}); not run"
         for container in self.containers:
-            container.not_modelled = sorted(set(container.definition) - MODELLED_FIELDS)
+            # DescribeTaskDefinition returns unset lists as [] (volumesFrom, say): only a value counts.
+            container.not_modelled = sorted(k for k, v in container.definition.items()
+                                            if k not in MODELLED_FIELDS and v not in (None, "", [], {}))
             container.env = self._fetched_env(container)
         self._make_volumes()
 
