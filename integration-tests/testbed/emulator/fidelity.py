@@ -679,6 +679,9 @@ def _spread_key(backend: Any, cluster_name: str, group: str, strategy: list[dict
     return key
 
 
+_run_task_publishing = _publishing("run_task")
+
+
 def _run_task(self: Any, cluster_str: str, task_definition_str: str, count: int, *args: Any, **kwargs: Any) -> Any:
     """P19, then P16 (publishing)."""
     launch_type = args[3] if len(args) > 3 else kwargs.get("launch_type")
@@ -690,7 +693,7 @@ def _run_task(self: Any, cluster_str: str, task_definition_str: str, count: int,
     strategy = getattr(_placement, "strategy", [])
     cluster = self._get_cluster(cluster_str)
     if launch_type == "FARGATE" or not (constraints or strategy) or cluster.name not in self.container_instances:
-        return _publishing("run_task")(self, cluster_str, task_definition_str, count, *args, **kwargs)
+        return _run_task_publishing(self, cluster_str, task_definition_str, count, *args, **kwargs)
     group = group or f"family:{definition.family}"
     everyone = self.container_instances[cluster.name]
     placed: list[Any] = []
@@ -702,7 +705,7 @@ def _run_task(self: Any, cluster_str: str, task_definition_str: str, count: int,
             task = []
             for instance in eligible:  # moto places on the first of these that has room
                 self.container_instances[cluster.name] = {instance.container_instance_arn.split("/")[-1]: instance}
-                task = _publishing("run_task")(self, cluster_str, task_definition_str, 1, *args, **kwargs)
+                task = _run_task_publishing(self, cluster_str, task_definition_str, 1, *args, **kwargs)
                 self.container_instances[cluster.name] = everyone
                 if task:
                     break

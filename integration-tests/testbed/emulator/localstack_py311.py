@@ -14,9 +14,8 @@ import hashlib
 import runpy
 import uuid
 from typing import Any
-from urllib.parse import parse_qs
 
-from testbed.emulator.resend_guard import Answers
+from testbed.emulator.resend_guard import Answers, action_name
 
 _uuid5 = uuid.uuid5
 
@@ -34,14 +33,10 @@ def install_resend_guard() -> None:
     answers = Answers()
     original_init = LocalstackAwsGateway.__init__
 
-    def action(request: Any) -> str:
-        target = request.headers.get("X-Amz-Target")
-        if target:
-            return target
-        return parse_qs(request.get_data(as_text=True)).get("Action", [f"{request.method} {request.path}"])[0]
-
     def replay(chain: Any, context: Any, response: Any) -> None:
-        again, answer = answers.begin(context.request.headers, lambda: action(context.request))
+        again, answer = answers.begin(context.request.headers, lambda: action_name(
+            context.request.headers.get("X-Amz-Target"), context.request.get_data(as_text=True),
+            f"{context.request.method} {context.request.path}"))
         context.resend_answer = answer
         if again is not None:
             chain.respond(again.status, again.body, again.headers)

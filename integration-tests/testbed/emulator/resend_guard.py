@@ -23,6 +23,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
+from urllib.parse import parse_qs
 
 KEPT = 512  # invocations remembered, newest last
 LARGEST = 1 << 20  # bytes of an answer kept for a resend
@@ -49,6 +50,14 @@ class Answer:
     def replayable(self) -> bool:
         throttled = b"Throttl" in self.body or b"RequestLimitExceeded" in self.body
         return self.kept and 0 < self.status < 500 and not throttled
+
+
+def action_name(target: str | None, form: str | None, otherwise: str) -> str:
+    """The operation a request calls, for the log: its X-Amz-Target (JSON protocols), else the
+    `Action` of its form body (query protocols), else `otherwise`."""
+    if target:
+        return target
+    return parse_qs(form or "").get("Action", [otherwise])[0]
 
 
 class Answers:

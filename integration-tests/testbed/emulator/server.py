@@ -16,10 +16,9 @@ import signal
 import sys
 import threading
 from typing import Any, Callable, Iterable
-from urllib.parse import parse_qs
 
 from testbed.emulator import fidelity
-from testbed.emulator.resend_guard import LARGEST, Answer, Answers
+from testbed.emulator.resend_guard import LARGEST, Answer, Answers, action_name
 
 fidelity.apply()
 
@@ -60,15 +59,13 @@ def with_resend_guard(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iter
     answers = Answers()
 
     def action(environ: dict[str, Any]) -> str:
-        target = environ.get("HTTP_X_AMZ_TARGET")
-        if target:
-            return target
+        form = None
         if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-            body = environ["wsgi.input"].read(length)
+            body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
             environ["wsgi.input"] = io.BytesIO(body)
-            return parse_qs(body.decode(errors="replace")).get("Action", ["?"])[0]
-        return f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}"
+            form = body.decode(errors="replace")
+        return action_name(environ.get("HTTP_X_AMZ_TARGET"), form,
+                           f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}")
 
     def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         headers = {"amz-sdk-invocation-id": environ.get("HTTP_AMZ_SDK_INVOCATION_ID", ""),
