@@ -91,7 +91,7 @@ def deployed_demo(stopping: list[bool]) -> int:
         print("demo: terraform apply of terraform/examples/emulator (about a minute)", flush=True)
         shutil.rmtree(DEMO_DIR / "terraform", ignore_errors=True)  # state of an earlier demo's emulator
         stack = AppliedStack(emulator, DEMO_DIR / "terraform").apply()
-        instance_ips = stack.register_instances()
+        instance_ips = stack.boot_instances()
         stack.add_example_apps()
         agent = Agent(emulator.endpoint, Estate.of(emulator).client, emulator.env, stop_grace=5)
         agent.run_in_background()

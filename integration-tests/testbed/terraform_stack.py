@@ -8,6 +8,7 @@ mirror; callers say so in one line (`missing()`) instead of running.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -18,6 +19,7 @@ from typing import Any
 
 import requests
 
+from testbed.ecs_agent.boot import BootScript
 from testbed.harness import ROOT, Emulator, wait_until
 from testbed.network import PLAN
 from testbed.seed import Estate
@@ -101,19 +103,34 @@ class AppliedStack:
     def client(self, service: str) -> Any:
         return Estate.of(self.emulator).client(service)
 
-    def register_instances(self) -> list[str]:
-        """Play the ECS agent of the launch template's user data: register the auto scaling
-        group's instances with the cluster (the emulator then starts the DAEMON services on
-        them, fidelity P11). Returns their private IPs."""
-        outputs = self.output()
-        group = self.client("autoscaling").describe_auto_scaling_groups(
-            AutoScalingGroupNames=[outputs["autoscaling_group_name"]])["AutoScalingGroups"][0]
-        instance_ids = [i["InstanceId"] for i in group["Instances"]]
-        ecs = self.client("ecs")
+    def boot_instances(self) -> list[str]:
+        """Boot the stack's auto scaling groups' instances as their user data would (boot.py):
+        attach the data volume the script names (once the instance it was attached to has let
+        go of it), then register with the cluster and attributes of its ECS config, as the ECS
+        agent does when it starts (the emulator then starts the DAEMON services on them,
+        fidelity P11). Instances already registered are left alone, so a call after an
+        instance was replaced boots only the replacement. Returns every registered instance's
+        private IP."""
+        ec2, ecs = self.client("ec2"), self.client("ecs")
+        cluster = self.output()["cluster_name"]
+        groups = self.client("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]
+        instance_ids = [i["InstanceId"] for g in groups for i in g["Instances"] if i["LifecycleState"] == "InService"]
+        registered = {i["ec2InstanceId"] for i in ecs.describe_container_instances(
+            cluster=cluster, containerInstances=ecs.list_container_instances(cluster=cluster)["containerInstanceArns"]
+        )["containerInstances"]} if ecs.list_container_instances(cluster=cluster)["containerInstanceArns"] else set()
         for instance_id in instance_ids:
-            ecs.register_container_instance(cluster=outputs["cluster_name"],
-                                            instanceIdentityDocument=json.dumps({"instanceId": instance_id}))
-        reservations = self.client("ec2").describe_instances(InstanceIds=instance_ids)["Reservations"]
+            if instance_id in registered:
+                continue
+            user_data = ec2.describe_instance_attribute(InstanceId=instance_id, Attribute="userData")["UserData"]
+            boot = BootScript.parse(base64.b64decode(user_data.get("Value") or "").decode())
+            if boot.volume_id:
+                wait_until(lambda: ec2.describe_volumes(VolumeIds=[boot.volume_id])["Volumes"][0]["State"] == "available",
+                           60, f"volume {boot.volume_id} to be free for {instance_id}")
+                ec2.attach_volume(VolumeId=boot.volume_id, InstanceId=instance_id, Device=boot.device)
+            ecs.register_container_instance(
+                cluster=boot.cluster or "default", instanceIdentityDocument=json.dumps({"instanceId": instance_id}),
+                attributes=[{"name": k, "value": v} for k, v in boot.attributes.items()])
+        reservations = ec2.describe_instances(InstanceIds=instance_ids)["Reservations"]
         return sorted(i["PrivateIpAddress"] for r in reservations for i in r["Instances"])
 
     def add_example_apps(self) -> dict[str, str]:
@@ -175,18 +192,21 @@ class StackDown(AssertionError):
     """The stack's Prometheus task stopped or never ran; the message carries the agent's report."""
 
 
-def stack_prometheus(agent: Any, timeout: float = 120) -> tuple[Any, str]:
-    """The first Prometheus task of the applied stack, run by the test bed's ECS agent, once its
-    prometheus container runs and answers /-/ready: (task, URL on its ENI). Raises StackDown at
-    once, with what the agent saw, when that task stops instead."""
+def stack_prometheus(agent: Any, timeout: float = 120, replica: int = 0) -> tuple[Any, str]:
+    """The running task of one Prometheus replica of the applied stack (family
+    <stack>-prometheus-<replica>), run by the test bed's ECS agent, once its prometheus
+    container runs and answers /-/ready: (task, URL on its ENI). Raises StackDown at once, with
+    what the agent saw, when that task stops instead."""
     deadline = time.monotonic() + timeout
+    family = f"-prometheus-{replica}"
     while time.monotonic() < deadline:
-        tasks = [t for t in agent.tasks.values() if t.family.endswith("-prometheus")]
-        if tasks and tasks[0].status == "STOPPED":
-            raise StackDown(f"the stack's Prometheus task stopped: {tasks[0].stopped_reason}\n"
+        tasks = [t for t in agent.tasks.values() if t.family.endswith(family)]
+        live = [t for t in tasks if t.status != "STOPPED"]
+        if tasks and not live and not agent.replace_stopped:
+            raise StackDown(f"the stack's Prometheus task stopped: {tasks[-1].stopped_reason}\n"
                             + json.dumps(agent.failures(), indent=1)[:6000])
-        if tasks and tasks[0].container("prometheus").status == "RUNNING":
-            task = tasks[0]
+        if live and live[-1].container("prometheus").status == "RUNNING":
+            task = live[-1]
             url = f"http://{task.eni}:9090"
             wait_until(lambda: requests.get(f"{url}/-/ready", timeout=2).ok, 60, "the stack's Prometheus to be ready")
             return task, url

@@ -89,7 +89,7 @@ def deployed(fresh_emulator: Emulator, tmp_path_factory: pytest.TempPathFactory)
     stack = AppliedStack(emulator, tmp_path_factory.mktemp("stack-e2e"), {
         "alert_receiver": {"webhook_url": receiver.url}, "alert_group_wait": "5s",
         "extra_rule_files": EXTRA_RULES}).apply()
-    ips = stack.register_instances()
+    ips = stack.boot_instances()
     apps = stack.add_example_apps()
     agent = Agent(emulator.endpoint, Estate.of(emulator).client, emulator.env, stop_grace=5)
     try:

@@ -141,12 +141,12 @@ def test_grafanas_admin_password_is_in_the_secret_and_not_in_the_state(applied: 
 
 def test_terraform_estate_is_discovered_and_scraped(applied: AppliedStack, tmp_path: Path,
                                                     prometheus_factory) -> None:
-    """Terraform → ECS estate → ecs-discoverer → Prometheus. The test plays the ECS agent of
-    the launch template's user data: it registers the auto scaling group's instances with the
-    cluster, and the emulator's scheduler (fidelity P11) starts the DAEMON services on them."""
+    """Terraform → ECS estate → ecs-discoverer → Prometheus. The test boots the auto scaling
+    groups' instances as their user data says (the cluster's two, and one per Prometheus
+    replica), and the emulator's scheduler (fidelity P11) starts the DAEMON services on all four."""
     cluster = applied.output()["cluster_name"]
-    ips = applied.register_instances()
-    assert len(ips) == 2
+    ips = applied.boot_instances()
+    assert len(ips) == 4
 
     sd_dir = tmp_path / "sd"
     sd_dir.mkdir()
@@ -167,9 +167,9 @@ def test_terraform_estate_is_discovered_and_scraped(applied: AppliedStack, tmp_p
         "global": {"scrape_interval": "1m"},
         "scrape_configs": [{"job_name": "ecs", "file_sd_configs": [{"files": [str(sd_dir / "ecs_file_sd.json")]}]}],
     })
-    listed = wait_until(lambda: len(prometheus.active_targets()) == 4 and prometheus.active_targets(), 30,
-                        "Prometheus to list the four daemon targets")
-    assert sorted(t["labels"]["job"] for t in listed) == ["cadvisor", "cadvisor", "node-exporter", "node-exporter"]
+    listed = wait_until(lambda: len(prometheus.active_targets()) == 8 and prometheus.active_targets(), 30,
+                        "Prometheus to list the eight daemon targets")
+    assert sorted(t["labels"]["job"] for t in listed) == ["cadvisor"] * 4 + ["node-exporter"] * 4
 
 
 def test_terraform_written_prometheus_config_is_fetched_and_valid(applied: AppliedStack, tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ credentials, where ECS would give the task role.
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -37,6 +38,7 @@ import requests
 from . import firewall
 from .firewall import SecurityGroups
 from .images import ImageError
+from .boot import BootScript
 from .sandbox import Host, Sandbox, SandboxError
 from .task import DEFAULT_START_TIMEOUT, Networking, TaskInitError, TaskRun, eni_address
 
@@ -239,14 +241,21 @@ class Agent:
 
     def _boot(self, ec2: Any, ec2_id: str) -> Path:
         """An instance's root file system, with the EBS volumes attached to it mounted where its
-        boot script mounts them."""
+        boot script (its user data, boot.py) mounts them, and the script's data directory made
+        with its owner; for an instance whose user data names no device, where
+        `instance_mounts` says."""
         root = self.sandbox.instance_root(ec2_id)
+        user_data = ec2.describe_instance_attribute(InstanceId=ec2_id, Attribute="userData").get("UserData", {})
+        boot = BootScript.parse(base64.b64decode(user_data.get("Value") or "").decode(errors="replace"))
+        mounts = {boot.device: boot.mount_point} if boot.device and boot.mount_point else self.instance_mounts
         volumes = ec2.describe_volumes(Filters=[{"Name": "attachment.instance-id", "Values": [ec2_id]}])["Volumes"]
         for volume in volumes:
             for attachment in volume.get("Attachments", []):
-                mount_point = self.instance_mounts.get(attachment.get("Device", ""))
+                mount_point = mounts.get(attachment.get("Device", ""))
                 if attachment.get("InstanceId") == ec2_id and mount_point:
                     self.sandbox.mount_on_instance(root, self.sandbox.ebs_volume(volume["VolumeId"]), mount_point)
+                    if boot.data_dir and boot.data_owner:
+                        self.sandbox.owned_directory(root, boot.data_dir, boot.data_owner)
         return root
 
     def _secret(self, value_from: str) -> str:

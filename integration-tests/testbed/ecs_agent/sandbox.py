@@ -216,6 +216,14 @@ class Sandbox:
         target = self.host_path(instance_root, mount_point)
         run("mount", "--bind", str(source), str(target))
 
+    @staticmethod
+    def owned_directory(instance_root: Path, path: str, owner: tuple[int, int], mode: int = 0o750) -> Path:
+        """`install -d -o uid -g gid -m mode path` on the instance, as a boot script runs it."""
+        directory = Sandbox.host_path(instance_root, path)
+        os.chown(directory, *owner)
+        directory.chmod(mode)
+        return directory
+
     def logs(self, task_id: str) -> Path:
         path = self.root / "logs" / task_id
         path.mkdir(parents=True, exist_ok=True)

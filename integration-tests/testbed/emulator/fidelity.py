@@ -64,6 +64,12 @@ Patches (P-numbers are used in the tests and the README):
       distinctInstance) and `placementStrategy` (spread by an attribute such as
       ecs.availability-zone, or by instanceId), which moto ignores, piling every task on the
       first instance. A task no instance satisfies is a failure of the answer, as on ECS.
+  P20 EC2 instances and their container instances: RegisterContainerInstance keeps the request's
+      `attributes` (what ECS_INSTANCE_ATTRIBUTES sends; moto drops them), and a terminated EC2
+      instance (TerminateInstances, or its auto scaling group replacing it) takes its container
+      instances with it: their tasks stop ("Host EC2 (instance i-...) terminated.") and they
+      leave the cluster. moto keeps them ACTIVE with their tasks RUNNING, so the service would
+      never replace a task whose instance is gone.
 
 Not patched here, and worked around by the harness instead (see `harness.py`): moto advances a
 task's state on every DescribeTasks; the harness sets a manual transition for `ecs::task`
@@ -80,6 +86,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from moto.ec2 import ec2_backends
+from moto.ec2.models import instances as ec2_instances
 from moto.ec2.models import security_groups as ec2_security_groups
 from moto.ecs import models as ecs_models
 from moto.ecs import responses as ecs_responses
@@ -106,6 +113,8 @@ _original = {
     "create_service_response": ecs_responses.EC2ContainerServiceResponse.create_service,
     "create_service": ecs_models.EC2ContainerServiceBackend.create_service,
     "register_container_instance": ecs_models.EC2ContainerServiceBackend.register_container_instance,
+    "register_container_instance_response": ecs_responses.EC2ContainerServiceResponse.register_container_instance,
+    "terminate_instances": ec2_instances.InstanceBackend.terminate_instances,
     "task_init": ecs_models.Task.__init__,
     "calc_requirements": ecs_models.EC2ContainerServiceBackend._calculate_task_resource_requirements,
     "register_task_definition": ecs_models.EC2ContainerServiceBackend.register_task_definition,
@@ -471,6 +480,35 @@ def _register_container_instance(self: Any, cluster_str: str, ec2_instance_id: s
     return instance
 
 
+def _register_container_instance_response(self: Any) -> Any:
+    """P20: the registration's attributes are the container instance's."""
+    answer = _original["register_container_instance_response"](self)
+    attributes = self._get_param("attributes") or []
+    if attributes:
+        instance = answer.result["containerInstance"]  # type: ignore[index]
+        for attribute in attributes:
+            instance.attributes[attribute["name"]] = attribute.get("value")
+    return answer
+
+
+def _terminate_instances(self: Any, instance_ids: list[str]) -> Any:
+    """P20: the container instances of terminated EC2 instances stop their tasks and leave."""
+    terminated = _original["terminate_instances"](self, instance_ids)
+    ecs = ecs_models.ecs_backends[self.account_id][self.region_name]
+    gone = {instance.id for instance, _ in terminated}
+    for cluster_name, instances in list(ecs.container_instances.items()):
+        for instance_id, instance in list(instances.items()):
+            if instance.ec2_instance_id not in gone:
+                continue
+            for task in list(ecs.tasks.get(cluster_name, {}).values()):
+                if task.container_instance_arn == instance.container_instance_arn and task.desired_status != "STOPPED":
+                    _stop_task_publishing(ecs, cluster_name, task.task_arn,
+                                          f"Host EC2 (instance {instance.ec2_instance_id}) terminated.")
+            if cluster_name != "orphaned":
+                ecs.deregister_container_instance(cluster_name, instance_id, True)
+    return terminated
+
+
 def _create_service_response(self: Any) -> Any:
     """P12: keep the settings moto drops."""
     result = _original["create_service_response"](self)
@@ -775,4 +813,6 @@ def apply() -> None:
     backend_cls.create_service = _create_service
     response_cls.create_service = _create_service_response
     backend_cls.register_container_instance = _register_container_instance
+    response_cls.register_container_instance = _register_container_instance_response
+    ec2_instances.InstanceBackend.terminate_instances = _terminate_instances
     ec2_security_groups.SecurityGroupRule.description = property(_rule_description)

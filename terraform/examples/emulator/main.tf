@@ -21,6 +21,7 @@ provider "aws" {
     autoscaling      = var.endpoint
     cloudwatchlogs   = local.localstack
     ec2              = var.endpoint
+    dlm              = var.endpoint
     ecs              = var.endpoint
     events           = var.endpoint
     iam              = local.localstack
@@ -48,11 +49,15 @@ module "stack" {
   remote_write        = var.remote_write
   amp_workspace_arn   = var.amp_workspace_arn
   prometheus_storage  = var.prometheus_storage
-  enable_grafana      = var.enable_grafana
-  enable_alertmanager = var.enable_alertmanager
-  alert_receiver      = var.alert_receiver
-  alert_group_wait    = var.alert_group_wait
-  extra_rule_files    = var.extra_rule_files
+  prometheus_replicas = var.prometheus_replicas
+  # The test bed's instances are network namespaces; a small volume is as good as a big one.
+  prometheus_volume_size_gib   = 2
+  prometheus_snapshot_schedule = var.prometheus_snapshot_schedule
+  enable_grafana               = var.enable_grafana
+  enable_alertmanager          = var.enable_alertmanager
+  alert_receiver               = var.alert_receiver
+  alert_group_wait             = var.alert_group_wait
+  extra_rule_files             = var.extra_rule_files
 
   event_reconcile_interval = var.event_reconcile_interval
   discoverer_cache_ttl     = var.discoverer_cache_ttl

@@ -8,6 +8,11 @@ output "autoscaling_group_name" {
   value       = module.stack.autoscaling_group_name
 }
 
+output "prometheus_replicas" {
+  description = "Each Prometheus replica: name, subnet, and its TSDB volume, zone and auto scaling group (instance-ebs)."
+  value       = module.stack.prometheus_replicas
+}
+
 output "prometheus_config_parameter" {
   description = "SSM parameter with prometheus.yml."
   value       = module.stack.prometheus_config_parameter

@@ -45,9 +45,24 @@ variable "amp_workspace_arn" {
 }
 
 variable "prometheus_storage" {
-  description = "\"ebs\" or \"ephemeral\"."
+  description = "\"instance-ebs\", \"fargate-ebs-lost-with-task\" or \"fargate-ephemeral-lost-with-task\"."
   type        = string
-  default     = "ebs"
+  default     = "instance-ebs"
+}
+
+variable "prometheus_replicas" {
+  description = "Prometheus replicas."
+  type        = number
+  default     = 2
+}
+
+variable "prometheus_snapshot_schedule" {
+  description = "Daily TSDB volume snapshots, or null. Neither emulator serves Data Lifecycle Manager: the tests plan it and apply without it."
+  type = object({
+    time  = string
+    count = number
+  })
+  default = null
 }
 
 variable "enable_grafana" {

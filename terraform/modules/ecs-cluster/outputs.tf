@@ -15,7 +15,7 @@ output "ec2_capacity_provider_name" {
 
 output "autoscaling_group_name" {
   description = "Name of the auto scaling group of the EC2 capacity, or null."
-  value       = one(aws_autoscaling_group.this[*].name)
+  value       = module.instances.autoscaling_group_name
 }
 
 output "instance_security_group_id" {
@@ -25,5 +25,5 @@ output "instance_security_group_id" {
 
 output "instance_role_name" {
   description = "IAM role of the container instances, or null."
-  value       = one(aws_iam_role.instance[*].name)
+  value       = module.instances.instance_role_name
 }

@@ -1,9 +1,26 @@
 data "aws_region" "current" {}
+data "aws_partition" "current" {}
+data "aws_caller_identity" "current" {}
 
 locals {
   config_volume = "config"
   sd_volume     = "ecs-sd"
   data_volume   = "data"
+
+  durable      = var.storage == "instance-ebs"
+  launch_type  = local.durable ? "EC2" : "FARGATE"
+  cluster_name = element(split("/", var.cluster_arn), 1)
+  # Replica i: its name (the __replica__ external label, the service, the task family) and the
+  # subnet (so the zone) it runs in; replicas take the subnets in turn.
+  replica_names   = [for i in range(var.replicas) : "${var.name}-${i}"]
+  replica_subnets = [for i in range(var.replicas) : var.subnet_ids[i % length(var.subnet_ids)]]
+  # The attribute a replica's instance registers with and its service is placed by.
+  replica_attribute = "prometheus-replica"
+  data_device       = "/dev/xvdf"
+  data_mount_point  = "/data/prometheus"
+  data_dir          = "${local.data_mount_point}/tsdb"
+  # Prometheus's units are binary: 80% of the volume, the rest for the WAL and compactions.
+  retention_size = var.storage == "fargate-ephemeral-lost-with-task" ? var.ephemeral_retention_size : "${floor(var.ebs_size_gib * 0.8)}GB"
 
   amp_workspace_arn = var.remote_write == "create" ? one(aws_prometheus_workspace.this[*].arn) : var.amp_workspace_arn
   remote_write_url  = var.remote_write == "create" ? "${one(aws_prometheus_workspace.this[*].prometheus_endpoint)}api/v1/remote_write" : (var.remote_write == "existing" ? "https://aps-workspaces.${data.aws_region.current.id}.amazonaws.com/workspaces/${element(split("/", coalesce(var.amp_workspace_arn, "/")), 1)}/api/v1/remote_write" : "")
@@ -37,6 +54,7 @@ locals {
     alertmanagers    = jsonencode(local.alertmanagers)
     remote_write_url = local.remote_write_url
     region           = data.aws_region.current.id
+    cluster          = var.name
   })
 
   log_options = {
@@ -64,9 +82,10 @@ locals {
     logConfiguration       = { logDriver = "awslogs", options = local.log_options }
   }
 
-  # The one source of these container definitions; task-definitions/prometheus.json is checked
-  # against what this registers (integration-tests/tests/test_terraform.py).
-  container_definitions = [
+  # The one source of these container definitions, one list per replica;
+  # task-definitions/prometheus.json is checked against replica 0's
+  # (integration-tests/tests/test_terraform.py).
+  container_definitions = [for i in range(var.replicas) : [
     merge(local.reloader_container, {
       name         = "config-init"
       environment  = concat(local.reloader_environment, [{ name = "CONFIG_RELOAD_FREQUENCY", value = "0" }, { name = "RELOADER_LISTEN", value = "off" }])
@@ -101,16 +120,19 @@ locals {
       user  = "65532:65532" # the image's nonroot, explicitly
       # Writes only its volume (/etc/ecs-sd).
       readonlyRootFilesystem = true
-      essential              = true
+      # Not essential: a discoverer that crashes or runs out of memory must not stop Prometheus
+      # (and, on Fargate, delete its volume). Prometheus keeps the last targets it wrote, and
+      # ECSDiscovererDown alerts.
+      essential = false
       environment = concat(
         [
           { name = "ECS_SD_OUTPUT_DIR", value = "/etc/ecs-sd" },
-          { name = "ECS_SD_INTERVAL", value = var.events_queue == null ? var.scrape_interval : var.reconcile_interval },
+          { name = "ECS_SD_INTERVAL", value = var.events_queues == null ? var.scrape_interval : var.reconcile_interval },
           { name = "ECS_SD_SERVICE_CACHE_TTL", value = var.discoverer_cache_ttl },
           { name = "ECS_SD_LOG_FORMAT", value = "json" },
         ],
         length(var.discovery_clusters) > 0 ? [{ name = "ECS_SD_CLUSTERS", value = join(",", var.discovery_clusters) }] : [],
-        var.events_queue == null ? [] : [{ name = "ECS_SD_EVENTS_QUEUE_URL", value = var.events_queue.url }],
+        var.events_queues == null ? [] : [{ name = "ECS_SD_EVENTS_QUEUE_URL", value = var.events_queues[i].url }],
       )
       mountPoints  = [{ sourceVolume = local.sd_volume, containerPath = "/etc/ecs-sd", readOnly = false }]
       portMappings = [{ containerPort = 9001, protocol = "tcp" }]
@@ -123,10 +145,10 @@ locals {
       name      = "prometheus"
       image     = var.prometheus_image
       essential = true
-      # The image's nobody, set explicitly: ECS gives a configuredAtLaunch EBS volume group write
-      # for the container's `user` only when one is set; without it the volume stays root-owned
-      # and Prometheus can't open its TSDB. (On ephemeral storage, /prometheus is the image's
-      # VOLUME, owned by nobody.)
+      # The image's nobody, set explicitly: the boot script of a replica's instance makes the
+      # TSDB directory on its volume nobody's; ECS gives a configuredAtLaunch EBS volume group
+      # write for the container's `user` only when one is set. (On ephemeral storage,
+      # /prometheus is the image's VOLUME, owned by nobody.)
       user = "65534:65534"
       # Writes only its TSDB volume.
       readonlyRootFilesystem = true
@@ -134,9 +156,12 @@ locals {
         "--config.file=/etc/config/prometheus.yml",
         "--storage.tsdb.path=/prometheus",
         "--storage.tsdb.retention.time=${var.retention}",
+        "--storage.tsdb.retention.size=${local.retention_size}",
         "--web.enable-lifecycle",
+        # external_labels carry ${PROMETHEUS_REPLICA} (__replica__): one config for every replica.
+        "--enable-feature=expand-external-labels",
       ]
-      environment = []
+      environment = [{ name = "PROMETHEUS_REPLICA", value = local.replica_names[i] }]
       mountPoints = [
         { sourceVolume = local.config_volume, containerPath = "/etc/config", readOnly = true },
         { sourceVolume = local.sd_volume, containerPath = "/etc/ecs-sd", readOnly = true },
@@ -156,7 +181,7 @@ locals {
         options   = local.log_options
       }
     },
-  ]
+  ]]
 }
 
 resource "aws_prometheus_workspace" "this" {
@@ -215,7 +240,7 @@ module "iam" {
   config_ssm_paths    = [var.ssm_path]
   ssm_kms_key_arns    = var.config_kms_key_arn == null ? [] : [var.config_kms_key_arn]
   enable_remote_write = var.remote_write != "none"
-  events_queue_arns   = var.events_queue == null ? [] : [var.events_queue.arn]
+  events_queue_arns   = var.events_queues == null ? [] : var.events_queues[*].arn
   amp_workspace_arn   = local.amp_workspace_arn
   log_group_arns      = [aws_cloudwatch_log_group.this.arn]
   tags                = var.tags
@@ -233,14 +258,14 @@ data "aws_iam_policy_document" "ecs_assume" {
 
 # ECS-managed EBS volumes: the role ECS uses to create and attach the volume.
 resource "aws_iam_role" "volumes" {
-  count              = var.storage == "ebs" ? 1 : 0
+  count              = var.storage == "fargate-ebs-lost-with-task" ? 1 : 0
   name               = "${var.name}-ecs-volumes"
   assume_role_policy = data.aws_iam_policy_document.ecs_assume.json
   tags               = var.tags
 }
 
 resource "aws_iam_role_policy_attachment" "volumes" {
-  count      = var.storage == "ebs" ? 1 : 0
+  count      = var.storage == "fargate-ebs-lost-with-task" ? 1 : 0
   role       = aws_iam_role.volumes[0].name
   policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonECSInfrastructureRolePolicyForVolumes"
 }
@@ -295,14 +320,15 @@ resource "aws_vpc_security_group_egress_rule" "all" {
 }
 
 resource "aws_ecs_task_definition" "this" {
-  family                   = var.name
-  requires_compatibilities = ["FARGATE"]
+  count                    = var.replicas
+  family                   = local.replica_names[count.index]
+  requires_compatibilities = [local.launch_type]
   network_mode             = "awsvpc"
   cpu                      = var.cpu
   memory                   = var.memory
   task_role_arn            = module.iam.task_role_arn
   execution_role_arn       = module.iam.execution_role_arn
-  container_definitions    = jsonencode(local.container_definitions)
+  container_definitions    = jsonencode(local.container_definitions[count.index])
   tags                     = var.tags
 
   runtime_platform {
@@ -318,20 +344,26 @@ resource "aws_ecs_task_definition" "this" {
     name = local.sd_volume
   }
 
+  # instance-ebs: the replica's volume, mounted by its instance's boot script; fargate-ebs: an
+  # ECS-managed volume per task (service volume_configuration); ephemeral: task storage.
   volume {
     name                = local.data_volume
-    configure_at_launch = var.storage == "ebs"
+    host_path           = local.durable ? local.data_dir : null
+    configure_at_launch = var.storage == "fargate-ebs-lost-with-task"
   }
 }
 
 resource "aws_ecs_service" "this" {
-  name                               = var.name
-  cluster                            = var.cluster_arn
-  task_definition                    = aws_ecs_task_definition.this.arn
-  desired_count                      = 1
-  launch_type                        = "FARGATE"
-  propagate_tags                     = "SERVICE"
-  enable_ecs_managed_tags            = true
+  count                   = var.replicas
+  name                    = local.replica_names[count.index]
+  cluster                 = var.cluster_arn
+  task_definition         = aws_ecs_task_definition.this[count.index].arn
+  desired_count           = 1
+  launch_type             = local.launch_type
+  propagate_tags          = "SERVICE"
+  enable_ecs_managed_tags = true
+  # One task per replica, and the old one stopped before the new one starts: two Prometheus
+  # processes can't share a TSDB. The other replicas scrape and alert meanwhile.
   deployment_minimum_healthy_percent = 0
   deployment_maximum_percent         = 100
   tags                               = var.tags
@@ -345,9 +377,18 @@ resource "aws_ecs_service" "this" {
   wait_for_steady_state = var.wait_for_steady_state
 
   network_configuration {
-    subnets          = var.subnet_ids
+    subnets          = [local.replica_subnets[count.index]]
     security_groups  = [aws_security_group.this.id]
     assign_public_ip = false
+  }
+
+  # instance-ebs: only the replica's own instance, the one its volume is attached to.
+  dynamic "placement_constraints" {
+    for_each = local.durable ? [local.replica_names[count.index]] : []
+    content {
+      type       = "memberOf"
+      expression = "attribute:${local.replica_attribute} == ${placement_constraints.value}"
+    }
   }
 
   # The SRV record carries the port, so ECS registers AWS_INSTANCE_PORT and the Cloud Map job
@@ -362,7 +403,7 @@ resource "aws_ecs_service" "this" {
   }
 
   dynamic "volume_configuration" {
-    for_each = var.storage == "ebs" ? [1] : []
+    for_each = var.storage == "fargate-ebs-lost-with-task" ? [1] : []
     content {
       name = local.data_volume
       managed_ebs_volume {
@@ -375,4 +416,18 @@ resource "aws_ecs_service" "this" {
       }
     }
   }
+
+  # The role must be usable before ECS attaches a volume with it.
+  depends_on = [aws_iam_role_policy_attachment.volumes]
+}
+
+# State of the single-service version: its service and task definition are replica 0's.
+moved {
+  from = aws_ecs_service.this
+  to   = aws_ecs_service.this[0]
+}
+
+moved {
+  from = aws_ecs_task_definition.this
+  to   = aws_ecs_task_definition.this[0]
 }

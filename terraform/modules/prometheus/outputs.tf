@@ -1,16 +1,27 @@
-output "service_name" {
-  description = "Name of the ECS service."
-  value       = aws_ecs_service.this.name
+output "service_names" {
+  description = "Names of the replicas' ECS services, in replica order."
+  value       = aws_ecs_service.this[*].name
 }
 
-output "task_definition_arn" {
-  description = "ARN of the task definition."
-  value       = aws_ecs_task_definition.this.arn
+output "task_definition_arns" {
+  description = "ARNs of the replicas' task definitions, in replica order."
+  value       = aws_ecs_task_definition.this[*].arn
 }
 
 output "container_definitions" {
-  description = "The container definitions, as registered (the source task-definitions/prometheus.json is checked against)."
-  value       = local.container_definitions
+  description = "Replica 0's container definitions, as registered (the source task-definitions/prometheus.json is checked against)."
+  value       = local.container_definitions[0]
+}
+
+output "replicas" {
+  description = "Each replica: its name (the __replica__ label), subnet and, with instance-ebs, its volume and the auto scaling group of its instance."
+  value = [for i in range(var.replicas) : {
+    name                   = local.replica_names[i]
+    subnet_id              = local.replica_subnets[i]
+    volume_id              = local.durable ? aws_ebs_volume.data[i].id : null
+    availability_zone      = local.durable ? aws_ebs_volume.data[i].availability_zone : null
+    autoscaling_group_name = local.durable ? module.replica_instances[i].autoscaling_group_name : null
+  }]
 }
 
 output "config_parameter_name" {

@@ -168,13 +168,18 @@ variable "alertmanager_service" {
   }
 }
 
-variable "events_queue" {
-  description = "The SQS queue of ECS task state changes (the task-events module's queue_url and queue_arn) that ecs-discoverer applies as they come; null to discover by polling alone."
-  type = object({
+variable "events_queues" {
+  description = "SQS queues of ECS task state changes (the task-events module's queues), one per replica in replica order, which each replica's ecs-discoverer applies as they come (an SQS message reaches one consumer, so replicas can't share a queue); null to discover by polling alone."
+  type = list(object({
     url = string
     arn = string
-  })
+  }))
   default = null
+
+  validation {
+    condition     = var.events_queues == null || length(coalesce(var.events_queues, [])) == var.replicas
+    error_message = "events_queues needs one queue per replica (the task-events module's consumers = replicas)."
+  }
 }
 
 variable "reconcile_interval" {
@@ -205,30 +210,90 @@ variable "discovery_clusters" {
   default     = []
 }
 
-variable "storage" {
-  description = "TSDB storage: \"ebs\" (an ECS-managed EBS volume per task: block storage, as TSDB needs; NFS/EFS is not supported by TSDB; deleted with its task) or \"ephemeral\" (task storage, also lost when the task stops). Neither keeps history across deployments: use remote_write."
-  type        = string
-  default     = "ebs"
+variable "replicas" {
+  description = "Prometheus replicas: each its own ECS service scraping the same targets, in the zones of subnet_ids in turn, with external labels naming it (__replica__). 2 keeps scraping, alerting and the UI through the loss of a task, an instance or a zone; 1 is allowed."
+  type        = number
+  default     = 2
 
   validation {
-    condition     = contains(["ebs", "ephemeral"], var.storage)
-    error_message = "storage must be \"ebs\" or \"ephemeral\"."
+    condition     = var.replicas >= 1 && var.replicas <= 5 && floor(var.replicas) == var.replicas
+    error_message = "replicas must be a whole number from 1 to 5 (an EventBridge rule has at most 5 targets: one events queue per replica)."
+  }
+}
+
+variable "storage" {
+  description = "Where each replica's TSDB lives. \"instance-ebs\" (default, durable): an EBS volume per replica, created here in the replica's zone, attached and mounted by the boot script of the replica's own EC2 instance and given to the task as a host path; it outlives deployments, crashes and instance replacements. \"fargate-ebs-lost-with-task\": an ECS-managed EBS volume per Fargate task, deleted with the task, so every deployment or restart starts an empty TSDB. \"fargate-ephemeral-lost-with-task\": Fargate task storage, lost the same way. NFS/EFS is not offered: Prometheus's TSDB does not support it."
+  type        = string
+  default     = "instance-ebs"
+
+  validation {
+    condition     = contains(["instance-ebs", "fargate-ebs-lost-with-task", "fargate-ephemeral-lost-with-task"], var.storage)
+    error_message = "storage must be \"instance-ebs\" (durable), \"fargate-ebs-lost-with-task\" or \"fargate-ephemeral-lost-with-task\" (the old \"ebs\" and \"ephemeral\" are the last two; both lose history with each task)."
   }
 }
 
 variable "ebs_size_gib" {
-  description = "Size of the EBS volume for the TSDB, GiB."
+  description = "Size of each replica's EBS volume for the TSDB, GiB (instance-ebs and fargate-ebs-lost-with-task). --storage.tsdb.retention.size is 80% of it, the rest is room for the WAL and compaction."
   type        = number
   default     = 50
 
   validation {
-    condition     = var.ebs_size_gib >= 1 && var.ebs_size_gib <= 16384
-    error_message = "ebs_size_gib must be between 1 and 16384."
+    condition     = var.ebs_size_gib >= 2 && var.ebs_size_gib <= 16384
+    error_message = "ebs_size_gib must be between 2 and 16384."
+  }
+}
+
+variable "ephemeral_retention_size" {
+  description = "--storage.tsdb.retention.size with fargate-ephemeral-lost-with-task, where the TSDB shares the task's 20 GiB of ephemeral storage with the images (Prometheus units: GB = GiB)."
+  type        = string
+  default     = "12GB"
+
+  validation {
+    condition     = can(regex("^[1-9][0-9]*(MB|GB)$", var.ephemeral_retention_size))
+    error_message = "ephemeral_retention_size is a size such as 12GB or 8000MB."
+  }
+}
+
+variable "instance_type" {
+  description = "EC2 instance type of each replica's own instance (instance-ebs): it must hold the task's cpu and memory next to the stack's daemons."
+  type        = string
+  default     = "t3.large"
+}
+
+variable "instance_security_group_ids" {
+  description = "Security groups of the replicas' instances (instance-ebs): the cluster's container-instance group, so the daemons on them are scraped like everywhere else."
+  type        = list(string)
+  default     = []
+}
+
+variable "enable_detailed_monitoring" {
+  description = "1-minute CloudWatch monitoring of the replicas' instances (instance-ebs)."
+  type        = bool
+  default     = false
+}
+
+variable "data_volume_kms_key_arn" {
+  description = "KMS key encrypting the replicas' EBS volumes, or null for the account's default EBS key."
+  type        = string
+  default     = null
+}
+
+variable "snapshot_schedule" {
+  description = "Daily EBS snapshots of the replicas' volumes (instance-ebs) by Data Lifecycle Manager: the UTC time and how many to keep; null for none. A restore starts a replica from one (terraform/README.md, Operating)."
+  type = object({
+    time  = string
+    count = number
+  })
+  default = { time = "03:00", count = 7 }
+
+  validation {
+    condition     = var.snapshot_schedule == null || (can(regex("^([01][0-9]|2[0-3]):[0-5][0-9]$", try(var.snapshot_schedule.time, ""))) && try(var.snapshot_schedule.count, 0) >= 1 && try(var.snapshot_schedule.count, 0) <= 1000)
+    error_message = "snapshot_schedule needs time as HH:MM (UTC) and count from 1 to 1000, or null."
   }
 }
 
 variable "ebs_snapshot_id" {
-  description = "Snapshot every new TSDB volume starts from (e.g. a seeded baseline), or null. It does not carry data across task replacements: nothing snapshots the live volume."
+  description = "Snapshot each new TSDB volume starts from (a restore, terraform/README.md), or null. With instance-ebs a volume is created once per replica; changing this replaces the volumes."
   type        = string
   default     = null
 }

@@ -20,15 +20,17 @@ module "network" {
 module "cluster" {
   source = "../ecs-cluster"
 
-  name                      = var.name
-  vpc_id                    = module.network.vpc_id
-  subnet_ids                = module.network.private_subnet_ids
-  min_size                  = var.instance_count
-  desired_capacity          = var.instance_count
-  max_size                  = max(var.instance_count, 1) * 2
-  enable_managed_scaling    = var.enable_managed_scaling
-  enable_container_insights = var.enable_container_insights
-  tags                      = var.tags
+  name                       = var.name
+  vpc_id                     = module.network.vpc_id
+  subnet_ids                 = module.network.private_subnet_ids
+  min_size                   = var.instance_count
+  desired_capacity           = var.instance_count
+  max_size                   = max(var.instance_count, 1) * 2
+  instance_type              = var.instance_type
+  enable_detailed_monitoring = var.enable_detailed_monitoring
+  enable_managed_scaling     = var.enable_managed_scaling
+  enable_container_insights  = var.enable_container_insights
+  tags                       = var.tags
 }
 
 locals {
@@ -59,9 +61,10 @@ module "task_events" {
   source = "../task-events"
   create = var.enable_event_discovery
 
-  name     = "${var.name}-task-events"
-  clusters = local.discovery_clusters
-  tags     = var.tags
+  name      = "${var.name}-task-events"
+  clusters  = local.discovery_clusters
+  consumers = var.prometheus_replicas
+  tags      = var.tags
 }
 
 module "prometheus" {
@@ -82,24 +85,31 @@ module "prometheus" {
     to_port           = r.to_port
     description       = "ports ${r.from_port}-${r.to_port} of the container instances"
   }]
-  discoverer_image      = var.discoverer_image
-  discovery_clusters    = local.discovery_clusters
-  events_queue          = var.enable_event_discovery ? { url = module.task_events.queue_url, arn = module.task_events.queue_arn } : null
-  reconcile_interval    = var.event_reconcile_interval
-  discoverer_cache_ttl  = var.discoverer_cache_ttl
-  reloader_image        = var.reloader_image
-  ssm_path              = "/${var.name}/prometheus"
-  cloudmap_namespaces   = [module.cloudmap.namespace_name]
-  cloudmap_service_arn  = module.cloudmap.service_arns["prometheus"]
-  storage               = var.prometheus_storage
-  retention             = var.prometheus_retention
-  config_kms_key_arn    = var.config_kms_key_arn
-  log_kms_key_arn       = var.log_kms_key_arn
-  log_retention_days    = var.log_retention_days
-  cpu_architecture      = var.cpu_architecture
-  wait_for_steady_state = var.wait_for_steady_state
-  remote_write          = var.remote_write
-  alertmanager_service  = var.enable_alertmanager ? "alertmanager" : null
+  discoverer_image     = var.discoverer_image
+  discovery_clusters   = local.discovery_clusters
+  events_queues        = var.enable_event_discovery ? module.task_events.queues : null
+  reconcile_interval   = var.event_reconcile_interval
+  discoverer_cache_ttl = var.discoverer_cache_ttl
+  reloader_image       = var.reloader_image
+  ssm_path             = "/${var.name}/prometheus"
+  cloudmap_namespaces  = [module.cloudmap.namespace_name]
+  cloudmap_service_arn = module.cloudmap.service_arns["prometheus"]
+  storage              = var.prometheus_storage
+  replicas             = var.prometheus_replicas
+  ebs_size_gib         = var.prometheus_volume_size_gib
+  instance_type        = var.prometheus_instance_type
+  snapshot_schedule    = var.prometheus_snapshot_schedule
+  # The replicas' instances are container instances like the others: the daemons run there too.
+  instance_security_group_ids = [module.cluster.instance_security_group_id]
+  enable_detailed_monitoring  = var.enable_detailed_monitoring
+  retention                   = var.prometheus_retention
+  config_kms_key_arn          = var.config_kms_key_arn
+  log_kms_key_arn             = var.log_kms_key_arn
+  log_retention_days          = var.log_retention_days
+  cpu_architecture            = var.cpu_architecture
+  wait_for_steady_state       = var.wait_for_steady_state
+  remote_write                = var.remote_write
+  alertmanager_service        = var.enable_alertmanager ? "alertmanager" : null
   rule_files = merge(var.extra_rule_files, {
     "ecs-monitoring.rules.yml" = file("${var.dashboards_dir}/alerts/ecs-monitoring.rules.yml")
   })

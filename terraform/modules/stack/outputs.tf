@@ -36,7 +36,7 @@ output "grafana_admin_password_secret_arn" {
 output "task_definition_arns" {
   description = "Task definitions by service."
   value = merge(
-    { prometheus = module.prometheus.task_definition_arn },
+    { for i, arn in module.prometheus.task_definition_arns : "prometheus-${i}" => arn },
     var.enable_node_exporter ? { node-exporter = module.node_exporter.task_definition_arn } : {},
     var.enable_cadvisor ? { cadvisor = module.cadvisor.task_definition_arn } : {},
     var.enable_grafana ? { grafana = module.grafana.task_definition_arn } : {},
@@ -64,7 +64,12 @@ output "alertmanager_config_parameter" {
   value       = module.alertmanager.config_parameter_name
 }
 
-output "events_queue_url" {
-  description = "The SQS queue of ECS task state changes ecs-discoverer reads, or null without event discovery."
-  value       = module.task_events.queue_url
+output "prometheus_replicas" {
+  description = "Each Prometheus replica: name (its __replica__ label and service), subnet, and with instance-ebs its TSDB volume, zone and the auto scaling group of its instance."
+  value       = module.prometheus.replicas
+}
+
+output "events_queue_urls" {
+  description = "The SQS queues of ECS task state changes, one per Prometheus replica's ecs-discoverer; empty without event discovery."
+  value       = module.task_events.queues[*].url
 }

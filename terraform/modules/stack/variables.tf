@@ -80,9 +80,36 @@ variable "enable_container_insights" {
 }
 
 variable "prometheus_storage" {
-  description = "\"ebs\" (ECS-managed EBS volume) or \"ephemeral\"."
+  description = "Where each Prometheus replica keeps its TSDB: \"instance-ebs\" (default, durable: an EBS volume per replica on the replica's own EC2 instance, kept across deployments and instance replacements), \"fargate-ebs-lost-with-task\" or \"fargate-ephemeral-lost-with-task\" (Fargate; every new task starts with no history). See the prometheus module."
   type        = string
-  default     = "ebs"
+  default     = "instance-ebs"
+}
+
+variable "prometheus_replicas" {
+  description = "Prometheus replicas scraping the same targets, one per zone in turn (2 survives losing a task, an instance or a zone; 1 is allowed)."
+  type        = number
+  default     = 2
+}
+
+variable "prometheus_volume_size_gib" {
+  description = "Each replica's TSDB volume, GiB (EBS storage choices); retention by size is 80% of it."
+  type        = number
+  default     = 50
+}
+
+variable "prometheus_instance_type" {
+  description = "EC2 instance type of each Prometheus replica's own instance (instance-ebs)."
+  type        = string
+  default     = "t3.large"
+}
+
+variable "prometheus_snapshot_schedule" {
+  description = "Daily snapshots of the replicas' TSDB volumes (Data Lifecycle Manager): UTC time and how many to keep; null for none."
+  type = object({
+    time  = string
+    count = number
+  })
+  default = { time = "03:00", count = 7 }
 }
 
 variable "remote_write" {

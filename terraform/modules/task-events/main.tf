@@ -1,7 +1,8 @@
 # ECS task state changes for event-driven discovery: an EventBridge rule on the default bus
-# (where ECS publishes them) sends "ECS Task State Change" events of the given clusters to an
-# SQS queue that only this rule may write to; ecs-discoverer long-polls it
-# (--events-queue-url). Both queues are encrypted at rest with SQS-managed keys (SSE-SQS):
+# (where ECS publishes them) sends "ECS Task State Change" events of the given clusters to one
+# SQS queue per consumer, which only this rule may write to; each ecs-discoverer (one per
+# Prometheus replica) long-polls its own queue (--events-queue-url), since an SQS message is
+# received by one consumer only. Both queues are encrypted at rest with SQS-managed keys (SSE-SQS):
 # a customer KMS key would need a key policy for EventBridge as well, and the events carry
 # nothing a task's own DescribeTasks doesn't.
 
@@ -27,8 +28,8 @@ resource "aws_sqs_queue" "dead_letters" {
 }
 
 resource "aws_sqs_queue" "this" {
-  count                     = var.create ? 1 : 0
-  name                      = var.name
+  count                     = var.create ? var.consumers : 0
+  name                      = count.index == 0 ? var.name : "${var.name}-${count.index}"
   sqs_managed_sse_enabled   = true
   message_retention_seconds = var.message_retention_seconds
   # The discoverer applies and deletes a batch within a second or two; a message it could not
@@ -50,18 +51,18 @@ resource "aws_cloudwatch_event_rule" "this" {
 }
 
 resource "aws_cloudwatch_event_target" "this" {
-  count     = var.create ? 1 : 0
+  count     = var.create ? var.consumers : 0
   rule      = aws_cloudwatch_event_rule.this[0].name
-  target_id = "ecs-discoverer"
-  arn       = aws_sqs_queue.this[0].arn
+  target_id = count.index == 0 ? "ecs-discoverer" : "ecs-discoverer-${count.index}"
+  arn       = aws_sqs_queue.this[count.index].arn
 }
 
 data "aws_iam_policy_document" "only_the_rule_sends" {
-  count = var.create ? 1 : 0
+  count = var.create ? var.consumers : 0
   statement {
     sid       = "TaskStateChangesFromTheRule"
     actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.this[0].arn]
+    resources = [aws_sqs_queue.this[count.index].arn]
     principals {
       type        = "Service"
       identifiers = ["events.amazonaws.com"]
@@ -75,7 +76,7 @@ data "aws_iam_policy_document" "only_the_rule_sends" {
 }
 
 resource "aws_sqs_queue_policy" "this" {
-  count     = var.create ? 1 : 0
-  queue_url = aws_sqs_queue.this[0].id
-  policy    = data.aws_iam_policy_document.only_the_rule_sends[0].json
+  count     = var.create ? var.consumers : 0
+  queue_url = aws_sqs_queue.this[count.index].id
+  policy    = data.aws_iam_policy_document.only_the_rule_sends[count.index].json
 }

@@ -1,11 +1,6 @@
-output "queue_url" {
-  description = "URL of the queue, for ecs-discoverer's --events-queue-url (ECS_SD_EVENTS_QUEUE_URL)."
-  value       = one(aws_sqs_queue.this[*].url)
-}
-
-output "queue_arn" {
-  description = "ARN of the queue, for the discoverer's sqs:ReceiveMessage and sqs:DeleteMessage."
-  value       = one(aws_sqs_queue.this[*].arn)
+output "queues" {
+  description = "The consumers' queues, in order: url for ecs-discoverer's --events-queue-url (ECS_SD_EVENTS_QUEUE_URL), arn for its sqs:ReceiveMessage and sqs:DeleteMessage. Empty when create is false."
+  value       = [for q in aws_sqs_queue.this : { url = q.url, arn = q.arn }]
 }
 
 output "dead_letter_queue_arn" {

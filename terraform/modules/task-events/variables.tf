@@ -14,6 +14,17 @@ variable "name" {
   }
 }
 
+variable "consumers" {
+  description = "Queues, one per consumer (each Prometheus replica's ecs-discoverer), each receiving every event: an EventBridge rule has at most 5 targets."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.consumers >= 1 && var.consumers <= 5 && floor(var.consumers) == var.consumers
+    error_message = "consumers must be a whole number from 1 to 5."
+  }
+}
+
 variable "clusters" {
   description = "ECS clusters (names or ARNs, of this account and region) whose task state changes the queue receives; empty means every cluster."
   type        = list(string)

@@ -1,0 +1,33 @@
+"""What an EC2 container instance's user data does at boot, read from the script itself: the
+data volume it attaches and mounts (the NAME=value settings of the prometheus module's
+mount-data-volume.sh) and the ECS agent configuration it writes (ECS_CLUSTER,
+ECS_INSTANCE_ATTRIBUTES). The test bed acts on these settings instead of running the script,
+whose AWS CLI and block-device steps have no counterpart here."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class BootScript:
+    cluster: str | None = None
+    attributes: dict[str, str] = field(default_factory=dict)
+    volume_id: str | None = None
+    device: str | None = None
+    mount_point: str | None = None
+    data_dir: str | None = None
+    data_owner: tuple[int, int] | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> "BootScript":
+        settings = dict(re.findall(r"^([A-Z_]+)=(.*?)\s*$", text, flags=re.MULTILINE))
+        owner = settings.get("DATA_OWNER")
+        uid, _, gid = (owner or "").partition(":")
+        return cls(cluster=settings.get("ECS_CLUSTER"),
+                   attributes=json.loads(settings.get("ECS_INSTANCE_ATTRIBUTES") or "{}"),
+                   volume_id=settings.get("VOLUME_ID"), device=settings.get("DEVICE"),
+                   mount_point=settings.get("MOUNT_POINT"), data_dir=settings.get("DATA_DIR"),
+                   data_owner=(int(uid), int(gid or uid)) if owner else None)
