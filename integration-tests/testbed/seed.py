@@ -119,9 +119,11 @@ class Estate:
         return self.ecs.create_cluster(**kwargs)["cluster"]["clusterArn"]
 
     def container_instance(self, cluster: str, subnet_index: int = 0, private_ip: str | None = None,
-                           security_groups: list[str] | None = None) -> Instance:
+                           security_groups: list[str] | None = None, user_data: str | None = None,
+                           attributes: dict[str, str] | None = None) -> Instance:
         """An EC2 instance in one of the estate's subnets (in the VPC's default security group
-        unless `security_groups`), registered with the cluster."""
+        unless `security_groups`, booting `user_data`), registered with the cluster (with
+        `attributes`, as ECS_INSTANCE_ATTRIBUTES sends them)."""
         if not self.subnets:
             self.network()
         kwargs: dict[str, Any] = {"ImageId": "ami-12c6146b", "MinCount": 1, "MaxCount": 1,
@@ -130,10 +132,13 @@ class Estate:
             kwargs["PrivateIpAddress"] = private_ip
         if security_groups:
             kwargs["SecurityGroupIds"] = security_groups
+        if user_data:
+            kwargs["UserData"] = user_data
         ec2_instance = self.ec2.run_instances(**kwargs)["Instances"][0]
         document = json.dumps({"instanceId": ec2_instance["InstanceId"]})
         registered = self.ecs.register_container_instance(
-            cluster=cluster, instanceIdentityDocument=document)["containerInstance"]
+            cluster=cluster, instanceIdentityDocument=document,
+            attributes=[{"name": k, "value": v} for k, v in (attributes or {}).items()])["containerInstance"]
         return Instance(registered["containerInstanceArn"], ec2_instance["InstanceId"],
                         ec2_instance["PrivateIpAddress"], ec2_instance["Placement"]["AvailabilityZone"])
 
@@ -255,7 +260,8 @@ class Estate:
 PASTE_PLACEHOLDERS = {"<ACCOUNT_ID>": "123456789012", "<REGION>": "us-east-1", "<TAG>": "0.1.0",
                       "<CONFIG_BUCKET>": "config-bucket", "<GRAFANA_ADMIN_SECRET>": "grafana-admin-AbCdEf",
                       "<APP_IMAGE>": "public.ecr.aws/docker/library/busybox:latest", "<CLUSTER_NAME>": "emu",
-                      "<EVENTS_QUEUE_URL>": "https://sqs.us-east-1.amazonaws.com/123456789012/ecs-task-events"}
+                      "<EVENTS_QUEUE_URL>": "https://sqs.us-east-1.amazonaws.com/123456789012/ecs-task-events",
+                      "<REPLICA_NAME>": "prometheus-0"}
 
 
 def pasted_definition(path: Path, **values: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from testbed.ecs_agent import Agent, TaskRun
+from testbed.ecs_agent.boot import mount_data_volume_script
 from testbed.harness import ROOT, Emulator
 from testbed.seed import Estate, pasted_definition
 
@@ -43,17 +44,34 @@ def seed_sources(estate: Estate) -> dict[str, str]:
 def run_pasted(estate: Estate, agent: Agent, path: Path, **values: str) -> TaskRun:
     queue_url = estate.events_queue("ecs-task-events", clusters=[estate.ecs.describe_clusters(
         clusters=["pasted"])["clusters"][0]["clusterArn"]])
+    values = {"REPLICA_NAME": "prometheus-0", **values}
     params = pasted_definition(path, APP_IMAGE="example-app:latest", CLUSTER_NAME="pasted",
                                EVENTS_QUEUE_URL=queue_url, **values)
     params.pop("taskRoleArn", None)
     params.pop("executionRoleArn", None)
     arn = estate.ecs.register_task_definition(**params)["taskDefinition"]["taskDefinitionArn"]
     fargate = "FARGATE" in params.get("requiresCompatibilities", [])
-    if not fargate:
+    if path.name == "prometheus.json":
+        durable_prometheus_instance(estate, values.get("REPLICA_NAME", "prometheus-0"))
+    elif not fargate:
         estate.container_instance("pasted")
     estate.run_tasks("pasted", arn, fargate=fargate, awsvpc=params.get("networkMode") == "awsvpc")
     agent.sync()
     return agent.task(params["family"])
+
+
+def durable_prometheus_instance(estate: Estate, replica: str) -> None:
+    """The instance prometheus.json needs (task-definitions/README.md): booting the replica's
+    mount-data-volume script, its EBS volume attached as the script does, registered with the
+    replica's attribute."""
+    if not estate.subnets:
+        estate.network()
+    zone = estate.ec2.describe_subnets(SubnetIds=[estate.subnets[0]])["Subnets"][0]["AvailabilityZone"]
+    volume = estate.ec2.create_volume(AvailabilityZone=zone, Size=2)["VolumeId"]
+    script = mount_data_volume_script(volume_id=volume, device="/dev/xvdf", mount_point="/data/prometheus",
+                                      data_dir="/data/prometheus/tsdb", data_owner="65534:65534", region=estate.region)
+    instance = estate.container_instance("pasted", user_data=script, attributes={"prometheus-replica": replica})
+    estate.ec2.attach_volume(VolumeId=volume, InstanceId=instance.ec2_instance_id, Device="/dev/xvdf")
 
 
 def undelivered(task: TaskRun) -> list[str]:

@@ -306,9 +306,19 @@ def comparable(container: dict) -> dict:
 @pytest.mark.parametrize("family", ["prometheus", "alertmanager", "grafana", "node-exporter", "cadvisor"])
 def test_task_definitions_match_terraform(family: str, applied: AppliedStack) -> None:
     pasted = json.loads((ROOT / "task-definitions" / f"{family}.json").read_text())
-    registered = applied.client("ecs").describe_task_definition(taskDefinition=f"emu-{family}")["taskDefinition"]
+    # Prometheus's file is replica 0's definition.
+    registered_family = "emu-prometheus-0" if family == "prometheus" else f"emu-{family}"
+    registered = applied.client("ecs").describe_task_definition(taskDefinition=registered_family)["taskDefinition"]
     assert [comparable(c) for c in pasted["containerDefinitions"]] == \
         [comparable(c) for c in registered["containerDefinitions"]]
     assert pasted["networkMode"] == registered["networkMode"]
     assert pasted.get("pidMode") == registered.get("pidMode")
     assert pasted.get("runtimePlatform") == registered.get("runtimePlatform")
+    assert pasted.get("requiresCompatibilities") == registered.get("requiresCompatibilities")
+    assert volumes(pasted) == volumes(registered)
+
+
+def volumes(definition: dict) -> list[tuple]:
+    """Each volume's name, host path and whether it is configured at launch."""
+    return sorted((v["name"], (v.get("host") or {}).get("sourcePath"), bool(v.get("configuredAtLaunch")))
+                  for v in definition.get("volumes", []))

@@ -9,6 +9,10 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
+
+# The boot script of a durable Prometheus replica's instance (module prometheus).
+MOUNT_DATA_VOLUME = Path(__file__).resolve().parents[3] / "terraform/modules/prometheus/templates/mount-data-volume.sh.tftpl"
 
 
 @dataclass(frozen=True)
@@ -31,3 +35,14 @@ class BootScript:
                    volume_id=settings.get("VOLUME_ID"), device=settings.get("DEVICE"),
                    mount_point=settings.get("MOUNT_POINT"), data_dir=settings.get("DATA_DIR"),
                    data_owner=(int(uid), int(gid or uid)) if owner else None)
+
+
+def mount_data_volume_script(**settings: str) -> str:
+    """The Prometheus replica's boot script with its template's `${...}` settings filled in,
+    as Terraform renders it (volume_id, device, mount_point, data_dir, data_owner, region)."""
+    text = MOUNT_DATA_VOLUME.read_text()
+    missing = set(re.findall(r"(?<!\$)\$\{([a-z_]+)\}", text)) - set(settings)
+    if missing:
+        raise KeyError(f"{MOUNT_DATA_VOLUME.name} needs {sorted(missing)}")
+    text = re.sub(r"(?<!\$)\$\{([a-z_]+)\}", lambda m: settings[m.group(1)], text)
+    return "#!/bin/bash\n" + text.replace("$${", "${")

@@ -50,8 +50,6 @@ module "stack" {
   amp_workspace_arn   = var.amp_workspace_arn
   prometheus_storage  = var.prometheus_storage
   prometheus_replicas = var.prometheus_replicas
-  # The test bed's instances are network namespaces; a small volume is as good as a big one.
-  prometheus_volume_size_gib   = 2
   prometheus_snapshot_schedule = var.prometheus_snapshot_schedule
   enable_grafana               = var.enable_grafana
   enable_alertmanager          = var.enable_alertmanager
