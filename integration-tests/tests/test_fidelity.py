@@ -429,3 +429,31 @@ def test_p19_run_task_places_by_zone_constraints_and_spread(estate: Estate) -> N
     nowhere = [{"type": "memberOf", "expression": "attribute:ecs.availability-zone == us-east-1f"}]
     zones, failures = placed(count=1, placementConstraints=nowhere)
     assert zones == [] and [f["reason"] for f in failures] == ["MemberOf placement constraint unsatisfied."]
+
+
+def test_p20_an_instance_registers_with_its_attributes_and_its_termination_stops_its_tasks(estate: Estate) -> None:
+    """ECS_INSTANCE_ATTRIBUTES reach the container instance, and memberOf places by them; when
+    the EC2 instance terminates, its tasks stop with ECS's reason, the container instance
+    leaves the cluster, a later StopTask answers the stopped task, and its volume is free."""
+    estate.cluster("p20")
+    replica = estate.container_instance("p20", attributes={"prometheus-replica": "r0"})
+    estate.container_instance("p20")
+    described = estate.ecs.describe_container_instances(cluster="p20", containerInstances=[
+        replica.container_instance_arn])["containerInstances"][0]
+    assert {"name": "prometheus-replica", "value": "r0"} in described["attributes"]
+    volume = estate.ec2.create_volume(AvailabilityZone=replica.availability_zone, Size=2)["VolumeId"]
+    estate.ec2.attach_volume(VolumeId=volume, InstanceId=replica.ec2_instance_id, Device="/dev/xvdf")
+    definition = estate.task_definition("p20", [{**ONE, "memory": 64}])
+    placed = estate.ecs.run_task(cluster="p20", taskDefinition=definition, launchType="EC2", count=2,
+                                 placementConstraints=[{"type": "memberOf",
+                                                        "expression": "attribute:prometheus-replica == r0"}])["tasks"]
+    assert {t["containerInstanceArn"] for t in placed} == {replica.container_instance_arn}
+
+    estate.ec2.terminate_instances(InstanceIds=[replica.ec2_instance_id])
+    tasks = estate.ecs.describe_tasks(cluster="p20", tasks=[t["taskArn"] for t in placed])["tasks"]
+    assert {(t["lastStatus"], t["stoppedReason"]) for t in tasks} == {
+        ("STOPPED", f"Host EC2 (instance {replica.ec2_instance_id}) terminated.")}
+    assert replica.container_instance_arn not in estate.ecs.list_container_instances(cluster="p20")["containerInstanceArns"]
+    again = estate.ecs.stop_task(cluster="p20", task=placed[0]["taskArn"], reason="the agent reports it")["task"]
+    assert again["lastStatus"] == "STOPPED"
+    assert estate.ec2.describe_volumes(VolumeIds=[volume])["Volumes"][0]["State"] == "available"

@@ -19,7 +19,10 @@ these failed here before it was fixed (issue 14).
 from __future__ import annotations
 
 import json
+import os
+import signal
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterator
 
@@ -170,6 +173,9 @@ def test_a_firing_alert_is_delivered_through_alertmanager(deployed: Deployed) ->
             f"no notification; Prometheus's Alertmanagers: {api(url, 'alertmanagers')}, "
             f"alerts: {api(url, 'alerts')}\n" + json.dumps(deployed.agent.failures(), indent=1)[:4000])
     assert notification["receiver"] == "default" and notification["status"] == "firing", notification
+    # Both replicas send it; without their replica label it is one alert, not one per replica.
+    firing = [a for a in notification["alerts"] if a["labels"].get("alertname") == ALWAYS_FIRING]
+    assert len(firing) == 1 and "__replica__" not in firing[0]["labels"], notification
     (alertmanager,) = api(url, "alertmanagers")["activeAlertmanagers"]
     assert alertmanager["url"].endswith(":9093/api/v2/alerts"), alertmanager
 
@@ -205,3 +211,83 @@ def test_grafanas_provisioning_files_are_delivered_to_its_volumes(deployed: Depl
                "Grafana's reloaders to write its provisioning files:\n" + task.describe())
     assert yaml.safe_load(datasources.read_text())["datasources"][0]["type"] == "prometheus"
     assert list(task.volumes["dashboards"].glob("*.json")), list(task.volumes["dashboards"].iterdir())
+
+
+# --- durability: these stop, kill and replace parts of the stack, so they run last -----------
+
+def replacement(deployed: Deployed, replica: int, old: Any, timeout: float = 240) -> tuple[Any, str]:
+    """The replica's next running task after `old`, once its Prometheus is ready."""
+    def found() -> tuple[Any, str] | None:
+        task, url = stack_prometheus(deployed.agent, timeout=timeout, replica=replica)
+        return (task, url) if task.arn != old.arn else None
+    return wait_until(found, timeout, f"a replacement of replica {replica}'s task", interval=1)
+
+
+def samples_at(url: str, moment: float) -> list[dict[str, Any]]:
+    """Prometheus's own `up` as it was at `moment`: only samples scraped before it answer."""
+    return api(url, "query", query='up{job="prometheus"}', time=f"{moment:.3f}")["result"]
+
+
+def scraped_moment(url: str) -> float:
+    """A moment at which the replica has samples of its own, and which is now past."""
+    wait_until(lambda: samples_at(url, time.time()), 90, "the replica's first scrape of itself", interval=2)
+    moment = time.time()
+    time.sleep(1)
+    assert samples_at(url, moment)
+    return moment
+
+
+def test_a_stopped_prometheus_task_is_replaced_with_its_history(deployed: Deployed) -> None:
+    """StopTask on replica 0 (a deployment, a crash or an operator does the same): the service
+    starts a new task on the replica's instance, on the same volume, and it answers for samples
+    scraped before the stop."""
+    task, url = stack_prometheus(deployed.agent, replica=0)
+    before = scraped_moment(url)
+    cluster = deployed.stack.output()["cluster_name"]
+    deployed.stack.client("ecs").stop_task(cluster=cluster, task=task.arn, reason="stopped by the durability test")
+    assert task.wait(lambda t: t.status == "STOPPED", 60), task.describe()
+    new_task, new_url = replacement(deployed, 0, task)
+    assert new_task.description.get("containerInstanceArn") == task.description.get("containerInstanceArn")
+    assert samples_at(new_url, before), "the replacement task has no samples from before the stop"
+
+
+def test_a_replaced_instance_reattaches_the_volume_and_its_history(deployed: Deployed) -> None:
+    """Replica 1's instance is terminated and its auto scaling group launches another in the same
+    zone, whose boot script attaches the same EBS volume (boot_instances plays it): the replica's
+    new task there answers for samples scraped on the old instance."""
+    task, url = stack_prometheus(deployed.agent, replica=1)
+    before = scraped_moment(url)
+    replica = deployed.stack.output()["prometheus_replicas"][1]
+    autoscaling = deployed.stack.client("autoscaling")
+    (old_instance,) = autoscaling.describe_auto_scaling_groups(
+        AutoScalingGroupNames=[replica["autoscaling_group_name"]])["AutoScalingGroups"][0]["Instances"]
+    autoscaling.terminate_instance_in_auto_scaling_group(InstanceId=old_instance["InstanceId"],
+                                                        ShouldDecrementDesiredCapacity=False)
+    assert task.wait(lambda t: t.status == "STOPPED", 60), task.describe()
+    deployed.stack.boot_instances()
+    new_task, new_url = replacement(deployed, 1, task)
+    assert new_task.description.get("containerInstanceArn") != task.description.get("containerInstanceArn")
+    assert new_task.description.get("availabilityZone") == replica["availability_zone"]
+    assert samples_at(new_url, before), "the replacement instance's task has no samples from before"
+
+
+def test_a_killed_discoverer_leaves_prometheus_running_and_is_alerted_on(deployed: Deployed) -> None:
+    """The discoverer in replica 0 is killed (as the OOM killer would): the task and its
+    Prometheus keep running with their data, the discoverer's scrape target goes down, and
+    ECSDiscovererDown becomes active (it fires after its `for: 5m`, which this test doesn't
+    wait out)."""
+    task, url = stack_prometheus(deployed.agent, replica=0)
+    before = scraped_moment(url)
+    discoverer = task.container("ecs-discoverer")
+    assert discoverer.process is not None and discoverer.process.poll() is None, task.describe()
+    os.killpg(discoverer.process.pid, signal.SIGKILL)
+
+    def alerted() -> list[dict[str, Any]] | None:
+        alerts = [a for a in api(url, "alerts")["alerts"] if a["labels"]["alertname"] == "ECSDiscovererDown"]
+        return alerts or None
+
+    alerts = wait_until(alerted, 120, "ECSDiscovererDown to become active on the replica", interval=2)
+    assert alerts[0]["state"] in ("pending", "firing"), alerts
+    assert task.status == "RUNNING" and task.container("prometheus").status == "RUNNING", task.describe()
+    assert discoverer.status == "STOPPED", task.describe()
+    assert samples_at(url, before)

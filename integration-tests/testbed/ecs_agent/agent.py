@@ -68,6 +68,7 @@ class Agent:
         self.instance_mounts = instance_mounts or {}
         self.definitions: dict[str, dict[str, Any]] = {}
         self.errors: list[str] = []
+        self.service_events: list[str] = []
         self._backoff: dict[str, tuple[float, float]] = {}  # cluster/service -> (next launch, delay)
         self.services: dict[str, dict[str, Any]] = {}  # cluster/service -> DescribeServices answer
         self.registered: dict[str, list[str]] = {}  # task ARN -> Cloud Map service ids
@@ -147,7 +148,10 @@ class Agent:
                         kwargs[placement] = service[placement]
                 placed = ecs.run_task(**kwargs)
                 for failure in placed.get("failures", []):
-                    self.errors.append(f"service {service['serviceName']}: RunTask failed: {failure}")
+                    # What ECS reports as a service event ("unable to place a task"), and tries
+                    # again: e.g. while a replica's instance is being replaced.
+                    self.service_events.append(f"service {service['serviceName']} was unable to place a task: "
+                                               f"{failure.get('reason')}")
 
     def _run_tasks(self, ecs: Any, cluster: str) -> None:
         arns = _all(ecs, "list_tasks", "taskArns", cluster=cluster, desiredStatus="RUNNING")

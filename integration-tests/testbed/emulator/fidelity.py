@@ -316,7 +316,14 @@ def _register_task_definition(
 
 
 def _stop_task(self: Any, cluster_str: str, task_str: str, reason: str) -> Any:
-    """P3: the dynamic host ports of a stopped task are free again."""
+    """P3: the dynamic host ports of a stopped task are free again. P20: a task already stopped
+    (its instance terminated) is returned as it is, as ECS does; moto frees its resources on
+    an instance that is gone and answers 500."""
+    cluster = self._get_cluster(cluster_str)
+    stopped = next((t for arn, t in self.tasks.get(cluster.name, {}).items()
+                    if arn.endswith(task_str.split("/")[-1]) and t.last_status == "STOPPED"), None)
+    if stopped is not None:
+        return stopped
     task = _original["stop_task"](self, cluster_str, task_str, reason)
     taken = _dynamic_ports(self).get(task.container_instance_arn or "", set())
     for container in task.containers:
