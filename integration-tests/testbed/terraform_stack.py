@@ -212,3 +212,24 @@ def stack_prometheus(agent: Any, timeout: float = 120, replica: int = 0) -> tupl
             return task, url
         time.sleep(0.5)
     raise StackDown("no Prometheus task ran within the timeout:\n" + json.dumps(agent.failures(), indent=1)[:6000])
+
+
+def api(url: str, path: str, **params: Any) -> Any:
+    """A Prometheus HTTP API answer's data."""
+    answer = requests.get(f"{url}/api/v1/{path}", params=params, timeout=10)
+    answer.raise_for_status()
+    return answer.json()["data"]
+
+
+def samples_at(url: str, moment: float) -> list[dict[str, Any]]:
+    """Prometheus's own `up` as it was at `moment`: only samples scraped before it answer."""
+    return api(url, "query", query='up{job="prometheus"}', time=f"{moment:.3f}")["result"]
+
+
+def scraped_moment(url: str) -> float:
+    """A moment at which the Prometheus at `url` has samples of its own, and which is now past."""
+    wait_until(lambda: samples_at(url, time.time()), 90, "the replica's first scrape of itself", interval=2)
+    moment = time.time()
+    time.sleep(1)
+    assert samples_at(url, moment)
+    return moment

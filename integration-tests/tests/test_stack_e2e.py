@@ -22,7 +22,6 @@ import json
 import os
 import signal
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterator
 
@@ -33,7 +32,8 @@ import yaml
 from testbed.ecs_agent import Agent
 from testbed.harness import EMULATOR_HOST, ROOT, Emulator, metric_sum, wait_until
 from testbed.seed import Estate
-from testbed.terraform_stack import AppliedStack, missing, not_run_here, stack_prometheus
+from testbed.terraform_stack import (AppliedStack, api, missing, not_run_here, samples_at, scraped_moment,
+                                     stack_prometheus)
 
 if missing():
     pytest.skip(f"the end-to-end stack test did not run: {missing()}", allow_module_level=True)
@@ -102,12 +102,6 @@ def deployed(fresh_emulator: Emulator, tmp_path_factory: pytest.TempPathFactory)
         agent.stop()
         receiver.close()
     assert not agent.errors, "the agent reported errors:\n" + "\n".join(agent.errors)
-
-
-def api(url: str, path: str, **params: Any) -> Any:
-    answer = requests.get(f"{url}/api/v1/{path}", params=params, timeout=10)
-    answer.raise_for_status()
-    return answer.json()["data"]
 
 
 def test_every_target_the_stacks_prometheus_should_have_is_up(deployed: Deployed) -> None:
@@ -221,20 +215,6 @@ def replacement(deployed: Deployed, replica: int, old: Any, timeout: float = 240
         task, url = stack_prometheus(deployed.agent, timeout=timeout, replica=replica)
         return (task, url) if task.arn != old.arn else None
     return wait_until(found, timeout, f"a replacement of replica {replica}'s task", interval=1)
-
-
-def samples_at(url: str, moment: float) -> list[dict[str, Any]]:
-    """Prometheus's own `up` as it was at `moment`: only samples scraped before it answer."""
-    return api(url, "query", query='up{job="prometheus"}', time=f"{moment:.3f}")["result"]
-
-
-def scraped_moment(url: str) -> float:
-    """A moment at which the replica has samples of its own, and which is now past."""
-    wait_until(lambda: samples_at(url, time.time()), 90, "the replica's first scrape of itself", interval=2)
-    moment = time.time()
-    time.sleep(1)
-    assert samples_at(url, moment)
-    return moment
 
 
 def test_a_stopped_prometheus_task_is_replaced_with_its_history(deployed: Deployed) -> None:

@@ -199,13 +199,16 @@ def test_terraform_written_prometheus_config_is_fetched_and_valid(applied: Appli
 
 AMP_ARN = "arn:aws:aps:us-east-1:123456789012:workspace/ws-0a1b2c3d-4e5f-6789-abcd-ef0123456789"
 SNS_TOPIC = "arn:aws:sns:us-east-1:123456789012:alerts"
+SNAPSHOTS = '{time="03:00",count=7}'
 PLAN_MATRIX = [
-    {"remote_write": "none", "prometheus_storage": "ephemeral", "enable_grafana": "false",
-     "enable_alertmanager": "false"},
-    {"remote_write": "existing", "amp_workspace_arn": AMP_ARN, "prometheus_storage": "ebs", "enable_grafana": "true",
+    {"remote_write": "none", "prometheus_storage": "fargate-ephemeral-lost-with-task", "prometheus_replicas": "1",
+     "enable_grafana": "false", "enable_alertmanager": "false"},
+    {"remote_write": "existing", "amp_workspace_arn": AMP_ARN, "prometheus_storage": "instance-ebs",
+     "prometheus_replicas": "2", "prometheus_snapshot_schedule": SNAPSHOTS, "enable_grafana": "true",
      "alert_receiver": f'{{sns_topic_arn="{SNS_TOPIC}"}}'},
-    {"remote_write": "create", "prometheus_storage": "ephemeral", "enable_grafana": "true"},
-    {"remote_write": "create", "prometheus_storage": "ebs", "enable_grafana": "false"},
+    {"remote_write": "create", "prometheus_storage": "instance-ebs", "prometheus_replicas": "1", "enable_grafana": "true"},
+    {"remote_write": "create", "prometheus_storage": "fargate-ebs-lost-with-task", "prometheus_replicas": "2",
+     "enable_grafana": "false"},
 ]
 
 
@@ -224,7 +227,7 @@ def plan(planner: AppliedStack, choices: dict[str, str], state: Path) -> subproc
 
 
 @pytest.mark.parametrize("choices", PLAN_MATRIX, ids=lambda c: "-".join(
-    f"{c['remote_write']} {c['prometheus_storage']} grafana={c['enable_grafana']}"
+    f"{c['remote_write']} {c['prometheus_storage']} x{c['prometheus_replicas']} grafana={c['enable_grafana']}"
     f" alertmanager={c.get('enable_alertmanager', 'true')}{'+sns' if 'alert_receiver' in c else ''}".split()))
 def test_the_examples_choices_plan(choices: dict[str, str], planner: AppliedStack, tmp_path: Path) -> None:
     done = plan(planner, choices, tmp_path / "terraform.tfstate")
@@ -239,7 +242,17 @@ def test_the_examples_choices_plan(choices: dict[str, str], planner: AppliedStac
     grafana = choices["enable_grafana"] == "true"
     assert ("module.grafana.aws_ecs_service.this[0] will be created" in planned) == grafana
     assert bool(re.search(r"# module\.stack\.module\.grafana\.\S+ will be created", planned)) == grafana
-    assert ("volume_configuration" in planned) == (choices["prometheus_storage"] == "ebs")
+    storage, replicas = choices["prometheus_storage"], int(choices["prometheus_replicas"])
+    assert ("volume_configuration" in planned) == (storage == "fargate-ebs-lost-with-task")
+    for replica in range(3):
+        service = f"module.prometheus.aws_ecs_service.this[{replica}] will be created" in planned
+        volume = f"module.prometheus.aws_ebs_volume.data[{replica}] will be created" in planned
+        instances = f"module.prometheus.module.replica_instances[{replica}].aws_autoscaling_group.this[0] will be created" in planned
+        assert service == (replica < replicas)
+        assert volume == instances == (replica < replicas and storage == "instance-ebs")
+    assert planned.count('launch_type                        = "EC2"') == (replicas if storage == "instance-ebs" else 0)
+    assert ("aws_dlm_lifecycle_policy.snapshots[0] will be created" in planned) == \
+        ("prometheus_snapshot_schedule" in choices and storage == "instance-ebs")
     alertmanager = choices.get("enable_alertmanager", "true") == "true"
     assert ("module.alertmanager.aws_ecs_service.this[0] will be created" in planned) == alertmanager
     assert bool(re.search(r"# module\.stack\.module\.alertmanager\.\S+ will be created", planned)) == alertmanager
