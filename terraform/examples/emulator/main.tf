@@ -46,10 +46,10 @@ module "stack" {
   dashboards_dir     = "${path.module}/../../../dashboards"
   instance_count     = 2
 
-  remote_write        = var.remote_write
-  amp_workspace_arn   = var.amp_workspace_arn
-  prometheus_storage  = var.prometheus_storage
-  prometheus_replicas = var.prometheus_replicas
+  remote_write                 = var.remote_write
+  amp_workspace_arn            = var.amp_workspace_arn
+  prometheus_storage           = var.prometheus_storage
+  prometheus_replicas          = var.prometheus_replicas
   prometheus_snapshot_schedule = var.prometheus_snapshot_schedule
   enable_grafana               = var.enable_grafana
   enable_alertmanager          = var.enable_alertmanager
