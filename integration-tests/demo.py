@@ -114,8 +114,12 @@ def deployed_demo(stopping: list[bool]) -> int:
                 print(f"  {failure['task']}/{failure['container']}: {failure['reason']} "
                       f"({failure['taskStoppedReason']})\n    {failure['log'].strip()[-300:]}")
             return 1
+        replicas = stack.output()["prometheus_replicas"]
         print("\nECS monitoring stack demo: the Terraform stack, run by the test bed's ECS agent.\n")
-        print(f"  Prometheus        {url}/targets   (the stack's task, ENI {eni})")
+        for index, replica in enumerate(replicas):
+            _, replica_url = stack_prometheus(agent, replica=index)
+            print(f"  Prometheus        {replica_url}/targets   (replica {replica['name']}, "
+                  f"{replica['availability_zone']}, TSDB on {replica['volume_id']})")
         print(f"  ecs-discoverer    http://{eni}:9001/prometheus-targets  (/metrics, /health)")
         print(f"  config-reloader   http://{eni}:9533/metrics")
         for ip in instance_ips:

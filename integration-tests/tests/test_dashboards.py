@@ -20,6 +20,7 @@ import re
 import subprocess
 import time
 import warnings
+from pathlib import Path
 from typing import Iterator
 
 import pytest
@@ -32,6 +33,8 @@ from testbed.seed import Estate, container
 DASHBOARDS = ROOT / "dashboards"
 RULES = DASHBOARDS / "alerts" / "ecs-monitoring.rules.yml"
 RULE_TESTS = DASHBOARDS / "alerts" / "ecs-monitoring.rules.test.yml"
+# Every shipped rule file (the stack loads them all), with its promtool unit tests beside it.
+RULE_FILES = sorted((DASHBOARDS / "alerts").glob("*.rules.yml"))
 EXPECTED_UIDS = {"ecs-stack-health.json": "ecs-stack-health", "ecs-targets.json": "ecs-targets",
                  "ecs-hosts.json": "ecs-hosts", "ecs-containers.json": "ecs-containers"}
 # Dashboards whose panels must return data in the test bed; Containers needs cAdvisor.
@@ -101,20 +104,22 @@ def test_dashboard_properties(name: str) -> None:
                 assert window == "$__rate_interval", f"{where}: {function}() over [{window}]"
 
 
-def test_alert_rules_pass_promtool_check_and_unit_tests() -> None:
+@pytest.mark.parametrize("rules", RULE_FILES, ids=lambda p: p.name)
+def test_alert_rules_pass_promtool_check_and_unit_tests(rules: Path) -> None:
     promtool = find_binary("promtool")
     assert promtool, "promtool (Debian package prometheus) is missing: run `make deps`"
-    checked = subprocess.run([promtool, "check", "rules", str(RULES)], capture_output=True, text=True, timeout=60)
+    rule_tests = rules.with_name(rules.name.removesuffix(".rules.yml") + ".rules.test.yml")
+    checked = subprocess.run([promtool, "check", "rules", str(rules)], capture_output=True, text=True, timeout=60)
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    tested = subprocess.run([promtool, "test", "rules", str(RULE_TESTS)], capture_output=True, text=True,
-                            timeout=120, cwd=RULE_TESTS.parent)
+    tested = subprocess.run([promtool, "test", "rules", str(rule_tests)], capture_output=True, text=True,
+                            timeout=120, cwd=rule_tests.parent)
     assert tested.returncode == 0, tested.stdout + tested.stderr
-    alerts = {r["alert"] for g in yaml.safe_load(RULES.read_text())["groups"] for r in g["rules"]}
-    cases = yaml.safe_load(RULE_TESTS.read_text())["tests"]
+    alerts = {r["alert"] for g in yaml.safe_load(rules.read_text())["groups"] for r in g["rules"]}
+    cases = yaml.safe_load(rule_tests.read_text())["tests"]
     fired = {c["alertname"] for t in cases for c in t["alert_rule_test"] if c["exp_alerts"]}
     quiet = {c["alertname"] for t in cases for c in t["alert_rule_test"] if not c["exp_alerts"]}
     assert alerts == fired == quiet, "every alert has a case that fires and one that doesn't"
-    for group in yaml.safe_load(RULES.read_text())["groups"]:
+    for group in yaml.safe_load(rules.read_text())["groups"]:
         for rule in group["rules"]:
             assert {"summary", "description", "runbook"} <= set(rule["annotations"]), rule["alert"]
 

@@ -110,8 +110,9 @@ module "prometheus" {
   wait_for_steady_state       = var.wait_for_steady_state
   remote_write                = var.remote_write
   alertmanager_service        = var.enable_alertmanager ? "alertmanager" : null
+  # Every shipped rule file (dashboards/alerts/*.rules.yml, not their *.rules.test.yml).
   rule_files = merge(var.extra_rule_files, {
-    "ecs-monitoring.rules.yml" = file("${var.dashboards_dir}/alerts/ecs-monitoring.rules.yml")
+    for path in fileset("${var.dashboards_dir}/alerts", "*.rules.yml") : path => file("${var.dashboards_dir}/alerts/${path}")
   })
   amp_workspace_arn = var.amp_workspace_arn
   tags              = var.tags

@@ -182,7 +182,7 @@ variable "enable_grafana" {
 }
 
 variable "dashboards_dir" {
-  description = "The repository's dashboards/: its *.json are provisioned in Grafana, alerts/ecs-monitoring.rules.yml is loaded by Prometheus."
+  description = "The repository's dashboards/: its *.json are provisioned in Grafana, its alerts/*.rules.yml are loaded by Prometheus."
   type        = string
 }
 
@@ -237,13 +237,13 @@ variable "alert_group_wait" {
 }
 
 variable "extra_rule_files" {
-  description = "Rule files of your own (file name ending in .rules.yml => content) loaded beside the stack's ecs-monitoring.rules.yml."
+  description = "Rule files of your own (file name ending in .rules.yml => content) loaded beside the stack's dashboards/alerts/*.rules.yml."
   type        = map(string)
   default     = {}
 
   validation {
-    condition     = alltrue([for name in keys(var.extra_rule_files) : can(regex("^[A-Za-z0-9_-]+\\.rules\\.yml$", name))]) && !contains(keys(var.extra_rule_files), "ecs-monitoring.rules.yml")
-    error_message = "extra_rule_files names must look like <name>.rules.yml (letters, digits, - and _), other than ecs-monitoring.rules.yml: Prometheus loads /etc/config/*.rules.yml."
+    condition     = alltrue([for name in keys(var.extra_rule_files) : can(regex("^[A-Za-z0-9_-]+\\.rules\\.yml$", name))]) && !contains(keys(var.extra_rule_files), "ecs-monitoring.rules.yml") && !contains(keys(var.extra_rule_files), "prometheus-storage.rules.yml")
+    error_message = "extra_rule_files names must look like <name>.rules.yml (letters, digits, - and _), other than the stack's ecs-monitoring.rules.yml and prometheus-storage.rules.yml: Prometheus loads /etc/config/*.rules.yml."
   }
 }
 
