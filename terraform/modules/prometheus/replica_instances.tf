@@ -20,6 +20,12 @@ resource "aws_ebs_volume" "data" {
   # Deleting the stack keeps a last snapshot of each replica's history.
   final_snapshot = true
   tags           = merge(var.tags, { Name = "${local.replica_names[count.index]}-tsdb", PrometheusTsdb = var.name })
+
+  lifecycle {
+    # ebs_snapshot_id is for the volumes created from now on: a restore replaces one replica's
+    # volume (terraform apply -replace) without replacing the others.
+    ignore_changes = [snapshot_id]
+  }
 }
 
 data "aws_iam_policy_document" "attach_data_volume" {

@@ -99,6 +99,7 @@ module "prometheus" {
   ebs_size_gib         = var.prometheus_volume_size_gib
   instance_type        = var.prometheus_instance_type
   snapshot_schedule    = var.prometheus_snapshot_schedule
+  ebs_snapshot_id      = var.prometheus_restore_snapshot_id
   # The replicas' instances are container instances like the others: the daemons run there too.
   instance_security_group_ids = [module.cluster.instance_security_group_id]
   enable_detailed_monitoring  = var.enable_detailed_monitoring

@@ -103,6 +103,12 @@ variable "prometheus_instance_type" {
   default     = "t3.large"
 }
 
+variable "prometheus_restore_snapshot_id" {
+  description = "EBS snapshot a Prometheus TSDB volume created from now on starts from (a restore: terraform/README.md, Operating); existing volumes are not replaced by setting it."
+  type        = string
+  default     = null
+}
+
 variable "prometheus_snapshot_schedule" {
   description = "Daily snapshots of the replicas' TSDB volumes (Data Lifecycle Manager): UTC time and how many to keep; null for none."
   type = object({
