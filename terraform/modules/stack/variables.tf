@@ -274,7 +274,7 @@ variable "instance_type" {
 }
 
 variable "prometheus_retention" {
-  description = "How long the task's TSDB keeps samples (Prometheus duration, e.g. 15d). The TSDB is lost with the task: remote write is the durable copy."
+  description = "How long each replica's TSDB keeps samples (Prometheus duration, e.g. 15d), within retention by size (80% of the volume). With a Fargate prometheus_storage the TSDB is lost with each task: remote write is then the only durable copy."
   type        = string
   default     = "15d"
 }
