@@ -10,7 +10,7 @@ from typing import Iterator
 
 import pytest
 
-from testbed.agent_tasks import CLUSTER, EBS_DEVICE, EBS_MOUNT_POINT
+from testbed.agent_tasks import CLUSTER
 from testbed.ecs_agent import Agent
 from testbed.harness import Emulator, NodeExporter, Prometheus, describe_split, localstack_wanted
 from testbed.seed import Estate
@@ -55,13 +55,12 @@ def estate(emulator: Emulator) -> Estate:
 
 @pytest.fixture
 def agent(estate: Estate, emulator: Emulator) -> Iterator[Agent]:
-    """The test bed's ECS agent on the cluster of `agent_tasks`, with quick health checks, no
-    service replacement, and instances whose boot script mounts an EBS volume attached as
-    EBS_DEVICE at EBS_MOUNT_POINT. What it reports in `errors` fails the test: a test that
-    provokes an error takes it out of the list."""
+    """The test bed's ECS agent on the cluster of `agent_tasks`, with quick health checks and no
+    service replacement. What it reports in `errors` fails the test: a test that provokes an
+    error takes it out of the list."""
     estate.cluster(CLUSTER)
     running = Agent(emulator.endpoint, estate.client, emulator.env, health_scale=0.05, stop_grace=5,
-                    replace_stopped=False, instance_mounts={EBS_DEVICE: EBS_MOUNT_POINT})
+                    replace_stopped=False)
     try:
         yield running
     finally:

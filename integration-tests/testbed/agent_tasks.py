@@ -10,8 +10,10 @@ from testbed.ecs_agent import Agent, TaskRun
 from testbed.seed import Estate
 
 CLUSTER = "agent"
-# What the instances' boot script of the agent fixture does with an attached EBS volume.
+# A boot script (user data, as ecs_agent/boot.py reads it) that mounts the EBS volume attached
+# as EBS_DEVICE at EBS_MOUNT_POINT.
 EBS_DEVICE, EBS_MOUNT_POINT = "/dev/xvdf", "/data/ebs"
+EBS_BOOT_SCRIPT = f"#!/bin/bash\nDEVICE={EBS_DEVICE}\nMOUNT_POINT={EBS_MOUNT_POINT}\n"
 RELOADER = "123456789012.dkr.ecr.us-east-1.amazonaws.com/config-reloader:0.1.0"
 DISCOVERER = "123456789012.dkr.ecr.us-east-1.amazonaws.com/ecs-discoverer:0.1.0"
 PROMETHEUS = "quay.io/prometheus/prometheus:v2.53.2"

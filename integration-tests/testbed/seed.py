@@ -52,6 +52,15 @@ def tag_list(tags: dict[str, str] | None, key: str = "key", value: str = "value"
     return [{key: k, value: v} for k, v in (tags or {}).items()]
 
 
+def register_container_instance(ecs: Any, cluster: str, ec2_instance_id: str,
+                                attributes: dict[str, str] | None = None) -> dict[str, Any]:
+    """What the ECS agent does when it starts on an instance: register it with the cluster and
+    the attributes of ECS_INSTANCE_ATTRIBUTES."""
+    return ecs.register_container_instance(
+        cluster=cluster, instanceIdentityDocument=json.dumps({"instanceId": ec2_instance_id}),
+        attributes=tag_list(attributes, "name", "value"))["containerInstance"]
+
+
 @dataclass
 class Instance:
     container_instance_arn: str
@@ -135,10 +144,7 @@ class Estate:
         if user_data:
             kwargs["UserData"] = user_data
         ec2_instance = self.ec2.run_instances(**kwargs)["Instances"][0]
-        document = json.dumps({"instanceId": ec2_instance["InstanceId"]})
-        registered = self.ecs.register_container_instance(
-            cluster=cluster, instanceIdentityDocument=document,
-            attributes=[{"name": k, "value": v} for k, v in (attributes or {}).items()])["containerInstance"]
+        registered = register_container_instance(self.ecs, cluster, ec2_instance["InstanceId"], attributes)
         return Instance(registered["containerInstanceArn"], ec2_instance["InstanceId"],
                         ec2_instance["PrivateIpAddress"], ec2_instance["Placement"]["AvailabilityZone"])
 

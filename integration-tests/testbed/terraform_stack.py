@@ -8,7 +8,6 @@ mirror; callers say so in one line (`missing()`) instead of running.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import shutil
@@ -22,7 +21,7 @@ import requests
 from testbed.ecs_agent.boot import BootScript
 from testbed.harness import ROOT, Emulator, wait_until
 from testbed.network import PLAN
-from testbed.seed import Estate
+from testbed.seed import Estate, register_container_instance
 
 TERRAFORM_DIR = ROOT / "terraform"
 EMULATOR_EXAMPLE = TERRAFORM_DIR / "examples" / "emulator"
@@ -115,21 +114,18 @@ class AppliedStack:
         cluster = self.output()["cluster_name"]
         groups = self.client("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]
         instance_ids = [i["InstanceId"] for g in groups for i in g["Instances"] if i["LifecycleState"] == "InService"]
+        arns = ecs.list_container_instances(cluster=cluster)["containerInstanceArns"]
         registered = {i["ec2InstanceId"] for i in ecs.describe_container_instances(
-            cluster=cluster, containerInstances=ecs.list_container_instances(cluster=cluster)["containerInstanceArns"]
-        )["containerInstances"]} if ecs.list_container_instances(cluster=cluster)["containerInstanceArns"] else set()
+            cluster=cluster, containerInstances=arns)["containerInstances"]} if arns else set()
         for instance_id in instance_ids:
             if instance_id in registered:
                 continue
-            user_data = ec2.describe_instance_attribute(InstanceId=instance_id, Attribute="userData")["UserData"]
-            boot = BootScript.parse(base64.b64decode(user_data.get("Value") or "").decode())
+            boot = BootScript.of_instance(ec2, instance_id)
             if boot.volume_id:
                 wait_until(lambda: ec2.describe_volumes(VolumeIds=[boot.volume_id])["Volumes"][0]["State"] == "available",
                            60, f"volume {boot.volume_id} to be free for {instance_id}")
                 ec2.attach_volume(VolumeId=boot.volume_id, InstanceId=instance_id, Device=boot.device)
-            ecs.register_container_instance(
-                cluster=boot.cluster or "default", instanceIdentityDocument=json.dumps({"instanceId": instance_id}),
-                attributes=[{"name": k, "value": v} for k, v in boot.attributes.items()])
+            register_container_instance(ecs, boot.cluster or "default", instance_id, boot.attributes)
         reservations = ec2.describe_instances(InstanceIds=instance_ids)["Reservations"]
         return sorted(i["PrivateIpAddress"] for r in reservations for i in r["Instances"])
 
@@ -212,6 +208,14 @@ def stack_prometheus(agent: Any, timeout: float = 120, replica: int = 0) -> tupl
             return task, url
         time.sleep(0.5)
     raise StackDown("no Prometheus task ran within the timeout:\n" + json.dumps(agent.failures(), indent=1)[:6000])
+
+
+def replaced_stack_prometheus(agent: Any, old: Any, replica: int = 0, timeout: float = 240) -> tuple[Any, str]:
+    """The replica's next running task after `old`, once its Prometheus is ready."""
+    def found() -> tuple[Any, str] | None:
+        task, url = stack_prometheus(agent, timeout=timeout, replica=replica)
+        return (task, url) if task.arn != old.arn else None
+    return wait_until(found, timeout, f"a replacement of Prometheus replica {replica}'s task", interval=1)
 
 
 def api(url: str, path: str, **params: Any) -> Any:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from testbed.agent_tasks import CLUSTER, EBS_DEVICE, EBS_MOUNT_POINT, box, start_on, stopped
+from testbed.agent_tasks import CLUSTER, EBS_BOOT_SCRIPT, EBS_DEVICE, EBS_MOUNT_POINT, box, start_on, stopped
 from testbed.ecs_agent import Agent, TaskRun
 from testbed.seed import Estate, Instance
 
@@ -63,7 +63,7 @@ def test_a_replacement_instance_starts_with_empty_host_paths_and_its_ebs_volume_
     """An instance is replaced (deregistered, a new one registered in its zone): its host paths
     are gone, while the EBS volume it had attached, attached to the replacement and mounted by its
     boot script, still holds what was written on it."""
-    old = estate.container_instance(CLUSTER)
+    old = estate.container_instance(CLUSTER, user_data=EBS_BOOT_SCRIPT)
     volume = estate.ec2.create_volume(AvailabilityZone=old.availability_zone, Size=8)["VolumeId"]
     estate.ec2.attach_volume(VolumeId=volume, InstanceId=old.ec2_instance_id, Device=EBS_DEVICE)
     for source_path in (EBS_MOUNT_POINT, "/var/lib/plain"):
@@ -77,7 +77,7 @@ def test_a_replacement_instance_starts_with_empty_host_paths_and_its_ebs_volume_
         assert writer.wait(stopped, 20), writer.describe()
     estate.ec2.detach_volume(VolumeId=volume, InstanceId=old.ec2_instance_id, Device=EBS_DEVICE)
     estate.ecs.deregister_container_instance(cluster=CLUSTER, containerInstance=old.container_instance_arn, force=True)
-    replacement = estate.container_instance(CLUSTER)
+    replacement = estate.container_instance(CLUSTER, user_data=EBS_BOOT_SCRIPT)
     estate.ec2.attach_volume(VolumeId=volume, InstanceId=replacement.ec2_instance_id, Device=EBS_DEVICE)
     found = {}
     for source_path in (EBS_MOUNT_POINT, "/var/lib/plain"):

@@ -18,7 +18,7 @@ import yaml
 from testbed.ecs_agent import Agent, TaskRun
 from testbed.ecs_agent.boot import mount_data_volume_script
 from testbed.harness import ROOT, Emulator
-from testbed.seed import Estate, pasted_definition
+from testbed.seed import PASTE_PLACEHOLDERS, Estate, pasted_definition
 
 pytestmark = pytest.mark.ecs_agent
 
@@ -44,7 +44,6 @@ def seed_sources(estate: Estate) -> dict[str, str]:
 def run_pasted(estate: Estate, agent: Agent, path: Path, **values: str) -> TaskRun:
     queue_url = estate.events_queue("ecs-task-events", clusters=[estate.ecs.describe_clusters(
         clusters=["pasted"])["clusters"][0]["clusterArn"]])
-    values = {"REPLICA_NAME": "prometheus-0", **values}
     params = pasted_definition(path, APP_IMAGE="example-app:latest", CLUSTER_NAME="pasted",
                                EVENTS_QUEUE_URL=queue_url, **values)
     params.pop("taskRoleArn", None)
@@ -52,7 +51,7 @@ def run_pasted(estate: Estate, agent: Agent, path: Path, **values: str) -> TaskR
     arn = estate.ecs.register_task_definition(**params)["taskDefinition"]["taskDefinitionArn"]
     fargate = "FARGATE" in params.get("requiresCompatibilities", [])
     if path.name == "prometheus.json":
-        durable_prometheus_instance(estate, values.get("REPLICA_NAME", "prometheus-0"))
+        durable_prometheus_instance(estate, values.get("REPLICA_NAME", PASTE_PLACEHOLDERS["<REPLICA_NAME>"]))
     elif not fargate:
         estate.container_instance("pasted")
     estate.run_tasks("pasted", arn, fargate=fargate, awsvpc=params.get("networkMode") == "awsvpc")

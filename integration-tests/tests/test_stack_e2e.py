@@ -32,8 +32,8 @@ import yaml
 from testbed.ecs_agent import Agent
 from testbed.harness import EMULATOR_HOST, ROOT, Emulator, metric_sum, wait_until
 from testbed.seed import Estate
-from testbed.terraform_stack import (AppliedStack, api, missing, not_run_here, samples_at, scraped_moment,
-                                     stack_prometheus)
+from testbed.terraform_stack import (AppliedStack, api, missing, not_run_here, replaced_stack_prometheus, samples_at,
+                                     scraped_moment, stack_prometheus)
 
 if missing():
     pytest.skip(f"the end-to-end stack test did not run: {missing()}", allow_module_level=True)
@@ -210,14 +210,6 @@ def test_grafanas_provisioning_files_are_delivered_to_its_volumes(deployed: Depl
 
 # --- durability: these stop, kill and replace parts of the stack, so they run last -----------
 
-def replacement(deployed: Deployed, replica: int, old: Any, timeout: float = 240) -> tuple[Any, str]:
-    """The replica's next running task after `old`, once its Prometheus is ready."""
-    def found() -> tuple[Any, str] | None:
-        task, url = stack_prometheus(deployed.agent, timeout=timeout, replica=replica)
-        return (task, url) if task.arn != old.arn else None
-    return wait_until(found, timeout, f"a replacement of replica {replica}'s task", interval=1)
-
-
 def test_a_stopped_prometheus_task_is_replaced_with_its_history(deployed: Deployed) -> None:
     """StopTask on replica 0 (a deployment, a crash or an operator does the same): the service
     starts a new task on the replica's instance, on the same volume, and it answers for samples
@@ -227,7 +219,7 @@ def test_a_stopped_prometheus_task_is_replaced_with_its_history(deployed: Deploy
     cluster = deployed.stack.output()["cluster_name"]
     deployed.stack.client("ecs").stop_task(cluster=cluster, task=task.arn, reason="stopped by the durability test")
     assert task.wait(lambda t: t.status == "STOPPED", 60), task.describe()
-    new_task, new_url = replacement(deployed, 0, task)
+    new_task, new_url = replaced_stack_prometheus(deployed.agent, task, replica=0)
     assert new_task.description.get("containerInstanceArn") == task.description.get("containerInstanceArn")
     assert samples_at(new_url, before), "the replacement task has no samples from before the stop"
 
@@ -246,7 +238,7 @@ def test_a_replaced_instance_reattaches_the_volume_and_its_history(deployed: Dep
                                                         ShouldDecrementDesiredCapacity=False)
     assert task.wait(lambda t: t.status == "STOPPED", 60), task.describe()
     deployed.stack.boot_instances()
-    new_task, new_url = replacement(deployed, 1, task)
+    new_task, new_url = replaced_stack_prometheus(deployed.agent, task, replica=1)
     assert new_task.description.get("containerInstanceArn") != task.description.get("containerInstanceArn")
     assert new_task.description.get("availabilityZone") == replica["availability_zone"]
     assert samples_at(new_url, before), "the replacement instance's task has no samples from before"

@@ -11,9 +11,10 @@ from typing import Iterator
 import pytest
 
 from testbed.ecs_agent import Agent
-from testbed.harness import Emulator, wait_until
+from testbed.harness import Emulator
 from testbed.seed import Estate
-from testbed.terraform_stack import AppliedStack, missing, samples_at, scraped_moment, stack_prometheus
+from testbed.terraform_stack import (AppliedStack, missing, replaced_stack_prometheus, samples_at, scraped_moment,
+                                     stack_prometheus)
 
 if missing():
     pytest.skip(f"the storage twin did not run: {missing()}", allow_module_level=True)
@@ -44,11 +45,6 @@ def test_a_stopped_fargate_prometheus_task_is_replaced_without_its_history(
     before = scraped_moment(url)
     stack.client("ecs").stop_task(cluster=stack.output()["cluster_name"], task=task.arn, reason="stopped by the twin")
     assert task.wait(lambda t: t.status == "STOPPED", 60), task.describe()
-
-    def replaced() -> tuple | None:
-        found = stack_prometheus(agent, timeout=240, replica=0)
-        return found if found[0].arn != task.arn else None
-
-    new_task, new_url = wait_until(replaced, 240, "the replacement Fargate task", interval=1)
+    new_task, new_url = replaced_stack_prometheus(agent, task, replica=0)
     assert new_task.volumes["data"] != task.volumes["data"]
     assert samples_at(new_url, before) == [], "a Fargate task's replacement kept history it can't have"

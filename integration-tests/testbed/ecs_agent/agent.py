@@ -26,7 +26,6 @@ credentials, where ECS would give the task role.
 
 from __future__ import annotations
 
-import base64
 import json
 import threading
 import time
@@ -46,9 +45,7 @@ from .task import DEFAULT_START_TIMEOUT, Networking, TaskInitError, TaskRun, eni
 class Agent:
     def __init__(self, endpoint: str, clients: Callable[[str], Any], aws_env: dict[str, str],
                  health_scale: float = 1.0, stop_grace: float = 10.0, replace_stopped: bool = True,
-                 instance_mounts: dict[str, str] | None = None, start_timeout: float = DEFAULT_START_TIMEOUT):
-        """`instance_mounts` is what the instances' boot script (their user data) does with an
-        attached EBS volume: device name -> the path it is mounted at."""
+                 start_timeout: float = DEFAULT_START_TIMEOUT):
         Sandbox.remove_stale()
         self.sandbox = Sandbox()
         self.endpoint = endpoint
@@ -65,7 +62,6 @@ class Agent:
         self.bridge_hosts: dict[str, tuple[Host, str]] = {}  # namespace -> (bridge container, instance address)
         self._groups: SecurityGroups | None = None  # this pass's view of the security groups
         self._rulesets: dict[str, str] = {}  # namespace -> the nftables ruleset applied
-        self.instance_mounts = instance_mounts or {}
         self.definitions: dict[str, dict[str, Any]] = {}
         self.errors: list[str] = []
         self.service_events: list[str] = []
@@ -244,20 +240,16 @@ class Agent:
         return self.instances[container_instance_arn]
 
     def _boot(self, ec2: Any, ec2_id: str) -> Path:
-        """An instance's root file system, with the EBS volumes attached to it mounted where its
-        boot script (its user data, boot.py) mounts them, and the script's data directory made
-        with its owner; for an instance whose user data names no device, where
-        `instance_mounts` says."""
+        """An instance's root file system, with the EBS volume attached at the device its boot
+        script (its user data, boot.py) names mounted where the script mounts it, and the
+        script's data directory made with its owner."""
         root = self.sandbox.instance_root(ec2_id)
-        user_data = ec2.describe_instance_attribute(InstanceId=ec2_id, Attribute="userData").get("UserData", {})
-        boot = BootScript.parse(base64.b64decode(user_data.get("Value") or "").decode(errors="replace"))
-        mounts = {boot.device: boot.mount_point} if boot.device and boot.mount_point else self.instance_mounts
+        boot = BootScript.of_instance(ec2, ec2_id)
         volumes = ec2.describe_volumes(Filters=[{"Name": "attachment.instance-id", "Values": [ec2_id]}])["Volumes"]
         for volume in volumes:
             for attachment in volume.get("Attachments", []):
-                mount_point = mounts.get(attachment.get("Device", ""))
-                if attachment.get("InstanceId") == ec2_id and mount_point:
-                    self.sandbox.mount_on_instance(root, self.sandbox.ebs_volume(volume["VolumeId"]), mount_point)
+                if attachment.get("InstanceId") == ec2_id and boot.mount_point and attachment.get("Device") == boot.device:
+                    self.sandbox.mount_on_instance(root, self.sandbox.ebs_volume(volume["VolumeId"]), boot.mount_point)
                     if boot.data_dir and boot.data_owner:
                         self.sandbox.owned_directory(root, boot.data_dir, boot.data_owner)
         return root

@@ -6,10 +6,12 @@ whose AWS CLI and block-device steps have no counterpart here."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 # The boot script of a durable Prometheus replica's instance (module prometheus).
 MOUNT_DATA_VOLUME = Path(__file__).resolve().parents[3] / "terraform/modules/prometheus/templates/mount-data-volume.sh.tftpl"
@@ -35,6 +37,13 @@ class BootScript:
                    volume_id=settings.get("VOLUME_ID"), device=settings.get("DEVICE"),
                    mount_point=settings.get("MOUNT_POINT"), data_dir=settings.get("DATA_DIR"),
                    data_owner=(int(uid), int(gid or uid)) if owner else None)
+
+    @classmethod
+    def of_instance(cls, ec2: Any, instance_id: str) -> "BootScript":
+        """The boot script an EC2 instance was launched with (its user data)."""
+        user_data = ec2.describe_instance_attribute(InstanceId=instance_id, Attribute="userData").get("UserData", {})
+        return cls.parse(base64.b64decode(user_data.get("Value") or "").decode(errors="replace"))
+
 
 
 def mount_data_volume_script(**settings: str) -> str:
