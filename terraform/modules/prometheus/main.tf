@@ -8,6 +8,7 @@ locals {
   data_volume   = "data"
 
   durable      = var.storage == "instance-ebs"
+  task_ebs     = var.storage == "fargate-ebs-lost-with-task"
   launch_type  = local.durable ? "EC2" : "FARGATE"
   cluster_name = element(split("/", var.cluster_arn), 1)
   # Replica i: its name (the __replica__ external label, the service, the task family) and the
@@ -19,6 +20,8 @@ locals {
   data_device       = "/dev/xvdf"
   data_mount_point  = "/data/prometheus"
   data_dir          = "${local.data_mount_point}/tsdb"
+  # The image's nobody: Prometheus and its config check run as it, and owns the TSDB directory.
+  prometheus_user = "65534:65534"
   # Prometheus's units are binary: 80% of the volume, the rest for the WAL and compactions.
   retention_size = var.storage == "fargate-ephemeral-lost-with-task" ? var.ephemeral_retention_size : "${floor(var.ebs_size_gib * 0.8)}GB"
 
@@ -103,7 +106,7 @@ locals {
     {
       name                   = "config-check"
       image                  = var.prometheus_image
-      user                   = "65534:65534"
+      user                   = local.prometheus_user
       readonlyRootFilesystem = true
       essential              = false
       entryPoint             = ["/bin/promtool"]
@@ -149,7 +152,7 @@ locals {
       # TSDB directory on its volume nobody's; ECS gives a configuredAtLaunch EBS volume group
       # write for the container's `user` only when one is set. (On ephemeral storage,
       # /prometheus is the image's VOLUME, owned by nobody.)
-      user = "65534:65534"
+      user = local.prometheus_user
       # Writes only its TSDB volume.
       readonlyRootFilesystem = true
       command = [
@@ -258,14 +261,14 @@ data "aws_iam_policy_document" "ecs_assume" {
 
 # ECS-managed EBS volumes: the role ECS uses to create and attach the volume.
 resource "aws_iam_role" "volumes" {
-  count              = var.storage == "fargate-ebs-lost-with-task" ? 1 : 0
+  count              = local.task_ebs ? 1 : 0
   name               = "${var.name}-ecs-volumes"
   assume_role_policy = data.aws_iam_policy_document.ecs_assume.json
   tags               = var.tags
 }
 
 resource "aws_iam_role_policy_attachment" "volumes" {
-  count      = var.storage == "fargate-ebs-lost-with-task" ? 1 : 0
+  count      = local.task_ebs ? 1 : 0
   role       = aws_iam_role.volumes[0].name
   policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonECSInfrastructureRolePolicyForVolumes"
 }
@@ -349,7 +352,7 @@ resource "aws_ecs_task_definition" "this" {
   volume {
     name                = local.data_volume
     host_path           = local.durable ? local.data_dir : null
-    configure_at_launch = var.storage == "fargate-ebs-lost-with-task"
+    configure_at_launch = local.task_ebs
   }
 }
 
@@ -403,7 +406,7 @@ resource "aws_ecs_service" "this" {
   }
 
   dynamic "volume_configuration" {
-    for_each = var.storage == "fargate-ebs-lost-with-task" ? [1] : []
+    for_each = local.task_ebs ? [1] : []
     content {
       name = local.data_volume
       managed_ebs_volume {

@@ -73,7 +73,7 @@ module "replica_instances" {
     device      = local.data_device
     mount_point = local.data_mount_point
     data_dir    = local.data_dir
-    data_owner  = "65534:65534"
+    data_owner  = local.prometheus_user
     region      = data.aws_region.current.id
   })
   enable_detailed_monitoring = var.enable_detailed_monitoring
