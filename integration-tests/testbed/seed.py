@@ -78,6 +78,7 @@ class Estate:
     region: str = REGION
     subnets: list[str] = field(default_factory=list)
     security_group: str = ""
+    vpc: str = ""
     routes: Endpoints | None = None
     _clients: dict[str, Any] = field(default_factory=dict)
 
@@ -119,6 +120,7 @@ class Estate:
             self.subnets.append(subnet["Subnet"]["SubnetId"])
         group = self.ec2.create_security_group(GroupName="tasks", Description="tasks", VpcId=vpc)
         self.security_group = group["GroupId"]
+        self.vpc = vpc
 
     # --- ECS -----------------------------------------------------------------------------
     def cluster(self, name: str, tags: dict[str, str] | None = None) -> str:
@@ -234,14 +236,21 @@ class Estate:
             wait = 0
 
     # --- Cloud Map -----------------------------------------------------------------------
-    def cloudmap_namespace(self, name: str) -> str:
+    def cloudmap_namespace(self, name: str, vpc: str | None = None) -> str:
+        """An HTTP namespace, or with `vpc` a private DNS namespace of that VPC."""
         sd = self.client("servicediscovery")
-        operation = sd.create_http_namespace(Name=name)["OperationId"]
+        created = sd.create_private_dns_namespace(Name=name, Vpc=vpc) if vpc else sd.create_http_namespace(Name=name)
+        operation = created["OperationId"]
         namespace_id = sd.get_operation(OperationId=operation)["Operation"]["Targets"]["NAMESPACE"]
         return namespace_id
 
-    def cloudmap_service(self, namespace_id: str, name: str, tags: dict[str, str] | None = None) -> str:
+    def cloudmap_service(self, namespace_id: str, name: str, tags: dict[str, str] | None = None,
+                         dns_ttl: int | None = None) -> str:
+        """A service; with `dns_ttl`, A and SRV records of that TTL (a private DNS namespace)."""
         kwargs: dict[str, Any] = {"Name": name, "NamespaceId": namespace_id}
+        if dns_ttl is not None:
+            kwargs["DnsConfig"] = {"RoutingPolicy": "MULTIVALUE", "DnsRecords": [
+                {"Type": "A", "TTL": dns_ttl}, {"Type": "SRV", "TTL": dns_ttl}]}
         if tags:
             kwargs["Tags"] = tag_list(tags, "Key", "Value")
         return self.client("servicediscovery").create_service(**kwargs)["Service"]["Id"]
@@ -267,7 +276,7 @@ PASTE_PLACEHOLDERS = {"<ACCOUNT_ID>": "123456789012", "<REGION>": "us-east-1", "
                       "<CONFIG_BUCKET>": "config-bucket", "<GRAFANA_ADMIN_SECRET>": "grafana-admin-AbCdEf",
                       "<APP_IMAGE>": "public.ecr.aws/docker/library/busybox:latest", "<CLUSTER_NAME>": "emu",
                       "<EVENTS_QUEUE_URL>": "https://sqs.us-east-1.amazonaws.com/123456789012/ecs-task-events",
-                      "<REPLICA_NAME>": "prometheus-0"}
+                      "<REPLICA_NAME>": "prometheus-0", "<ALERTMANAGER_PEERS>": "alertmanager.monitoring.internal"}
 
 
 def pasted_definition(path: Path, **values: str) -> dict[str, Any]:

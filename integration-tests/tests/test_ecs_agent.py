@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import requests
+from dnslib import DNSRecord
 
 from testbed.agent_tasks import APP, DISCOVERER, PROMETHEUS, RELOADER, app, box, run, settled, stopped
 from testbed.ecs_agent import Agent
@@ -208,6 +209,33 @@ def test_awsvpc_containers_share_localhost_and_answer_on_their_eni(estate: Estat
     assert "example_app_requests_total" in answer.text
 
 
+def test_a_task_resolves_the_cloud_map_names_of_its_vpc(estate: Estate, agent: Agent) -> None:
+    """Route 53 answers a private DNS namespace's names to every task in its VPC (vpc_dns.py):
+    a registered instance is found by its service's name, a deregistered one no longer is, and a
+    name outside the namespaces is not found at all."""
+    namespace = estate.cloudmap_namespace("agent.local", vpc=estate.vpc)
+    service = estate.cloudmap_service(namespace, "peers", dns_ttl=10)
+    address = PLAN.address(16, 200)
+    estate.cloudmap_instance(service, "peer-1", {"AWS_INSTANCE_IPV4": address, "AWS_INSTANCE_PORT": "9094"})
+    lookup_loop = ("import socket, sys, time\n"
+                   "for name in sys.argv[1:]:\n"
+                   "    try: print(name, sorted(socket.gethostbyname_ex(name)[2]), flush=True)\n"
+                   "    except socket.gaierror as error: print(name, 'not found', error.errno, flush=True)\n"
+                   "time.sleep(60)\n")
+    task = run(estate, agent, "resolver", [app(entryPoint=["python3", "-c", lookup_loop],
+                                               command=["peers.agent.local", "elsewhere.example.com"])])
+    log = task.container("app").log
+    assert log is not None
+    lines = wait_until(lambda: (text := log.read_text()).count("\n") >= 2 and text.splitlines(), 20,
+                       "the two lookups:\n" + task.describe())
+    assert lines[0] == f"peers.agent.local ['{address}']", lines
+    assert lines[1].startswith("elsewhere.example.com not found"), lines
+    estate.client("servicediscovery").deregister_instance(ServiceId=service, InstanceId="peer-1")
+    time.sleep(1.1)  # the resolver's view of the namespaces is a second old at most
+    answer = DNSRecord.parse(DNSRecord.question("peers.agent.local").send(agent.dns.address, 53, timeout=5))
+    assert answer.header.rcode == 0 and not answer.rr, answer
+
+
 def test_a_bridge_task_answers_on_its_dynamic_host_port_and_a_host_task_on_the_instance(estate: Estate,
                                                                                         agent: Agent) -> None:
     bridge = run(estate, agent, "bridge", [app()], network="bridge")
@@ -304,6 +332,14 @@ def test_the_image_table_reads_the_project_dockerfiles() -> None:
     assert repository("quay.io/prometheus/prometheus:v2.53.2") == "prometheus/prometheus"
     assert lookup(PROMETHEUS).volumes == {"/prometheus": (65534, 65534)}
     assert not lookup("gcr.io/cadvisor/cadvisor:v0.49.1").runnable
+    # Alertmanager's gossip advertises the address GetPrivateIP finds on AWS, which the test bed's
+    # loopback addresses hide from it: only when it listens on all addresses and advertises none.
+    alertmanager = lookup("quay.io/prometheus/alertmanager:v0.27.0")
+    clustered = ["--cluster.listen-address=0.0.0.0:9094", "--cluster.peer=am.local:9094"]
+    assert alertmanager.with_private_address(clustered, "127.0.16.9")[-1] == "--cluster.advertise-address=127.0.16.9:9094"
+    for unchanged in (["--cluster.listen-address="], [*clustered, "--cluster.advertise-address=10.0.0.1:9094"]):
+        assert alertmanager.with_private_address(unchanged, "127.0.16.9") == unchanged
+    assert lookup(PROMETHEUS).with_private_address(clustered, "127.0.16.9") == clustered
 
 
 def test_stop_leaves_no_namespace_mount_or_process(estate: Estate, emulator: Emulator) -> None:

@@ -22,6 +22,7 @@ import json
 import os
 import signal
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterator
 
@@ -41,11 +42,20 @@ if missing():
 pytestmark = pytest.mark.ecs_agent
 
 
-# A rule of the operator's own (extra_rule_files) that fires from its first evaluation.
+# Rules of the operator's own (extra_rule_files): one fires from its first evaluation; the others
+# fire when the example-labels service is scaled to 2, then 3 tasks, which the tests do once the
+# Alertmanager cluster has formed, then with a Prometheus and an Alertmanager stopped.
 ALWAYS_FIRING = "StackEndToEndAlwaysFiring"
-EXTRA_RULES = {"e2e.rules.yml": yaml.safe_dump({"groups": [{"name": "e2e", "rules": [{
-    "alert": ALWAYS_FIRING, "expr": "vector(1)", "labels": {"severity": "info"},
-    "annotations": {"summary": "fires at once, so the alert path is proven end to end"}}]}]})}
+SCALED_TO = {count: f"StackEndToEndExampleLabelsScaledTo{count}" for count in (2, 3)}
+EXTRA_RULES = {"e2e.rules.yml": yaml.safe_dump({"groups": [{"name": "e2e", "rules": [
+    {"alert": ALWAYS_FIRING, "expr": "vector(1)", "labels": {"severity": "info"},
+     "annotations": {"summary": "fires at once, so the alert path is proven end to end"}},
+    *[{"alert": name, "expr": f'count(up{{job="example-labels"}} == 1) >= {count}', "labels": {"severity": "info"},
+       "annotations": {"summary": f"example-labels has {count} tasks"}} for count, name in SCALED_TO.items()],
+]}]})}
+# Alertmanager's --cluster.peer-timeout (15 s, the wait of the second peer before it sends what
+# the first hasn't) and the stack's group_wait (alert_group_wait below), with room to spare.
+DUPLICATE_WINDOW = 15 + 5 + 10
 
 
 class WebhookReceiver:
@@ -83,6 +93,19 @@ class Deployed:
 
     def prometheus_url(self) -> str:
         return stack_prometheus(self.agent)[1]
+
+    def notified(self, alertname: str) -> list[dict[str, Any]]:
+        """The webhook notifications that carry the alert firing."""
+        return [n for n in self.receiver.notifications if n["status"] == "firing"
+                and any(a["labels"].get("alertname") == alertname for a in n["alerts"])]
+
+    def alertmanagers(self) -> list[Any]:
+        """The running Alertmanager tasks."""
+        return [t for t in self.agent.tasks.values() if t.family.endswith("-alertmanager") and t.status == "RUNNING"]
+
+    def scale(self, service: str, count: int) -> None:
+        self.stack.client("ecs").update_service(cluster=self.stack.output()["cluster_name"], service=service,
+                                                desiredCount=count)
 
 
 @pytest.fixture(scope="module")
@@ -158,8 +181,7 @@ def test_a_firing_alert_is_delivered_through_alertmanager(deployed: Deployed) ->
     url = deployed.prometheus_url()
 
     def delivered() -> dict[str, Any] | None:
-        return next((n for n in deployed.receiver.notifications
-                     if any(a["labels"].get("alertname") == ALWAYS_FIRING for a in n["alerts"])), None)
+        return next(iter(deployed.notified(ALWAYS_FIRING)), None)
 
     try:
         notification = wait_until(delivered, 180, f"{ALWAYS_FIRING} to reach the webhook receiver", interval=2)
@@ -171,8 +193,31 @@ def test_a_firing_alert_is_delivered_through_alertmanager(deployed: Deployed) ->
     # Both replicas send it; without their replica label it is one alert, not one per replica.
     firing = [a for a in notification["alerts"] if a["labels"].get("alertname") == ALWAYS_FIRING]
     assert len(firing) == 1 and "__replica__" not in firing[0]["labels"], notification
-    (alertmanager,) = api(url, "alertmanagers")["activeAlertmanagers"]
-    assert alertmanager["url"].endswith(":9093/api/v2/alerts"), alertmanager
+    # Every Alertmanager of the cluster is in the Cloud Map file, so each replica sends to all.
+    alertmanagers = api(url, "alertmanagers")["activeAlertmanagers"]
+    assert len(alertmanagers) == deployed.stack.output()["alertmanager_replicas"] == 2, alertmanagers
+    assert all(a["url"].endswith(":9093/api/v2/alerts") for a in alertmanagers), alertmanagers
+
+
+def test_with_everything_up_an_alert_is_notified_exactly_once(deployed: Deployed) -> None:
+    """Both Alertmanagers are one gossip cluster (they found each other through the Cloud Map
+    name), both Prometheus replicas send a new alert to both, and the receiver gets it once:
+    the second Alertmanager waits its peer timeout and finds the first one's notification in
+    the shared log. Without the cluster, each would notify."""
+    def cluster_sizes() -> list[float] | None:
+        sizes = [metric_sum(requests.get(f"http://{t.eni}:9093/metrics", timeout=5).text,
+                            "alertmanager_cluster_members") for t in deployed.alertmanagers()]
+        return sizes if sizes == [2.0, 2.0] else None
+
+    try:
+        wait_until(cluster_sizes, 90, "both Alertmanagers to see a cluster of 2", interval=2)
+    except TimeoutError:
+        raise AssertionError("no Alertmanager cluster:\n" + "\n".join(t.describe() for t in deployed.alertmanagers()))
+    deployed.scale("example-labels", 2)
+    alert = SCALED_TO[2]
+    wait_until(lambda: deployed.notified(alert), 150, f"{alert} to reach the webhook receiver", interval=2)
+    time.sleep(DUPLICATE_WINDOW)
+    assert len(deployed.notified(alert)) == 1, deployed.notified(alert)
 
 
 def test_a_task_the_scheduler_adds_after_apply_is_a_target_through_the_event_path(deployed: Deployed) -> None:
@@ -242,6 +287,36 @@ def test_a_replaced_instance_reattaches_the_volume_and_its_history(deployed: Dep
     assert new_task.description.get("containerInstanceArn") != task.description.get("containerInstanceArn")
     assert new_task.description.get("availabilityZone") == replica["availability_zone"]
     assert samples_at(new_url, before), "the replacement instance's task has no samples from before"
+
+
+def test_with_a_prometheus_and_an_alertmanager_stopped_alerts_are_still_delivered(deployed: Deployed) -> None:
+    """Replica 1's service is scaled to 0 and the Alertmanager service to 1, each task stopped (as
+    a zone outage or an operator would leave them): a new alert, evaluated by replica 0 alone,
+    reaches the receiver through the Alertmanager left, which notified it."""
+    cluster = deployed.stack.output()["cluster_name"]
+    ecs = deployed.stack.client("ecs")
+    replica, _ = stack_prometheus(deployed.agent, replica=1)
+    stopped_alertmanager, survivor = deployed.alertmanagers()
+    deployed.scale(deployed.stack.output()["prometheus_replicas"][1]["name"], 0)
+    deployed.scale(survivor.description["group"].removeprefix("service:"), 1)
+    for task in (replica, stopped_alertmanager):
+        ecs.stop_task(cluster=cluster, task=task.arn, reason="stopped by the availability test")
+        assert task.wait(lambda t: t.status == "STOPPED", 60), task.describe()
+    sent_before = metric_sum(requests.get(f"http://{survivor.eni}:9093/metrics", timeout=5).text,
+                             "alertmanager_notifications_total", integration="webhook")
+    deployed.scale("example-labels", 3)
+    alert = SCALED_TO[3]
+    try:
+        wait_until(lambda: deployed.notified(alert), 180, f"{alert} to reach the webhook receiver", interval=2)
+    except TimeoutError:
+        url = stack_prometheus(deployed.agent, replica=0)[1]
+        raise AssertionError(f"not delivered; replica 0's Alertmanagers: {api(url, 'alertmanagers')}, "
+                             f"alerts: {api(url, 'alerts')}\n{survivor.describe()}")
+    sent_after = metric_sum(requests.get(f"http://{survivor.eni}:9093/metrics", timeout=5).text,
+                            "alertmanager_notifications_total", integration="webhook")
+    assert sent_after > sent_before, (sent_before, sent_after)
+    assert [t.arn for t in deployed.alertmanagers()] == [survivor.arn]
+    assert not [t for t in deployed.agent.tasks.values() if t.family.endswith("-prometheus-1") and t.status == "RUNNING"]
 
 
 def test_a_killed_discoverer_leaves_prometheus_running_and_is_alerted_on(deployed: Deployed) -> None:

@@ -21,7 +21,8 @@ removes every namespace, mount and volume (also on a failed test: it is the fixt
 
 What the agent gives every container besides its definition: `aws_env`, the emulators'
 endpoints (`AWS_ENDPOINT_URL` and the per-service `AWS_ENDPOINT_URL_<SERVICE>`) and test
-credentials, where ECS would give the task role.
+credentials, where ECS would give the task role; and an /etc/resolv.conf naming the VPC's
+resolver (`vpc_dns.py`), which answers the Cloud Map names of the estate.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from .images import ImageError
 from .boot import BootScript
 from .sandbox import Host, Sandbox, SandboxError
 from .task import DEFAULT_START_TIMEOUT, Networking, TaskInitError, TaskRun, eni_address
+from .vpc_dns import VpcDns
 
 
 class Agent:
@@ -50,6 +52,7 @@ class Agent:
         self.sandbox = Sandbox()
         self.endpoint = endpoint
         self.client = clients
+        self.dns = VpcDns(lambda: clients("servicediscovery"))
         self.aws_env = aws_env
         self.health_scale = health_scale
         self.stop_grace = stop_grace
@@ -196,7 +199,8 @@ class Agent:
         instance_host = self._instance(cluster, description.get("containerInstanceArn"))
         networking = Networking(mode=mode, instance_netns=instance_host.name if instance_host else None,
                                 instance_address=instance_host.address if instance_host else None,
-                                instance_root=self.instance_roots.get(description.get("containerInstanceArn", "")))
+                                instance_root=self.instance_roots.get(description.get("containerInstanceArn", "")),
+                                resolv_conf=self.dns.resolv_conf())
         task_id = description["taskArn"].rsplit("/", 1)[-1]
         if mode == "awsvpc":
             eni = eni_address(description)
@@ -340,6 +344,7 @@ class Agent:
             for task in self.tasks.values():
                 task.stop("Task stopped: the test bed is shutting down")
             self.sandbox.cleanup()
+            self.dns.stop()
 
     # --- what it saw -----------------------------------------------------------------------
     def task(self, family: str) -> TaskRun:

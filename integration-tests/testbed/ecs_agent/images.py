@@ -49,10 +49,30 @@ class Image:
     env: dict[str, str] = field(default_factory=dict)
     # Image path -> local file bound there. None: there is no local program; not run.
     program: dict[str, Path] | None = None
+    # (listen flag, advertise flag) of a gossip listener that, listening on all addresses with
+    # no address to advertise, advertises the host's private address: Alertmanager's memberlist,
+    # through go-sockaddr's GetPrivateIP. On AWS that is the ENI's (awsvpc), the instance's
+    # (host) or the container's bridge address (bridge). The test bed's addresses are loopback,
+    # which GetPrivateIP skips, so the agent passes the address it would have found.
+    gossip_flags: tuple[str, str] | None = None
 
     @property
     def runnable(self) -> bool:
         return self.program is not None
+
+    def with_private_address(self, argv: list[str], address: str) -> list[str]:
+        """`argv` with the advertise flag a gossip listener on all addresses would have found
+        (see `gossip_flags`); unchanged for any other image or command."""
+        if self.gossip_flags is None:
+            return argv
+        listen, advertise = self.gossip_flags
+        given = [arg.split("=", 1)[1] for arg in argv if arg.startswith(f"{listen}=")]
+        if not given or any(arg == advertise or arg.startswith(f"{advertise}=") for arg in argv):
+            return argv
+        host, _, port = given[-1].rpartition(":")
+        if not port or host not in ("", "0.0.0.0"):  # no listener, or one bound to an address of its own
+            return argv
+        return [*argv, f"{advertise}={address}:{port}"]
 
     def resolve_user(self, user: str | None) -> tuple[int, int]:
         """(uid, gid) of a container definition's `user`, or the image's default user. Names are
@@ -211,6 +231,7 @@ def _alertmanager() -> Image:
                  user="nobody", entrypoint=("/bin/alertmanager",),
                  cmd=("--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager"),
                  workdir="/alertmanager", volumes={"/alertmanager": (65534, 65534)},
+                 gossip_flags=("--cluster.listen-address", "--cluster.advertise-address"),
                  program={"/bin/alertmanager": _debian("/usr/bin/prometheus-alertmanager",
                                                         "prometheus-alertmanager")})
 

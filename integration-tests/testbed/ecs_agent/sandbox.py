@@ -133,6 +133,7 @@ class ContainerSpec:
     read_only_root: bool = False
     groups: list[int] = field(default_factory=list)  # supplementary groups
     ulimits: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> (soft, hard)
+    resolv_conf: str = ""  # /etc/resolv.conf in the container, or the host's when empty
 
 
 class Sandbox:
@@ -235,6 +236,13 @@ class Sandbox:
         base = self.root / "containers" / spec.key
         for part in ("upper", "work", "merged"):
             (base / part).mkdir(parents=True, exist_ok=True)
+        if spec.resolv_conf:  # as Docker writes it into each container
+            (base / "upper/etc").mkdir(parents=True, exist_ok=True)
+            resolv = base / "upper/etc/resolv.conf"
+            if resolv.is_symlink():
+                resolv.unlink()
+            resolv.write_text(spec.resolv_conf)
+            resolv.chmod(0o644)
         if spec.hide_shells:
             (base / "upper/usr/bin").mkdir(parents=True, exist_ok=True)
             for shell in SHELLS:

@@ -108,6 +108,7 @@ class Networking:
     instance_address: str | None = None
     instance_root: Path | None = None  # EC2 tasks: where the instance's host paths live
     bridge_host: Callable[[str], Any] | None = None  # makes a namespace for a bridge container
+    resolv_conf: str = ""  # every container's /etc/resolv.conf: the VPC's resolver (vpc_dns.py)
 
 
 @dataclass
@@ -336,16 +337,17 @@ class TaskRun:
         if not argv:
             container.status, container.reason = "NOT_STARTED", "CannotStartContainerError: no command"
             return
-        netns = self.networking.task_netns
+        netns, address = self.networking.task_netns, self.eni or self.networking.instance_address
         if self.networking.mode == "bridge":
-            netns = self._bridge_namespace(container)
+            netns, address = self._bridge_namespace(container)
+        argv = image.with_private_address(argv, str(address))
         mounts = [Mount(self.volumes[m["sourceVolume"]], m["containerPath"], m.get("readOnly", False))
                   for m in definition.get("mountPoints", [])]
         workdir = definition.get("workingDirectory") or image.workdir
         container.spec = ContainerSpec(
             key=f"{self.task_id}-{container.name}", netns=str(netns), argv=argv, env=env, uid=uid, gid=gid,
             workdir=workdir, programs=dict(image.program or {}), mounts=mounts, hide_shells=not image.has_shell,
-            read_only_root=bool(definition.get("readonlyRootFilesystem")),
+            read_only_root=bool(definition.get("readonlyRootFilesystem")), resolv_conf=self.networking.resolv_conf,
             groups=[0] if definition.get("user") and self._mounts_ebs(container) else [],
             ulimits={u["name"]: (int(u["softLimit"]), int(u["hardLimit"])) for u in definition.get("ulimits", [])})
         assert container.log is not None
@@ -359,8 +361,9 @@ class TaskRun:
         launch = {v["name"] for v in self.definition.get("volumes", []) if v.get("configuredAtLaunch")}
         return any(m.get("sourceVolume") in launch for m in container.definition.get("mountPoints", []))
 
-    def _bridge_namespace(self, container: Container) -> str:
-        """A bridge container's own namespace, and a proxy on the instance for each binding."""
+    def _bridge_namespace(self, container: Container) -> tuple[str, str]:
+        """A bridge container's own namespace (name, address), and a proxy on the instance for
+        each binding."""
         assert self.networking.bridge_host is not None and self.networking.instance_netns
         host = self.networking.bridge_host(container.name)
         described = {c["name"]: c for c in self.description.get("containers", [])}.get(container.name, {})
@@ -369,7 +372,7 @@ class TaskRun:
             self.proxies.append(self.sandbox.proxy(
                 self.networking.instance_netns, "0.0.0.0", binding["hostPort"], host.address,
                 binding["containerPort"], container.log.with_suffix(".proxy.log")))
-        return host.name
+        return host.name, host.address
 
     def _health_check(self, container: Container, now: float) -> str:
         check = container.definition["healthCheck"]

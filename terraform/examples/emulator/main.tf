@@ -55,6 +55,7 @@ module "stack" {
   enable_alertmanager          = var.enable_alertmanager
   alert_receiver               = var.alert_receiver
   alert_group_wait             = var.alert_group_wait
+  alertmanager_replicas        = var.alertmanager_replicas
   extra_rule_files             = var.extra_rule_files
 
   event_reconcile_interval = var.event_reconcile_interval

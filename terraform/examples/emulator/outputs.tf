@@ -32,3 +32,8 @@ output "prometheus_security_group_id" {
   description = "Security group of the Prometheus task: the example apps' group lets it in."
   value       = module.stack.prometheus_security_group_id
 }
+
+output "alertmanager_replicas" {
+  description = "Alertmanager tasks (one gossip cluster)."
+  value       = module.stack.alertmanager_replicas
+}

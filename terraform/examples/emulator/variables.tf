@@ -56,6 +56,12 @@ variable "prometheus_replicas" {
   default     = 2
 }
 
+variable "alertmanager_replicas" {
+  description = "Alertmanager replicas (one gossip cluster)."
+  type        = number
+  default     = 2
+}
+
 variable "prometheus_snapshot_schedule" {
   description = "Daily TSDB volume snapshots, or null. Neither emulator serves Data Lifecycle Manager: the tests plan it and apply without it."
   type = object({

@@ -1,12 +1,17 @@
 # Alertmanager on Fargate: its config comes from SSM through the config-reloader (a one-pass
 # init, then a sidecar that reloads it on change), it is registered in Cloud Map with its port,
-# and Prometheus finds it there (the prometheus module's alertmanager_service).
+# and Prometheus finds it there (the prometheus module's alertmanager_service). With replicas of
+# 2 or more, the tasks are one gossip cluster: each resolves the Cloud Map A record to find the
+# others, and they share silences and the notification log, so one notification goes out per
+# alert group while any one of them is up.
 
 data "aws_region" "current" {}
 
 locals {
   config_volume = "config"
   data_volume   = "data"
+  clustered     = var.replicas > 1
+  gossip_port   = 9094
 
   config = templatefile("${path.module}/templates/alertmanager.yml.tftpl", {
     webhook_url   = var.receiver.webhook_url
@@ -62,12 +67,17 @@ locals {
       # by nobody), where silences and the notification log live for the life of the task.
       user                   = "65534:65534"
       readonlyRootFilesystem = true
-      command = [
-        "--config.file=/etc/config/alertmanager.yml",
-        "--storage.path=/alertmanager",
+      command = concat(
+        ["--config.file=/etc/config/alertmanager.yml", "--storage.path=/alertmanager"],
+        # The peers are every address of the Cloud Map name, itself included, resolved again
+        # every 15 s, so a replacement task joins as soon as ECS registers it. Each task
+        # advertises its ENI's private address, which Alertmanager finds on awsvpc by itself.
         # One replica: no gossip peers, so no cluster listener.
-        "--cluster.listen-address=",
-      ]
+        local.clustered ? [
+          "--cluster.listen-address=0.0.0.0:${local.gossip_port}",
+          "--cluster.peer=${coalesce(var.cluster_peer_dns_name, "-")}:${local.gossip_port}",
+        ] : ["--cluster.listen-address="],
+      )
       environment = []
       mountPoints = [
         { sourceVolume = local.config_volume, containerPath = "/etc/config", readOnly = true },
@@ -148,6 +158,17 @@ resource "aws_vpc_security_group_ingress_rule" "from_cidrs" {
   to_port           = 9093
 }
 
+# Gossip between the replicas: memberlist probes and gossips over UDP and syncs state over TCP.
+resource "aws_vpc_security_group_ingress_rule" "gossip" {
+  for_each                     = var.create && local.clustered ? toset(["tcp", "udp"]) : toset([])
+  security_group_id            = aws_security_group.this[0].id
+  description                  = "Gossip (${each.key}) between the Alertmanager replicas"
+  referenced_security_group_id = aws_security_group.this[0].id
+  ip_protocol                  = each.key
+  from_port                    = local.gossip_port
+  to_port                      = local.gossip_port
+}
+
 resource "aws_vpc_security_group_egress_rule" "all" {
   count             = var.create ? 1 : 0
   security_group_id = aws_security_group.this[0].id
@@ -183,15 +204,17 @@ resource "aws_ecs_task_definition" "this" {
 }
 
 resource "aws_ecs_service" "this" {
-  count                              = var.create ? 1 : 0
-  name                               = var.name
-  cluster                            = var.cluster_arn
-  task_definition                    = aws_ecs_task_definition.this[0].arn
-  desired_count                      = 1
-  launch_type                        = "FARGATE"
-  propagate_tags                     = "SERVICE"
-  enable_ecs_managed_tags            = true
-  deployment_minimum_healthy_percent = 0
+  count                   = var.create ? 1 : 0
+  name                    = var.name
+  cluster                 = var.cluster_arn
+  task_definition         = aws_ecs_task_definition.this[0].arn
+  desired_count           = var.replicas
+  launch_type             = "FARGATE"
+  propagate_tags          = "SERVICE"
+  enable_ecs_managed_tags = true
+  # A cluster is replaced one replica at a time (the new one gets silences and the notification
+  # log from the others); a single Alertmanager is stopped before its replacement starts.
+  deployment_minimum_healthy_percent = local.clustered ? 50 : 0
   deployment_maximum_percent         = 100
   tags                               = var.tags
 
@@ -207,7 +230,7 @@ resource "aws_ecs_service" "this" {
     assign_public_ip = false
   }
 
-  # The SRV record carries 9093, so Prometheus's alerting block (file_sd on the Cloud Map file)
+  # Fargate spreads the replicas over the subnets' zones. The SRV record carries 9093, so Prometheus's alerting block (file_sd on the Cloud Map file)
   # and the Cloud Map scrape job reach Alertmanager on its port.
   dynamic "service_registries" {
     for_each = var.cloudmap_service_arn == null ? [] : [var.cloudmap_service_arn]

@@ -22,3 +22,8 @@ output "security_group_id" {
   description = "Security group of the Alertmanager task, or null."
   value       = one(aws_security_group.this[*].id)
 }
+
+output "replicas" {
+  description = "Alertmanager tasks of the service (one gossip cluster when 2 or more)."
+  value       = var.replicas
+}

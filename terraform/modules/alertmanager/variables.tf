@@ -35,6 +35,28 @@ variable "subnet_ids" {
   }
 }
 
+variable "replicas" {
+  description = "Alertmanager tasks, one gossip cluster (the subnets' zones in turn): with 2 or more, every Prometheus sends to each, they share silences and the notification log, and one notification goes out per alert group while any one is up. 1 runs a single Alertmanager without a cluster listener."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.replicas >= 1 && var.replicas <= 5 && floor(var.replicas) == var.replicas
+    error_message = "replicas must be a whole number from 1 to 5."
+  }
+}
+
+variable "cluster_peer_dns_name" {
+  description = "DNS name every replica resolves to find its gossip peers: the Cloud Map service's A record, e.g. alertmanager.monitoring.local. Needed when replicas is 2 or more."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.replicas == 1 || var.cluster_peer_dns_name != null
+    error_message = "With replicas of 2 or more, set cluster_peer_dns_name (the Cloud Map service's DNS name, e.g. alertmanager.monitoring.local): the replicas find each other there."
+  }
+}
+
 variable "allowed_security_group_ids" {
   description = "Security groups that may reach 9093: Prometheus, which sends alerts and scrapes Alertmanager."
   type        = list(string)
@@ -128,7 +150,7 @@ variable "config_kms_key_arn" {
 }
 
 variable "cloudmap_service_arn" {
-  description = "Cloud Map service to register the task in (with an SRV record), or null. Prometheus finds Alertmanager through it."
+  description = "Cloud Map service to register the tasks in (with A and SRV records), or null. Prometheus finds every Alertmanager through it, and the replicas find each other by its A record (cluster_peer_dns_name)."
   type        = string
   default     = null
 }

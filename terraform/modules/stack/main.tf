@@ -174,6 +174,8 @@ module "alertmanager" {
   log_kms_key_arn            = var.log_kms_key_arn
   log_retention_days         = var.log_retention_days
   group_wait                 = var.alert_group_wait
+  replicas                   = var.alertmanager_replicas
+  cluster_peer_dns_name      = "alertmanager.${module.cloudmap.namespace_name}"
   cloudmap_service_arn       = var.enable_alertmanager ? module.cloudmap.service_arns["alertmanager"] : null
   cpu_architecture           = var.cpu_architecture
   wait_for_steady_state      = var.wait_for_steady_state

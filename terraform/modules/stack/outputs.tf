@@ -64,6 +64,11 @@ output "alertmanager_config_parameter" {
   value       = module.alertmanager.config_parameter_name
 }
 
+output "alertmanager_replicas" {
+  description = "Alertmanager tasks (one gossip cluster when 2 or more); 0 without Alertmanager."
+  value       = var.enable_alertmanager ? module.alertmanager.replicas : 0
+}
+
 output "prometheus_replicas" {
   description = "Each Prometheus replica: name (its __replica__ label and service), subnet, and with instance-ebs its TSDB volume, zone and the auto scaling group of its instance."
   value       = module.prometheus.replicas

@@ -91,6 +91,12 @@ variable "prometheus_replicas" {
   default     = 2
 }
 
+variable "alertmanager_replicas" {
+  description = "Alertmanager tasks, one gossip cluster found through Cloud Map (2 delivers alerts while one is down, one notification per alert group while both are up; 1 is allowed)."
+  type        = number
+  default     = 2
+}
+
 variable "prometheus_volume_size_gib" {
   description = "Each replica's TSDB volume, GiB (EBS storage choices); retention by size is 80% of it."
   type        = number
