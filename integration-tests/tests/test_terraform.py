@@ -96,7 +96,8 @@ def test_emulator_apply_then_plan_shows_no_changes(applied: AppliedStack) -> Non
 def test_each_port_is_open_only_to_its_clients(applied: AppliedStack) -> None:
     """No ingress from the whole VPC: the instances (privileged cAdvisor, dynamic host ports) take
     scrapes from Prometheus only; 9090 (lifecycle API on) takes Grafana, Prometheus itself and the
-    port-forwarding instances; Alertmanager and Grafana take Prometheus and the instances. The
+    port-forwarding instances; Alertmanager and Grafana take Prometheus and the instances, and
+    the Alertmanagers each other's gossip. The
     emulator doesn't enforce security groups, so the state is what is checked."""
     resources = applied.resources()
     group = {r["values"]["name"].removeprefix("emu-"): r["values"]["id"]
@@ -112,7 +113,10 @@ def test_each_port_is_open_only_to_its_clients(applied: AppliedStack) -> None:
 
     assert sources("ecs-instances") == {("prometheus", 9100, 9100), ("prometheus", 32768, 65535)}
     assert sources("prometheus") == {(g, 9090, 9090) for g in ("prometheus", "grafana", "ecs-instances")}
-    assert sources("alertmanager") == {(g, 9093, 9093) for g in ("prometheus", "ecs-instances")}
+    # ... and the Alertmanager cluster its own gossip, over TCP and UDP.
+    assert sources("alertmanager") == {(g, 9093, 9093) for g in ("prometheus", "ecs-instances")} | \
+        {("alertmanager", 9094, 9094)}
+    assert sorted(r["ip_protocol"] for r in rules if r["to_port"] == 9094) == ["tcp", "udp"]
     assert sources("grafana") == {(g, 3000, 3000) for g in ("prometheus", "ecs-instances")}
 
 
@@ -206,7 +210,8 @@ PLAN_MATRIX = [
     {"remote_write": "existing", "amp_workspace_arn": AMP_ARN, "prometheus_storage": "instance-ebs",
      "prometheus_replicas": "2", "prometheus_snapshot_schedule": SNAPSHOTS, "enable_grafana": "true",
      "alert_receiver": f'{{sns_topic_arn="{SNS_TOPIC}"}}'},
-    {"remote_write": "create", "prometheus_storage": "instance-ebs", "prometheus_replicas": "1", "enable_grafana": "true"},
+    {"remote_write": "create", "prometheus_storage": "instance-ebs", "prometheus_replicas": "1", "enable_grafana": "true",
+     "alertmanager_replicas": "1"},
     {"remote_write": "create", "prometheus_storage": "fargate-ebs-lost-with-task", "prometheus_replicas": "2",
      "enable_grafana": "false"},
 ]
@@ -228,7 +233,8 @@ def plan(planner: AppliedStack, choices: dict[str, str], state: Path) -> subproc
 
 @pytest.mark.parametrize("choices", PLAN_MATRIX, ids=lambda c: "-".join(
     f"{c['remote_write']} {c['prometheus_storage']} x{c['prometheus_replicas']} grafana={c['enable_grafana']}"
-    f" alertmanager={c.get('enable_alertmanager', 'true')}{'+sns' if 'alert_receiver' in c else ''}".split()))
+    f" alertmanager={c.get('enable_alertmanager', 'true')}x{c.get('alertmanager_replicas', '2')}"
+    f"{'+sns' if 'alert_receiver' in c else ''}".split()))
 def test_the_examples_choices_plan(choices: dict[str, str], planner: AppliedStack, tmp_path: Path) -> None:
     done = plan(planner, choices, tmp_path / "terraform.tfstate")
     assert done.returncode == 0, f"plan failed for {choices}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
@@ -238,8 +244,15 @@ def test_the_examples_choices_plan(choices: dict[str, str], planner: AppliedStac
         assert "aps:RemoteWrite" in planned and AMP_ARN in planned
     if choices["remote_write"] == "none":
         assert "aps:RemoteWrite" not in planned
-    # A module switched off (its `create`) plans nothing at all.
+    # With remote write, Grafana gets the workspace as a second data source, signed as its task
+    # role, which may query it; without, neither.
     grafana = choices["enable_grafana"] == "true"
+    amp_source = grafana and choices["remote_write"] != "none"
+    assert ("aps:QueryMetrics" in planned) == amp_source
+    assert ("sigV4Auth: true" in planned) == (amp_source and choices["remote_write"] == "existing")  # else known after apply
+    if amp_source and choices["remote_write"] == "existing":
+        assert f"url: https://aps-workspaces.us-east-1.amazonaws.com/workspaces/{AMP_ARN.rsplit('/', 1)[1]}\n" in planned
+    # A module switched off (its `create`) plans nothing at all.
     assert ("module.grafana.aws_ecs_service.this[0] will be created" in planned) == grafana
     assert bool(re.search(r"# module\.stack\.module\.grafana\.\S+ will be created", planned)) == grafana
     storage, replicas = choices["prometheus_storage"], int(choices["prometheus_replicas"])
@@ -257,6 +270,10 @@ def test_the_examples_choices_plan(choices: dict[str, str], planner: AppliedStac
     assert ("module.alertmanager.aws_ecs_service.this[0] will be created" in planned) == alertmanager
     assert bool(re.search(r"# module\.stack\.module\.alertmanager\.\S+ will be created", planned)) == alertmanager
     assert ("sns:Publish" in planned and SNS_TOPIC in planned) == ("alert_receiver" in choices)
+    # Two Alertmanagers or more are one gossip cluster: peers by the Cloud Map name, port 9094.
+    clustered = alertmanager and choices.get("alertmanager_replicas", "2") != "1"
+    assert ("--cluster.peer=alertmanager.monitoring.internal:9094" in planned) == clustered
+    assert bool(re.search(r'aws_vpc_security_group_ingress_rule\.gossip\["udp"\] will be created', planned)) == clustered
     # The placeholder receiver is a warning at plan, never silent.
     placeholder = alertmanager and "alert_receiver" not in choices
     assert ("alert_receiver is still the placeholder" in done.stdout + done.stderr) == placeholder
@@ -318,7 +335,8 @@ def comparable(container: dict) -> dict:
 
 @pytest.mark.parametrize("family", ["prometheus", "alertmanager", "grafana", "node-exporter", "cadvisor"])
 def test_task_definitions_match_terraform(family: str, applied: AppliedStack) -> None:
-    pasted = json.loads((ROOT / "task-definitions" / f"{family}.json").read_text())
+    # With its placeholders filled as a user would for the emulator example's names.
+    pasted = pasted_definition(ROOT / "task-definitions" / f"{family}.json")
     # Prometheus's file is replica 0's definition.
     registered_family = "emu-prometheus-0" if family == "prometheus" else f"emu-{family}"
     registered = applied.client("ecs").describe_task_definition(taskDefinition=registered_family)["taskDefinition"]

@@ -77,6 +77,8 @@ locals {
         { name = "GF_SECURITY_ADMIN_USER", value = "admin" },
         { name = "GF_AUTH_ANONYMOUS_ENABLED", value = "false" },
         { name = "GF_ANALYTICS_REPORTING_ENABLED", value = "false" },
+        # SigV4 signing for the AMP data source, with the task role's credentials.
+        { name = "GF_AUTH_SIGV4_AUTH_ENABLED", value = tostring(var.amp_data_source != null) },
       ]
       secrets = [{ name = "GF_SECURITY_ADMIN_PASSWORD", valueFrom = local.admin_secret_arn }]
       mountPoints = [for kind, _ in local.reloaders : {
@@ -147,10 +149,14 @@ resource "aws_s3_bucket_lifecycle_configuration" "config" {
 }
 
 resource "aws_s3_object" "datasources" {
-  count        = var.create ? 1 : 0
-  bucket       = local.bucket_id
-  key          = "${var.config_prefix}datasources.yaml"
-  content      = templatefile("${path.module}/templates/datasources.yaml.tftpl", { prometheus_url = var.prometheus_url })
+  count  = var.create ? 1 : 0
+  bucket = local.bucket_id
+  key    = "${var.config_prefix}datasources.yaml"
+  content = templatefile("${path.module}/templates/datasources.yaml.tftpl", {
+    prometheus_url = var.prometheus_url
+    amp_query_url  = var.amp_data_source == null ? "" : var.amp_data_source.url
+    region         = data.aws_region.current.id
+  })
   content_type = "application/yaml"
   tags         = var.tags
 }
@@ -219,6 +225,8 @@ module "iam" {
   execution_kms_key_arns = var.secret_kms_key_arn == null ? [] : [var.secret_kms_key_arn]
   s3_kms_key_arns        = var.secret_kms_key_arn == null ? [] : [var.secret_kms_key_arn]
   log_group_arns         = aws_cloudwatch_log_group.this[*].arn
+  enable_amp_query       = var.amp_data_source != null
+  amp_workspace_arn      = var.amp_data_source == null ? null : var.amp_data_source.workspace_arn
   tags                   = var.tags
 }
 

@@ -73,6 +73,20 @@ variable "prometheus_url" {
   }
 }
 
+variable "amp_data_source" {
+  description = "A second data source, the AMP workspace Prometheus remote-writes to (the long view, de-duplicated across replicas), queried with SigV4 as the task role, which gets aps:QueryMetrics on it: { url = the workspace's query URL, workspace_arn }. null for none."
+  type = object({
+    url           = string
+    workspace_arn = string
+  })
+  default = null
+
+  validation {
+    condition     = var.amp_data_source == null || can(regex("^https://", var.amp_data_source.url))
+    error_message = "amp_data_source.url must be the workspace's https:// query URL, e.g. https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-1234."
+  }
+}
+
 variable "config_bucket_id" {
   description = "Existing S3 bucket (name) for the provisioning files; null creates a private, versioned, encrypted one."
   type        = string

@@ -76,6 +76,12 @@ locals {
       resources  = [var.amp_workspace_arn]
       conditions = []
     }] : [],
+    var.enable_amp_query ? [{
+      sid        = "QueryManagedPrometheus"
+      actions    = ["aps:QueryMetrics", "aps:GetSeries", "aps:GetLabels", "aps:GetMetricMetadata"]
+      resources  = [var.amp_workspace_arn]
+      conditions = []
+    }] : [],
   )
 }
 

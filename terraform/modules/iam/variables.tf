@@ -66,14 +66,20 @@ variable "enable_remote_write" {
   default     = false
 }
 
+variable "enable_amp_query" {
+  description = "Grant the queries of Grafana's AMP data source (aps:QueryMetrics, GetSeries, GetLabels, GetMetricMetadata) on amp_workspace_arn. A bool known at plan, as enable_remote_write."
+  type        = bool
+  default     = false
+}
+
 variable "amp_workspace_arn" {
-  description = "Amazon Managed Service for Prometheus workspace that Prometheus remote-writes to; required with enable_remote_write."
+  description = "Amazon Managed Service for Prometheus workspace that Prometheus remote-writes to or Grafana queries; required with enable_remote_write or enable_amp_query."
   type        = string
   default     = null
 
   validation {
-    condition     = !var.enable_remote_write || var.amp_workspace_arn != null
-    error_message = "enable_remote_write needs amp_workspace_arn: the ARN of the workspace Prometheus writes to."
+    condition     = !(var.enable_remote_write || var.enable_amp_query) || var.amp_workspace_arn != null
+    error_message = "enable_remote_write and enable_amp_query need amp_workspace_arn: the ARN of the workspace written to or queried."
   }
 }
 

@@ -26,7 +26,9 @@ locals {
   retention_size = var.storage == "fargate-ephemeral-lost-with-task" ? var.ephemeral_retention_size : "${floor(var.ebs_size_gib * 0.8)}GB"
 
   amp_workspace_arn = var.remote_write == "create" ? one(aws_prometheus_workspace.this[*].arn) : var.amp_workspace_arn
-  remote_write_url  = var.remote_write == "create" ? "${one(aws_prometheus_workspace.this[*].prometheus_endpoint)}api/v1/remote_write" : (var.remote_write == "existing" ? "https://aps-workspaces.${data.aws_region.current.id}.amazonaws.com/workspaces/${element(split("/", coalesce(var.amp_workspace_arn, "/")), 1)}/api/v1/remote_write" : "")
+  # Grafana's AMP data source: the workspace's query endpoint (<url>/api/v1/query ...).
+  amp_query_url    = trimsuffix(local.remote_write_url, "/api/v1/remote_write")
+  remote_write_url = var.remote_write == "create" ? "${one(aws_prometheus_workspace.this[*].prometheus_endpoint)}api/v1/remote_write" : (var.remote_write == "existing" ? "https://aps-workspaces.${data.aws_region.current.id}.amazonaws.com/workspaces/${element(split("/", coalesce(var.amp_workspace_arn, "/")), 1)}/api/v1/remote_write" : "")
 
   scrape_configs = concat(
     [

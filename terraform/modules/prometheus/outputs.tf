@@ -48,3 +48,8 @@ output "remote_write_url" {
   description = "The remote_write URL in the config, or an empty string."
   value       = local.remote_write_url
 }
+
+output "amp_query_url" {
+  description = "The AMP workspace's query URL (Grafana's AMP data source), or an empty string without remote write."
+  value       = local.amp_query_url
+}

@@ -150,11 +150,15 @@ module "grafana" {
   allowed_cidr_blocks        = var.operator_cidr_blocks
   reloader_image             = var.reloader_image
   prometheus_url             = "http://prometheus.${module.cloudmap.namespace_name}:9090"
-  dashboards_dir             = var.dashboards_dir
-  cloudmap_service_arn       = var.enable_grafana ? module.cloudmap.service_arns["grafana"] : null
-  cpu_architecture           = var.cpu_architecture
-  wait_for_steady_state      = var.wait_for_steady_state
-  tags                       = var.tags
+  amp_data_source = var.remote_write == "none" ? null : {
+    url           = module.prometheus.amp_query_url
+    workspace_arn = module.prometheus.amp_workspace_arn
+  }
+  dashboards_dir        = var.dashboards_dir
+  cloudmap_service_arn  = var.enable_grafana ? module.cloudmap.service_arns["grafana"] : null
+  cpu_architecture      = var.cpu_architecture
+  wait_for_steady_state = var.wait_for_steady_state
+  tags                  = var.tags
 }
 
 module "alertmanager" {
