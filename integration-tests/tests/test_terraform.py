@@ -253,12 +253,12 @@ def test_the_examples_choices_plan(choices: dict[str, str], planner: AppliedStac
     if amp_source and choices["remote_write"] == "existing":
         assert f"url: https://aps-workspaces.us-east-1.amazonaws.com/workspaces/{AMP_ARN.rsplit('/', 1)[1]}\n" in planned
     # A module switched off (its `create`) plans nothing at all.
-    assert ("module.grafana.aws_ecs_service.this[0] will be created" in planned) == grafana
+    assert ("module.grafana.module.service.aws_ecs_service.this[0] will be created" in planned) == grafana
     assert bool(re.search(r"# module\.stack\.module\.grafana\.\S+ will be created", planned)) == grafana
     storage, replicas = choices["prometheus_storage"], int(choices["prometheus_replicas"])
     assert ("volume_configuration" in planned) == (storage == "fargate-ebs-lost-with-task")
     for replica in range(3):
-        service = f"module.prometheus.aws_ecs_service.this[{replica}] will be created" in planned
+        service = f"module.prometheus.module.service.aws_ecs_service.this[{replica}] will be created" in planned
         volume = f"module.prometheus.aws_ebs_volume.data[{replica}] will be created" in planned
         instances = f"module.prometheus.module.replica_instances[{replica}].aws_autoscaling_group.this[0] will be created" in planned
         assert service == (replica < replicas)
@@ -267,13 +267,13 @@ def test_the_examples_choices_plan(choices: dict[str, str], planner: AppliedStac
     assert ("aws_dlm_lifecycle_policy.snapshots[0] will be created" in planned) == \
         ("prometheus_snapshot_schedule" in choices and storage == "instance-ebs")
     alertmanager = choices.get("enable_alertmanager", "true") == "true"
-    assert ("module.alertmanager.aws_ecs_service.this[0] will be created" in planned) == alertmanager
+    assert ("module.alertmanager.module.service.aws_ecs_service.this[0] will be created" in planned) == alertmanager
     assert bool(re.search(r"# module\.stack\.module\.alertmanager\.\S+ will be created", planned)) == alertmanager
     assert ("sns:Publish" in planned and SNS_TOPIC in planned) == ("alert_receiver" in choices)
     # Two Alertmanagers or more are one gossip cluster: peers by the Cloud Map name, port 9094.
     clustered = alertmanager and choices.get("alertmanager_replicas", "2") != "1"
     assert ("--cluster.peer=alertmanager.monitoring.internal:9094" in planned) == clustered
-    assert bool(re.search(r'aws_vpc_security_group_ingress_rule\.gossip\["udp"\] will be created', planned)) == clustered
+    assert bool(re.search(r'aws_vpc_security_group_ingress_rule\.from_self\["udp/9094"\] will be created', planned)) == clustered
     # The placeholder receiver is a warning at plan, never silent.
     placeholder = alertmanager and "alert_receiver" not in choices
     assert ("alert_receiver is still the placeholder" in done.stdout + done.stderr) == placeholder

@@ -20,12 +20,6 @@ locals {
     region        = data.aws_region.current.id
   })
 
-  log_options = {
-    "awslogs-group"         = one(aws_cloudwatch_log_group.this[*].name)
-    "awslogs-region"        = data.aws_region.current.id
-    "awslogs-stream-prefix" = var.name
-  }
-
   # What config-init and config-reloader share: the image's nonroot, explicitly, writing only
   # its volume at the image's VOLUME path (/etc/config). Their own metrics are off: Alertmanager
   # exports alertmanager_config_last_reload_successful, which the Cloud Map job scrapes.
@@ -41,9 +35,8 @@ locals {
       { name = "CONFIG_FILE_NAME", value = "alertmanager.yml" },
       { name = "RELOADER_LISTEN", value = "off" },
     ]
-    mountPoints      = [{ sourceVolume = local.config_volume, containerPath = "/etc/config", readOnly = false }]
-    portMappings     = []
-    logConfiguration = { logDriver = "awslogs", options = local.log_options }
+    mountPoints  = [{ sourceVolume = local.config_volume, containerPath = "/etc/config", readOnly = false }]
+    portMappings = []
   }
 
   container_definitions = [
@@ -92,7 +85,6 @@ locals {
         retries     = 3
         startPeriod = 30
       }
-      logConfiguration = { logDriver = "awslogs", options = local.log_options }
     },
   ]
 }
@@ -109,135 +101,107 @@ resource "aws_ssm_parameter" "config" {
   tags        = var.tags
 }
 
-resource "aws_cloudwatch_log_group" "this" {
-  #checkov:skip=CKV_AWS_338: retention is var.log_retention_days (30 by default): container logs of the stack are operational logs, not audit records.
-  count             = var.create ? 1 : 0
-  name              = "/ecs/${var.name}"
-  retention_in_days = var.log_retention_days
-  kms_key_id        = var.log_kms_key_arn
-  tags              = var.tags
-}
+module "service" {
+  source = "../replicated-service"
+  create = var.create
 
-module "iam" {
-  source = "../iam"
-  count  = var.create ? 1 : 0
-
-  name             = var.name
-  config_ssm_paths = [var.ssm_path]
-  ssm_kms_key_arns = var.config_kms_key_arn == null ? [] : [var.config_kms_key_arn]
-  sns_topic_arns   = var.receiver.sns_topic_arn == null ? [] : [var.receiver.sns_topic_arn]
-  log_group_arns   = aws_cloudwatch_log_group.this[*].arn
-  tags             = var.tags
-}
-
-resource "aws_security_group" "this" {
-  count       = var.create ? 1 : 0
   name        = var.name
-  description = "Alertmanager task: alerts and scrapes on 9093 from Prometheus, the UI from the allowed CIDR blocks"
+  cluster_arn = var.cluster_arn
   vpc_id      = var.vpc_id
-  tags        = var.tags
-}
-
-resource "aws_vpc_security_group_ingress_rule" "from_groups" {
-  count                        = var.create ? length(var.allowed_security_group_ids) : 0
-  security_group_id            = aws_security_group.this[0].id
-  description                  = "Alerts from Prometheus and its scrapes"
-  referenced_security_group_id = var.allowed_security_group_ids[count.index]
-  ip_protocol                  = "tcp"
-  from_port                    = 9093
-  to_port                      = 9093
-}
-
-resource "aws_vpc_security_group_ingress_rule" "from_cidrs" {
-  for_each          = var.create ? toset(var.allowed_cidr_blocks) : toset([])
-  security_group_id = aws_security_group.this[0].id
-  description       = "The Alertmanager UI and API for operators"
-  cidr_ipv4         = each.value
-  ip_protocol       = "tcp"
-  from_port         = 9093
-  to_port           = 9093
-}
-
-# Gossip between the replicas: memberlist probes and gossips over UDP and syncs state over TCP.
-resource "aws_vpc_security_group_ingress_rule" "gossip" {
-  for_each                     = var.create && local.clustered ? toset(["tcp", "udp"]) : toset([])
-  security_group_id            = aws_security_group.this[0].id
-  description                  = "Gossip (${each.key}) between the Alertmanager replicas"
-  referenced_security_group_id = aws_security_group.this[0].id
-  ip_protocol                  = each.key
-  from_port                    = local.gossip_port
-  to_port                      = local.gossip_port
-}
-
-resource "aws_vpc_security_group_egress_rule" "all" {
-  count             = var.create ? 1 : 0
-  security_group_id = aws_security_group.this[0].id
-  description       = "Receivers (webhook, SNS) and AWS APIs"
-  cidr_ipv4         = "0.0.0.0/0"
-  ip_protocol       = "-1"
-}
-
-resource "aws_ecs_task_definition" "this" {
-  count                    = var.create ? 1 : 0
-  family                   = var.name
-  requires_compatibilities = ["FARGATE"]
-  network_mode             = "awsvpc"
-  cpu                      = var.cpu
-  memory                   = var.memory
-  task_role_arn            = module.iam[0].task_role_arn
-  execution_role_arn       = module.iam[0].execution_role_arn
-  container_definitions    = jsonencode(local.container_definitions)
-  tags                     = var.tags
-
-  runtime_platform {
-    operating_system_family = "LINUX"
-    cpu_architecture        = var.cpu_architecture
-  }
-
-  volume {
-    name = local.config_volume
-  }
-
-  volume {
-    name = local.data_volume
-  }
-}
-
-resource "aws_ecs_service" "this" {
-  count                   = var.create ? 1 : 0
-  name                    = var.name
-  cluster                 = var.cluster_arn
-  task_definition         = aws_ecs_task_definition.this[0].arn
-  desired_count           = var.replicas
-  launch_type             = "FARGATE"
-  propagate_tags          = "SERVICE"
-  enable_ecs_managed_tags = true
+  services = [{
+    name                  = var.name
+    container_definitions = jsonencode(local.container_definitions)
+    subnet_ids            = var.subnet_ids
+    desired_count         = var.replicas
+  }]
+  cpu              = var.cpu
+  memory           = var.memory
+  cpu_architecture = var.cpu_architecture
+  volumes          = [{ name = local.config_volume }, { name = local.data_volume }]
   # A cluster is replaced one replica at a time (the new one gets silences and the notification
   # log from the others); a single Alertmanager is stopped before its replacement starts.
   deployment_minimum_healthy_percent = local.clustered ? 50 : 0
   deployment_maximum_percent         = 100
-  tags                               = var.tags
 
-  deployment_circuit_breaker {
-    enable   = true
-    rollback = true
+  permissions = {
+    config_ssm_paths = [var.ssm_path]
+    ssm_kms_key_arns = var.config_kms_key_arn == null ? [] : [var.config_kms_key_arn]
+    sns_topic_arns   = var.receiver.sns_topic_arn == null ? [] : [var.receiver.sns_topic_arn]
   }
+
+  security_group_description = "Alertmanager task: alerts and scrapes on 9093 from Prometheus, the UI from the allowed CIDR blocks"
+  ingress = {
+    port                    = 9093
+    description             = "Alerts, scrapes and the Alertmanager UI and API"
+    from_security_group_ids = var.allowed_security_group_ids
+    from_cidr_blocks        = var.allowed_cidr_blocks
+  }
+  # Gossip between the replicas: memberlist probes and gossips over UDP and syncs state over TCP.
+  ingress_from_self = local.clustered ? [
+    for protocol in ["tcp", "udp"] : { protocol = protocol, port = local.gossip_port, description = "Gossip" }
+  ] : []
+  egress_description = "Receivers (webhook, SNS) and AWS APIs"
+
+  # Fargate spreads the tasks over the subnets' zones. The SRV record carries 9093, so
+  # Prometheus's alerting block (file_sd on the Cloud Map file) and the Cloud Map scrape job
+  # reach Alertmanager on its port; the replicas find each other by its A record.
+  cloudmap = var.cloudmap_service_arn == null ? null : {
+    service_arn = var.cloudmap_service_arn, container_name = "alertmanager", container_port = 9093
+  }
+
   wait_for_steady_state = var.wait_for_steady_state
+  log_retention_days    = var.log_retention_days
+  log_kms_key_arn       = var.log_kms_key_arn
+  tags                  = var.tags
+}
 
-  network_configuration {
-    subnets          = var.subnet_ids
-    security_groups  = [aws_security_group.this[0].id]
-    assign_public_ip = false
-  }
+# State of the version before the replicated-service module.
+moved {
+  from = aws_cloudwatch_log_group.this
+  to   = module.service.aws_cloudwatch_log_group.this
+}
 
-  # Fargate spreads the replicas over the subnets' zones. The SRV record carries 9093, so Prometheus's alerting block (file_sd on the Cloud Map file)
-  # and the Cloud Map scrape job reach Alertmanager on its port.
-  dynamic "service_registries" {
-    for_each = var.cloudmap_service_arn == null ? [] : [var.cloudmap_service_arn]
-    content {
-      registry_arn   = service_registries.value
-      container_name = "alertmanager"
-      container_port = 9093
-    }
-  }
+moved {
+  from = module.iam
+  to   = module.service.module.iam
+}
+
+moved {
+  from = aws_security_group.this
+  to   = module.service.aws_security_group.this
+}
+
+moved {
+  from = aws_vpc_security_group_ingress_rule.from_groups
+  to   = module.service.aws_vpc_security_group_ingress_rule.from_groups
+}
+
+moved {
+  from = aws_vpc_security_group_ingress_rule.from_cidrs
+  to   = module.service.aws_vpc_security_group_ingress_rule.from_cidrs
+}
+
+moved {
+  from = aws_vpc_security_group_egress_rule.all
+  to   = module.service.aws_vpc_security_group_egress_rule.all
+}
+
+moved {
+  from = aws_ecs_task_definition.this
+  to   = module.service.aws_ecs_task_definition.this
+}
+
+moved {
+  from = aws_ecs_service.this
+  to   = module.service.aws_ecs_service.this
+}
+
+moved {
+  from = aws_vpc_security_group_ingress_rule.gossip["tcp"]
+  to   = module.service.aws_vpc_security_group_ingress_rule.from_self["tcp/9094"]
+}
+
+moved {
+  from = aws_vpc_security_group_ingress_rule.gossip["udp"]
+  to   = module.service.aws_vpc_security_group_ingress_rule.from_self["udp/9094"]
 }

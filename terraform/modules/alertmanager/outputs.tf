@@ -1,11 +1,11 @@
 output "service_name" {
   description = "Name of the ECS service, or null when create is false."
-  value       = one(aws_ecs_service.this[*].name)
+  value       = one(module.service.service_names)
 }
 
 output "task_definition_arn" {
   description = "ARN of the task definition, or null."
-  value       = one(aws_ecs_task_definition.this[*].arn)
+  value       = one(module.service.task_definition_arns)
 }
 
 output "container_definitions" {
@@ -20,7 +20,7 @@ output "config_parameter_name" {
 
 output "security_group_id" {
   description = "Security group of the Alertmanager task, or null."
-  value       = one(aws_security_group.this[*].id)
+  value       = module.service.security_group_id
 }
 
 output "replicas" {

@@ -9,12 +9,6 @@ locals {
   dashboards       = fileset(var.dashboards_dir, "*.json")
   provisioning     = "/etc/grafana/provisioning"
 
-  log_options = {
-    "awslogs-group"         = one(aws_cloudwatch_log_group.this[*].name)
-    "awslogs-region"        = data.aws_region.current.id
-    "awslogs-stream-prefix" = var.name
-  }
-
   # One reloader per provisioning directory: Grafana wants datasources/ and dashboards/ apart.
   reloaders = {
     datasources = {
@@ -45,9 +39,8 @@ locals {
       ],
       r.scrape == null ? [] : [{ name = "SOURCE_PROMETHEUS_SCRAPE_CONFIGS_PATH", value = r.scrape }],
     )
-    mountPoints      = [{ sourceVolume = kind, containerPath = "/etc/config", readOnly = false }]
-    portMappings     = []
-    logConfiguration = { logDriver = "awslogs", options = local.log_options }
+    mountPoints  = [{ sourceVolume = kind, containerPath = "/etc/config", readOnly = false }]
+    portMappings = []
   } }
 
   container_definitions = concat(
@@ -84,9 +77,8 @@ locals {
       mountPoints = [for kind, _ in local.reloaders : {
         sourceVolume = kind, containerPath = "${local.provisioning}/${kind}", readOnly = true
       }]
-      portMappings     = [{ containerPort = 3000, protocol = "tcp" }]
-      dependsOn        = [for kind, _ in local.reloaders : { containerName = "init-${kind}", condition = "SUCCESS" }]
-      logConfiguration = { logDriver = "awslogs", options = local.log_options }
+      portMappings = [{ containerPort = 3000, protocol = "tcp" }]
+      dependsOn    = [for kind, _ in local.reloaders : { containerName = "init-${kind}", condition = "SUCCESS" }]
     }],
   )
 }
@@ -204,125 +196,92 @@ resource "aws_secretsmanager_secret_version" "admin" {
   secret_string_wo_version = var.admin_password_version
 }
 
-resource "aws_cloudwatch_log_group" "this" {
-  #checkov:skip=CKV_AWS_338: retention is var.log_retention_days (30 by default): container logs of the stack are operational logs, not audit records.
-  count             = var.create ? 1 : 0
-  name              = "/ecs/${var.name}"
-  retention_in_days = var.log_retention_days
-  kms_key_id        = var.log_kms_key_arn
-  tags              = var.tags
-}
+module "service" {
+  source = "../replicated-service"
+  create = var.create
 
-module "iam" {
-  count  = var.create ? 1 : 0
-  source = "../iam"
-
-  name                  = var.name
-  config_bucket_arn     = local.bucket_arn
-  config_s3_prefixes    = [var.config_prefix]
-  execution_secret_arns = [local.admin_secret_arn]
-  # With a customer key, reading the secret and the SSE-KMS objects needs kms:Decrypt on it.
-  execution_kms_key_arns = var.secret_kms_key_arn == null ? [] : [var.secret_kms_key_arn]
-  s3_kms_key_arns        = var.secret_kms_key_arn == null ? [] : [var.secret_kms_key_arn]
-  log_group_arns         = aws_cloudwatch_log_group.this[*].arn
-  enable_amp_query       = var.amp_data_source != null
-  amp_workspace_arn      = var.amp_data_source == null ? null : var.amp_data_source.workspace_arn
-  tags                   = var.tags
-}
-
-resource "aws_security_group" "this" {
-  count       = var.create ? 1 : 0
   name        = var.name
-  description = "Grafana task: the UI on 3000 from the allowed groups and CIDR blocks"
+  cluster_arn = var.cluster_arn
   vpc_id      = var.vpc_id
-  tags        = var.tags
-}
+  services = [{
+    name                  = var.name
+    container_definitions = jsonencode(local.container_definitions)
+    subnet_ids            = var.subnet_ids
+    desired_count         = 1
+  }]
+  cpu              = 512
+  memory           = 1024
+  cpu_architecture = var.cpu_architecture
+  volumes          = [for kind, _ in local.reloaders : { name = kind }]
 
-resource "aws_vpc_security_group_ingress_rule" "from_groups" {
-  count                        = var.create ? length(var.allowed_security_group_ids) : 0
-  security_group_id            = aws_security_group.this[0].id
-  description                  = "Grafana UI and /metrics from ${var.allowed_security_group_ids[count.index]}"
-  referenced_security_group_id = var.allowed_security_group_ids[count.index]
-  ip_protocol                  = "tcp"
-  from_port                    = 3000
-  to_port                      = 3000
-}
-
-resource "aws_vpc_security_group_ingress_rule" "ui" {
-  for_each          = var.create ? toset(var.allowed_cidr_blocks) : toset([])
-  security_group_id = aws_security_group.this[0].id
-  description       = "Grafana UI from operators"
-  cidr_ipv4         = each.value
-  ip_protocol       = "tcp"
-  from_port         = 3000
-  to_port           = 3000
-}
-
-resource "aws_vpc_security_group_egress_rule" "all" {
-  count             = var.create ? 1 : 0
-  security_group_id = aws_security_group.this[0].id
-  description       = "Prometheus queries, S3 and AWS APIs"
-  cidr_ipv4         = "0.0.0.0/0"
-  ip_protocol       = "-1"
-}
-
-resource "aws_ecs_task_definition" "this" {
-  count                    = var.create ? 1 : 0
-  family                   = var.name
-  requires_compatibilities = ["FARGATE"]
-  network_mode             = "awsvpc"
-  cpu                      = 512
-  memory                   = 1024
-  task_role_arn            = module.iam[0].task_role_arn
-  execution_role_arn       = module.iam[0].execution_role_arn
-  container_definitions    = jsonencode(local.container_definitions)
-
-  runtime_platform {
-    operating_system_family = "LINUX"
-    cpu_architecture        = var.cpu_architecture
+  permissions = {
+    config_bucket_arn     = local.bucket_arn
+    config_s3_prefixes    = [var.config_prefix]
+    execution_secret_arns = [local.admin_secret_arn]
+    # With a customer key, reading the secret and the SSE-KMS objects needs kms:Decrypt on it.
+    execution_kms_key_arns = var.secret_kms_key_arn == null ? [] : [var.secret_kms_key_arn]
+    s3_kms_key_arns        = var.secret_kms_key_arn == null ? [] : [var.secret_kms_key_arn]
+    enable_amp_query       = var.amp_data_source != null
+    amp_workspace_arn      = var.amp_data_source == null ? null : var.amp_data_source.workspace_arn
   }
-  tags = var.tags
 
-  dynamic "volume" {
-    for_each = local.reloaders
-    content {
-      name = volume.key
-    }
+  security_group_description = "Grafana task: the UI on 3000 from the allowed groups and CIDR blocks"
+  ingress = {
+    port                    = 3000
+    description             = "Grafana UI and /metrics"
+    from_security_group_ids = var.allowed_security_group_ids
+    from_cidr_blocks        = var.allowed_cidr_blocks
   }
-}
+  egress_description = "Prometheus queries, S3 and AWS APIs"
 
-resource "aws_ecs_service" "this" {
-  count           = var.create ? 1 : 0
-  name            = var.name
-  cluster         = var.cluster_arn
-  task_definition = aws_ecs_task_definition.this[0].arn
-  desired_count   = 1
-  launch_type     = "FARGATE"
-  propagate_tags  = "SERVICE"
-  tags            = var.tags
-
-  # A task that keeps failing to start rolls the deployment back instead of looping forever, and
-  # with wait_for_steady_state a broken deployment fails the apply instead of looking deployed.
-  deployment_circuit_breaker {
-    enable   = true
-    rollback = true
+  # The SRV record carries 3000, so the Cloud Map job scrapes Grafana's /metrics there.
+  cloudmap = var.cloudmap_service_arn == null ? null : {
+    service_arn = var.cloudmap_service_arn, container_name = "grafana", container_port = 3000
   }
+
   wait_for_steady_state = var.wait_for_steady_state
+  log_retention_days    = var.log_retention_days
+  log_kms_key_arn       = var.log_kms_key_arn
+  tags                  = var.tags
+}
 
-  network_configuration {
-    subnets          = var.subnet_ids
-    security_groups  = [aws_security_group.this[0].id]
-    assign_public_ip = false
-  }
+# State of the version before the replicated-service module.
+moved {
+  from = aws_cloudwatch_log_group.this
+  to   = module.service.aws_cloudwatch_log_group.this
+}
 
-  # The SRV record carries the port, so ECS registers AWS_INSTANCE_PORT and the Cloud Map job
-  # scrapes 3000 instead of port 80.
-  dynamic "service_registries" {
-    for_each = var.cloudmap_service_arn == null ? [] : [var.cloudmap_service_arn]
-    content {
-      registry_arn   = service_registries.value
-      container_name = "grafana"
-      container_port = 3000
-    }
-  }
+moved {
+  from = module.iam
+  to   = module.service.module.iam
+}
+
+moved {
+  from = aws_security_group.this
+  to   = module.service.aws_security_group.this
+}
+
+moved {
+  from = aws_vpc_security_group_ingress_rule.from_groups
+  to   = module.service.aws_vpc_security_group_ingress_rule.from_groups
+}
+
+moved {
+  from = aws_vpc_security_group_ingress_rule.ui
+  to   = module.service.aws_vpc_security_group_ingress_rule.from_cidrs
+}
+
+moved {
+  from = aws_vpc_security_group_egress_rule.all
+  to   = module.service.aws_vpc_security_group_egress_rule.all
+}
+
+moved {
+  from = aws_ecs_task_definition.this
+  to   = module.service.aws_ecs_task_definition.this
+}
+
+moved {
+  from = aws_ecs_service.this
+  to   = module.service.aws_ecs_service.this
 }

@@ -62,12 +62,6 @@ locals {
     cluster          = var.name
   })
 
-  log_options = {
-    "awslogs-group"         = aws_cloudwatch_log_group.this.name
-    "awslogs-region"        = data.aws_region.current.id
-    "awslogs-stream-prefix" = var.name
-  }
-
   reloader_environment = [
     { name = "CONFIG_SOURCE", value = "ssm" },
     { name = "SOURCE_PROMETHEUS_CONFIG_FILE_PATH", value = "${var.ssm_path}/config.yml" },
@@ -84,7 +78,6 @@ locals {
     readonlyRootFilesystem = true
     essential              = false
     mountPoints            = [{ sourceVolume = local.config_volume, containerPath = "/etc/config", readOnly = false }]
-    logConfiguration       = { logDriver = "awslogs", options = local.log_options }
   }
 
   # The one source of these container definitions, one list per replica;
@@ -117,7 +110,6 @@ locals {
       portMappings           = []
       mountPoints            = [{ sourceVolume = local.config_volume, containerPath = "/etc/config", readOnly = true }]
       dependsOn              = [{ containerName = "config-init", condition = "SUCCESS" }]
-      logConfiguration       = { logDriver = "awslogs", options = local.log_options }
     },
     {
       name  = "ecs-discoverer"
@@ -141,10 +133,6 @@ locals {
       )
       mountPoints  = [{ sourceVolume = local.sd_volume, containerPath = "/etc/ecs-sd", readOnly = false }]
       portMappings = [{ containerPort = 9001, protocol = "tcp" }]
-      logConfiguration = {
-        logDriver = "awslogs"
-        options   = local.log_options
-      }
     },
     {
       name      = "prometheus"
@@ -180,10 +168,6 @@ locals {
         timeout     = 5
         retries     = 3
         startPeriod = 60
-      }
-      logConfiguration = {
-        logDriver = "awslogs"
-        options   = local.log_options
       }
     },
   ]]
@@ -229,28 +213,6 @@ resource "aws_ssm_parameter" "rules" {
   tags        = var.tags
 }
 
-resource "aws_cloudwatch_log_group" "this" {
-  #checkov:skip=CKV_AWS_338: retention is var.log_retention_days (30 by default): container logs of the stack are operational logs, not audit records.
-  name              = "/ecs/${var.name}"
-  retention_in_days = var.log_retention_days
-  kms_key_id        = var.log_kms_key_arn
-  tags              = var.tags
-}
-
-module "iam" {
-  source = "../iam"
-
-  name                = var.name
-  enable_discoverer   = true
-  config_ssm_paths    = [var.ssm_path]
-  ssm_kms_key_arns    = var.config_kms_key_arn == null ? [] : [var.config_kms_key_arn]
-  enable_remote_write = var.remote_write != "none"
-  events_queue_arns   = var.events_queues == null ? [] : var.events_queues[*].arn
-  amp_workspace_arn   = local.amp_workspace_arn
-  log_group_arns      = [aws_cloudwatch_log_group.this.arn]
-  tags                = var.tags
-}
-
 data "aws_iam_policy_document" "ecs_assume" {
   statement {
     actions = ["sts:AssumeRole"]
@@ -275,164 +237,128 @@ resource "aws_iam_role_policy_attachment" "volumes" {
   policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonECSInfrastructureRolePolicyForVolumes"
 }
 
-resource "aws_security_group" "this" {
-  name        = var.name
-  description = "Prometheus task: queries on 9090 from Grafana, the operators and other Prometheus tasks"
-  vpc_id      = var.vpc_id
-  tags        = var.tags
-}
-
-# 9090 carries --web.enable-lifecycle (POST /-/quit, /-/reload): open to the VPC, anyone in it
-# could stop Prometheus. Only the given groups (Grafana), this group (Prometheus scraping itself
-# through Cloud Map, federation between shards) and the operators' CIDR blocks reach it.
-resource "aws_vpc_security_group_ingress_rule" "from_groups" {
-  count                        = length(var.allowed_security_group_ids) + 1
-  security_group_id            = aws_security_group.this.id
-  description                  = count.index == 0 ? "Prometheus tasks of this group" : "PromQL queries from ${var.allowed_security_group_ids[count.index - 1]}"
-  referenced_security_group_id = count.index == 0 ? aws_security_group.this.id : var.allowed_security_group_ids[count.index - 1]
-  ip_protocol                  = "tcp"
-  from_port                    = 9090
-  to_port                      = 9090
-}
-
-resource "aws_vpc_security_group_ingress_rule" "query" {
-  for_each          = toset(var.allowed_cidr_blocks)
-  security_group_id = aws_security_group.this.id
-  description       = "PromQL queries and the UI from operators"
-  cidr_ipv4         = each.value
-  ip_protocol       = "tcp"
-  from_port         = 9090
-  to_port           = 9090
-}
-
 # Prometheus is let into the groups of what it scrapes, on the scrape ports only (the stack: the
 # container instances, where cAdvisor runs privileged). The rules live here, with their source.
 resource "aws_vpc_security_group_ingress_rule" "scrape_targets" {
   count                        = length(var.scrape_targets)
   security_group_id            = var.scrape_targets[count.index].security_group_id
   description                  = "Prometheus ${var.name} scrapes ${var.scrape_targets[count.index].description}"
-  referenced_security_group_id = aws_security_group.this.id
+  referenced_security_group_id = module.service.security_group_id
   ip_protocol                  = "tcp"
   from_port                    = var.scrape_targets[count.index].from_port
   to_port                      = var.scrape_targets[count.index].to_port
 }
 
-resource "aws_vpc_security_group_egress_rule" "all" {
-  security_group_id = aws_security_group.this.id
-  description       = "Scrapes, AWS APIs and remote write"
-  cidr_ipv4         = "0.0.0.0/0"
-  ip_protocol       = "-1"
-}
+module "service" {
+  source = "../replicated-service"
 
-resource "aws_ecs_task_definition" "this" {
-  count                    = var.replicas
-  family                   = local.replica_names[count.index]
-  requires_compatibilities = [local.launch_type]
-  network_mode             = "awsvpc"
-  cpu                      = var.cpu
-  memory                   = var.memory
-  task_role_arn            = module.iam.task_role_arn
-  execution_role_arn       = module.iam.execution_role_arn
-  container_definitions    = jsonencode(local.container_definitions[count.index])
-  tags                     = var.tags
-
-  runtime_platform {
-    operating_system_family = "LINUX"
-    cpu_architecture        = var.cpu_architecture
-  }
-
-  volume {
-    name = local.config_volume
-  }
-
-  volume {
-    name = local.sd_volume
-  }
-
+  name        = var.name
+  cluster_arn = var.cluster_arn
+  vpc_id      = var.vpc_id
+  # One service per replica, in the subnets' zones in turn; with instance-ebs, placed only on the
+  # replica's own instance, the one its volume is attached to.
+  services = [for i in range(var.replicas) : {
+    name                  = local.replica_names[i]
+    container_definitions = jsonencode(local.container_definitions[i])
+    subnet_ids            = [local.replica_subnets[i]]
+    desired_count         = 1
+    placement_member_of   = local.durable ? "attribute:${local.replica_attribute} == ${local.replica_names[i]}" : null
+  }]
+  launch_type      = local.launch_type
+  cpu              = var.cpu
+  memory           = var.memory
+  cpu_architecture = var.cpu_architecture
   # instance-ebs: the replica's volume, mounted by its instance's boot script; fargate-ebs: an
-  # ECS-managed volume per task (service volume_configuration); ephemeral: task storage.
-  volume {
-    name                = local.data_volume
-    host_path           = local.durable ? local.data_dir : null
-    configure_at_launch = local.task_ebs
-  }
-}
-
-resource "aws_ecs_service" "this" {
-  count                   = var.replicas
-  name                    = local.replica_names[count.index]
-  cluster                 = var.cluster_arn
-  task_definition         = aws_ecs_task_definition.this[count.index].arn
-  desired_count           = 1
-  launch_type             = local.launch_type
-  propagate_tags          = "SERVICE"
-  enable_ecs_managed_tags = true
+  # ECS-managed volume per task (managed_ebs_volume); ephemeral: task storage.
+  volumes = [
+    { name = local.config_volume },
+    { name = local.sd_volume },
+    { name = local.data_volume, host_path = local.durable ? local.data_dir : null, configure_at_launch = local.task_ebs },
+  ]
+  managed_ebs_volume = local.task_ebs ? {
+    volume_name = local.data_volume
+    # Read through the policy attachment, so the services wait until ECS may use the role.
+    role_arn    = aws_iam_role_policy_attachment.volumes[0].role == aws_iam_role.volumes[0].name ? aws_iam_role.volumes[0].arn : null
+    size_gib    = var.ebs_size_gib
+    snapshot_id = var.ebs_snapshot_id
+  } : null
   # One task per replica, and the old one stopped before the new one starts: two Prometheus
   # processes can't share a TSDB. The other replicas scrape and alert meanwhile.
   deployment_minimum_healthy_percent = 0
   deployment_maximum_percent         = 100
-  tags                               = var.tags
 
-  # A task that keeps failing to start rolls the deployment back instead of looping forever, and
-  # with wait_for_steady_state a broken deployment fails the apply instead of looking deployed.
-  deployment_circuit_breaker {
-    enable   = true
-    rollback = true
-  }
-  wait_for_steady_state = var.wait_for_steady_state
-
-  network_configuration {
-    subnets          = [local.replica_subnets[count.index]]
-    security_groups  = [aws_security_group.this.id]
-    assign_public_ip = false
+  permissions = {
+    enable_discoverer   = true
+    config_ssm_paths    = [var.ssm_path]
+    ssm_kms_key_arns    = var.config_kms_key_arn == null ? [] : [var.config_kms_key_arn]
+    enable_remote_write = var.remote_write != "none"
+    events_queue_arns   = var.events_queues == null ? [] : var.events_queues[*].arn
+    amp_workspace_arn   = local.amp_workspace_arn
   }
 
-  # instance-ebs: only the replica's own instance, the one its volume is attached to.
-  dynamic "placement_constraints" {
-    for_each = local.durable ? [local.replica_names[count.index]] : []
-    content {
-      type       = "memberOf"
-      expression = "attribute:${local.replica_attribute} == ${placement_constraints.value}"
-    }
+  # 9090 carries --web.enable-lifecycle (POST /-/quit, /-/reload): open to the VPC, anyone in it
+  # could stop Prometheus. Only the given groups (Grafana), this group (Prometheus scraping itself
+  # through Cloud Map, federation between shards) and the operators' CIDR blocks reach it.
+  security_group_description = "Prometheus task: queries on 9090 from Grafana, the operators and other Prometheus tasks"
+  ingress = {
+    port                    = 9090
+    description             = "PromQL queries and the UI"
+    from_security_group_ids = var.allowed_security_group_ids
+    from_cidr_blocks        = var.allowed_cidr_blocks
   }
+  allow_from_self    = true
+  egress_description = "Scrapes, AWS APIs and remote write"
 
-  # The SRV record carries the port, so ECS registers AWS_INSTANCE_PORT and the Cloud Map job
+  # The SRV record carries 9090, so ECS registers AWS_INSTANCE_PORT and the Cloud Map job
   # scrapes 9090 instead of port 80.
-  dynamic "service_registries" {
-    for_each = var.cloudmap_service_arn == null ? [] : [var.cloudmap_service_arn]
-    content {
-      registry_arn   = service_registries.value
-      container_name = "prometheus"
-      container_port = 9090
-    }
+  cloudmap = var.cloudmap_service_arn == null ? null : {
+    service_arn = var.cloudmap_service_arn, container_name = "prometheus", container_port = 9090
   }
 
-  dynamic "volume_configuration" {
-    for_each = local.task_ebs ? [1] : []
-    content {
-      name = local.data_volume
-      managed_ebs_volume {
-        role_arn         = aws_iam_role.volumes[0].arn
-        size_in_gb       = var.ebs_size_gib
-        snapshot_id      = var.ebs_snapshot_id
-        file_system_type = "ext4"
-        volume_type      = "gp3"
-        encrypted        = true
-      }
-    }
-  }
-
-  # The role must be usable before ECS attaches a volume with it.
-  depends_on = [aws_iam_role_policy_attachment.volumes]
+  wait_for_steady_state = var.wait_for_steady_state
+  log_retention_days    = var.log_retention_days
+  log_kms_key_arn       = var.log_kms_key_arn
+  tags                  = var.tags
 }
 
-# State of the single-service version: its service and task definition are replica 0's.
+# State of earlier versions: the single service's resources are replica 0's, then the
+# replicated-service module holds them.
 moved {
-  from = aws_ecs_service.this
-  to   = aws_ecs_service.this[0]
+  from = aws_cloudwatch_log_group.this
+  to   = module.service.aws_cloudwatch_log_group.this[0]
+}
+
+moved {
+  from = module.iam
+  to   = module.service.module.iam[0]
+}
+
+moved {
+  from = aws_security_group.this
+  to   = module.service.aws_security_group.this[0]
+}
+
+moved {
+  from = aws_vpc_security_group_ingress_rule.from_groups
+  to   = module.service.aws_vpc_security_group_ingress_rule.from_groups
+}
+
+moved {
+  from = aws_vpc_security_group_ingress_rule.query
+  to   = module.service.aws_vpc_security_group_ingress_rule.from_cidrs
+}
+
+moved {
+  from = aws_vpc_security_group_egress_rule.all
+  to   = module.service.aws_vpc_security_group_egress_rule.all[0]
 }
 
 moved {
   from = aws_ecs_task_definition.this
-  to   = aws_ecs_task_definition.this[0]
+  to   = module.service.aws_ecs_task_definition.this
+}
+
+moved {
+  from = aws_ecs_service.this
+  to   = module.service.aws_ecs_service.this
 }

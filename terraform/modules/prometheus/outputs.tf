@@ -1,11 +1,11 @@
 output "service_names" {
   description = "Names of the replicas' ECS services, in replica order."
-  value       = aws_ecs_service.this[*].name
+  value       = module.service.service_names
 }
 
 output "task_definition_arns" {
   description = "ARNs of the replicas' task definitions, in replica order."
-  value       = aws_ecs_task_definition.this[*].arn
+  value       = module.service.task_definition_arns
 }
 
 output "container_definitions" {
@@ -31,12 +31,12 @@ output "config_parameter_name" {
 
 output "security_group_id" {
   description = "Security group of the Prometheus task."
-  value       = aws_security_group.this.id
+  value       = module.service.security_group_id
 }
 
 output "task_role_arn" {
   description = "Task role of Prometheus and its sidecars."
-  value       = module.iam.task_role_arn
+  value       = module.service.task_role_arn
 }
 
 output "amp_workspace_arn" {
