@@ -220,25 +220,35 @@ def test_with_everything_up_an_alert_is_notified_exactly_once(deployed: Deployed
     assert len(deployed.notified(alert)) == 1, deployed.notified(alert)
 
 
-def test_a_task_the_scheduler_adds_after_apply_is_a_target_through_the_event_path(deployed: Deployed) -> None:
-    """The stack's EventBridge rule and queue (task-events module) reach the discoverer in the
-    Prometheus task: the example-env service scaled to 2, the agent's RunTask is applied from the
-    queue, and Prometheus has the new target with no full cycle in between (every 5 minutes)."""
-    task, url = stack_prometheus(deployed.agent)
-    discoverer = f"http://{task.eni}:9001/metrics"
+def test_a_task_the_scheduler_adds_after_apply_is_a_target_of_every_replica_through_the_event_path(
+        deployed: Deployed) -> None:
+    """The stack's EventBridge rule sends each ECS task state change to one queue per replica
+    (task-events module), and each replica's discoverer applies it: the example-env service
+    scaled to 2, the agent's RunTask reaches both replicas' discoverers from their own queues,
+    and both Prometheus replicas have the new target with no full cycle in between (every 5
+    minutes)."""
+    replicas = [stack_prometheus(deployed.agent, replica=i) for i in range(2)]
     cluster = deployed.stack.output()["cluster_name"]
 
-    def example_env_targets() -> list[dict[str, Any]]:
+    def example_env_targets(url: str) -> list[dict[str, Any]]:
         return [t for t in api(url, "targets", state="active")["activeTargets"]
                 if t["labels"].get("job") == "example-env"]
 
-    wait_until(lambda: len(example_env_targets()) == 1, 150, "the first example-env target", interval=2)
-    cycles = metric_sum(requests.get(discoverer, timeout=5).text, "ecs_sd_cycles_total")
-    deployed.stack.client("ecs").update_service(cluster=cluster, service="example-env", desiredCount=2)
-    wait_until(lambda: len(example_env_targets()) == 2, 60, "the second example-env target", interval=1)
-    metrics = requests.get(discoverer, timeout=5).text
-    assert metric_sum(metrics, "ecs_sd_task_events_total", outcome="running") >= 1, metrics
-    assert metric_sum(metrics, "ecs_sd_cycles_total") == cycles, "no full cycle ran in between"
+    def discoverer_metrics(task: Any) -> str:
+        return requests.get(f"http://{task.eni}:9001/metrics", timeout=5).text
+
+    for _, url in replicas:
+        wait_until(lambda: len(example_env_targets(url)) == 1, 150, "the first example-env target", interval=2)
+    cycles = [metric_sum(discoverer_metrics(task), "ecs_sd_cycles_total") for task, _ in replicas]
+    deployed.scale("example-env", 2)
+    for index, (task, url) in enumerate(replicas):
+        wait_until(lambda: len(example_env_targets(url)) == 2, 60, f"replica {index}'s second example-env target",
+                   interval=1)
+        metrics = discoverer_metrics(task)
+        assert metric_sum(metrics, "ecs_sd_task_events_total", outcome="running") >= 1, (index, metrics)
+        assert metric_sum(metrics, "ecs_sd_cycles_total") == cycles[index], f"replica {index} ran a full cycle"
+    queues = deployed.stack.output()["events_queue_urls"]
+    assert len(queues) == 2 and len(set(queues)) == 2, queues
 
 
 def test_grafanas_provisioning_files_are_delivered_to_its_volumes(deployed: Deployed) -> None:

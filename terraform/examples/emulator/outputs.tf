@@ -37,3 +37,8 @@ output "alertmanager_replicas" {
   description = "Alertmanager tasks (one gossip cluster)."
   value       = module.stack.alertmanager_replicas
 }
+
+output "events_queue_urls" {
+  description = "The SQS queues of ECS task state changes, one per Prometheus replica's ecs-discoverer."
+  value       = module.stack.events_queue_urls
+}
