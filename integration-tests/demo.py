@@ -122,6 +122,10 @@ def deployed_demo(stopping: list[bool]) -> int:
                   f"{replica['availability_zone']}, TSDB on {replica['volume_id']})")
         print(f"  ecs-discoverer    http://{eni}:9001/prometheus-targets  (/metrics, /health)")
         print(f"  config-reloader   http://{eni}:9533/metrics")
+        for alertmanager in sorted(t.eni for t in agent.tasks.values()
+                                   if t.family.endswith("-alertmanager") and t.status == "RUNNING"):
+            print(f"  Alertmanager      http://{alertmanager}:9093/#/status   (one gossip cluster, peers by "
+                  f"the Cloud Map name)")
         for ip in instance_ips:
             print(f"  node-exporter     http://{ip}:9100/metrics   (container instance {ip})")
         print_emulators(emulator)

@@ -228,7 +228,6 @@ def test_a_task_the_scheduler_adds_after_apply_is_a_target_of_every_replica_thro
     and both Prometheus replicas have the new target with no full cycle in between (every 5
     minutes)."""
     replicas = [stack_prometheus(deployed.agent, replica=i) for i in range(2)]
-    cluster = deployed.stack.output()["cluster_name"]
 
     def example_env_targets(url: str) -> list[dict[str, Any]]:
         return [t for t in api(url, "targets", state="active")["activeTargets"]
