@@ -17,7 +17,7 @@ XDIST_ARGS  := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadg
 # when there is none, and the Terraform tests then say so in one line instead of running.
 export TF_CLI_CONFIG_FILE := $(shell terraform/cli-config.sh 2>/dev/null)
 
-.PHONY: help deps build test test-fast test-unit test-integration test-terraform dashboards-check terraform-docs build-release bench lint fmt demo clean
+.PHONY: help deps build test test-fast test-unit test-integration test-terraform dashboards-check terraform-docs build-release bench lint fmt demo upgrade-plan clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -68,6 +68,10 @@ fmt: ## Format the Rust code
 
 demo: deps build ## The stack on the embedded emulator with a real Prometheus; Ctrl-C tears it down
 	cd integration-tests && ../$(PYTHON) demo.py
+
+upgrade-plan: deps build ## What upgrading a stack applied at BASE=<git revision> to this tree plans (moves, no replacements)
+	@test -n "$(BASE)" || (echo "give BASE=<git revision>, e.g. make upgrade-plan BASE=HEAD~1"; exit 2)
+	cd integration-tests && ../$(PYTHON) upgrade_plan.py $(BASE)
 
 clean: ## Remove build output, the venv and demo state
 	$(CARGO) clean
