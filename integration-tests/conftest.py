@@ -100,9 +100,9 @@ def prometheus_factory(tmp_path: Path) -> Iterator[type]:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """How pytest-xdist's workers share the tests (`--dist loadgroup`), longest units first:
 
-    - every test of the ECS agent runs on one worker: the agent changes the host (routes,
-      `net.ipv4.ip_forward`, which it restores when it stops) in ways two agents at once would
-      undo for each other;
+    - the tests of the ECS agent go first, a module to a worker: two workers' agents run side by
+      side (each worker has its own addresses, testbed/network.py, and `ip_forward` is held in
+      common, sandbox.Forwarding), but a module's tests share its emulator and its estates;
     - the tests of a module that share a module-scoped fixture (an applied stack, a running bed)
       run on one worker, one after another: split, each worker would build the fixture again,
       and a worker's module change tears it down;
@@ -113,7 +113,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     rank: dict[str, int] = {}
     for item in items:
         if item.get_closest_marker("ecs_agent"):
-            group, rank[item.nodeid] = "ecs-agent", 0
+            group, rank[item.nodeid] = f"ecs-agent:{item.nodeid.split('::')[0]}", 0
         elif shared := module_fixtures(item):
             # No "]" or "@" in a group's name: xdist finds the name after the last "@" of the
             # node ID only when no "]" follows it.

@@ -28,7 +28,10 @@ namespaces and the agent's tmpfs go away at `cleanup()`.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import itertools
+import json
 import os
 import shlex
 import subprocess
@@ -36,6 +39,7 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 from ..network import PLAN
 
@@ -54,6 +58,46 @@ def run(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
     if check and done.returncode != 0:
         raise SandboxError(f"{' '.join(argv)} failed ({done.returncode}): {done.stderr.strip()}")
     return done
+
+
+class Forwarding:
+    """`net.ipv4.ip_forward`, which every running sandbox needs on, shared by the sandboxes of
+    all processes (the test workers run agents side by side): the first to hold it saves the
+    host's value and turns it on, the last to let go restores it. The holders live in a file
+    under /run, changed under an flock; a holder whose process is gone no longer counts."""
+
+    STATE = Path("/run/ecs-testbed-forwarding.json")
+    LOCK = Path("/run/ecs-testbed-forwarding.lock")
+
+    @classmethod
+    def hold(cls, holder: str) -> None:
+        with cls._locked() as state:
+            if not state["holders"]:
+                state["original"] = _sysctl("net.ipv4.ip_forward")
+            state["holders"].append(holder)
+            _sysctl("net.ipv4.ip_forward", "1")
+
+    @classmethod
+    def release(cls, holder: str) -> None:
+        with cls._locked() as state:
+            state["holders"] = [h for h in state["holders"] if h != holder]
+            if not state["holders"] and state.get("original") is not None:
+                _sysctl("net.ipv4.ip_forward", state["original"])
+                state["original"] = None
+
+    @classmethod
+    @contextlib.contextmanager
+    def _locked(cls) -> Iterator[dict]:
+        with open(cls.LOCK, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                state = json.loads(cls.STATE.read_text()) if cls.STATE.exists() else {}
+                alive = [h for h in state.get("holders", []) if Path(f"/proc/{h.split('-')[0]}").exists()]
+                state = {"original": state.get("original"), "holders": alive}
+                yield state
+                cls.STATE.write_text(json.dumps(state))
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def require_root() -> None:
@@ -138,7 +182,7 @@ class ContainerSpec:
 
 class Sandbox:
     """The agent's state on the host: a tmpfs for file systems and volumes, the namespaces it
-    made, and the sysctl it changed (restored at cleanup)."""
+    made, and its hold on `ip_forward` (let go at cleanup)."""
 
     def __init__(self) -> None:
         require_root()
@@ -148,8 +192,8 @@ class Sandbox:
         self.root = Path(tempfile.mkdtemp(prefix="ecs-agent-"))
         run("mount", "-t", "tmpfs", "-o", "mode=0755,size=4g", "ecs-agent", str(self.root))
         self.hosts: list[Host] = []
-        self._forwarding = _sysctl("net.ipv4.ip_forward")
-        _sysctl("net.ipv4.ip_forward", "1")
+        self._forwarding_holder = f"{os.getpid()}-{id(self)}"
+        Forwarding.hold(self._forwarding_holder)
         self._next_bridge = 0
         self._allocating = threading.Lock()  # tasks start their containers from their own threads
 
@@ -331,7 +375,7 @@ class Sandbox:
         for host in reversed(self.hosts):
             host.delete()
         self.hosts.clear()
-        _sysctl("net.ipv4.ip_forward", self._forwarding)
+        Forwarding.release(self._forwarding_holder)
         run("umount", "-l", str(self.root), check=False)
         try:
             self.root.rmdir()
