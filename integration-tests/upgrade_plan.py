@@ -4,8 +4,9 @@ It applies terraform/examples/emulator as it is at BASE (a `git worktree`, remov
 against a fresh embedded emulator, then plans this tree's example against that state, and prints
 the plan's summary with every resource it would replace, destroy or create, and every `moved`.
 A refactor of the modules (resources moved into a module, renamed, re-keyed) must plan no
-replacement of stateful resources: its `moved` blocks carry the state over. Exit status 1 when
-anything would be destroyed or replaced. Not part of `make test` (two applies, about 4 minutes).
+replacement: its `moved` blocks carry the state over. Exit status 1 when anything would be
+destroyed or replaced, but a task definition (a new revision is how ECS changes a task). Not
+part of `make test` (an apply and a plan, about 2 minutes).
 """
 
 from __future__ import annotations
@@ -48,7 +49,9 @@ def main(base: str) -> int:
                if re.search(r"# \S+ (must be replaced|will be destroyed|will be created|will be updated in-place)", line)]
     summary = next((line for line in lines if line.startswith(("Plan:", "No changes."))), "no plan summary")
     print("\n".join(["", *moved, "", *changed, "", summary]))
-    return 1 if any("must be replaced" in line or "will be destroyed" in line for line in changed) else 0
+    lost = [line for line in changed if ("must be replaced" in line or "will be destroyed" in line)
+            and ".aws_ecs_task_definition." not in line]
+    return 1 if lost else 0
 
 
 if __name__ == "__main__":
