@@ -294,6 +294,46 @@ def test_a_zero_discoverer_duration_is_refused_at_plan(variable: str, planner: A
     assert variable in done.stderr and "positive duration" in done.stderr, done.stderr
 
 
+def test_every_variable_of_every_module_and_example_is_read() -> None:
+    """A variable that no resource, module argument, local or output reads is ignored in silence:
+    each one is read (`var.<name>`) in a .tf file of its own module or example besides its
+    declaration (a validation that names it doesn't count)."""
+    unread = []
+    for directory in [*MODULES, *EXAMPLES]:
+        declared = re.findall(r'^variable "(\w+)"', (directory / "variables.tf").read_text(), re.M)
+        body = "".join(p.read_text() for p in directory.glob("*.tf") if p.name != "variables.tf")
+        unread += [f"{directory.name}: {name}" for name in declared if not re.search(rf"\bvar\.{name}\b", body)]
+    assert not unread, f"variables that reach nothing: {unread}"
+
+
+LOG_KEY = "arn:aws:kms:us-east-1:123456789012:key/0a1b2c3d-0000-4000-8000-00000000001a"
+SECRET_KEY = "arn:aws:kms:us-east-1:123456789012:key/0a1b2c3d-0000-4000-8000-00000000002b"
+
+
+def test_log_and_secret_settings_reach_every_log_group_secret_and_bucket(planner: AppliedStack,
+                                                                        tmp_path: Path) -> None:
+    """The stack's log_retention_days and log_kms_key_arn reach every container log group
+    (Prometheus, Alertmanager, Grafana and both daemons), and secret_kms_key_arn Grafana's secret
+    and config bucket: planned, since the emulator has no such keys."""
+    planfile = tmp_path / "plan"
+    done = terraform(EMULATOR_EXAMPLE, "plan", "-input=false", f"-var-file={planner.var_file}",
+                     f"-state={tmp_path / 'terraform.tfstate'}", "-var", "log_retention_days=7",
+                     "-var", f"log_kms_key_arn={LOG_KEY}", "-var", f"secret_kms_key_arn={SECRET_KEY}",
+                     f"-out={planfile}", env=planner.env, check=False, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    shown = json.loads(terraform(EMULATOR_EXAMPLE, "show", "-json", str(planfile), env=planner.env).stdout)
+    after = [(c["type"], c["change"]["after"]) for c in shown["resource_changes"]]
+    groups = {a["name"]: (a["retention_in_days"], a["kms_key_id"]) for t, a in after
+              if t == "aws_cloudwatch_log_group" and a["name"].startswith("/ecs/")}
+    assert {name.rsplit("-", 1)[-1] for name in groups} >= {"prometheus", "alertmanager", "grafana", "exporter",
+                                                           "cadvisor"}, groups
+    assert all(settings == (7, LOG_KEY) for settings in groups.values()), groups
+    secrets = [a["kms_key_id"] for t, a in after if t == "aws_secretsmanager_secret"]
+    encryption = [a["rule"][0]["apply_server_side_encryption_by_default"][0]["kms_master_key_id"] for t, a in after
+                  if t == "aws_s3_bucket_server_side_encryption_configuration"]
+    assert secrets == [SECRET_KEY] and SECRET_KEY in encryption, (secrets, encryption)
+
+
 # --- task definitions -----------------------------------------------------------------------
 
 @pytest.mark.parametrize("path", TASK_DEFINITIONS, ids=lambda p: p.name)

@@ -56,6 +56,9 @@ module "stack" {
   alert_receiver               = var.alert_receiver
   alert_group_wait             = var.alert_group_wait
   alertmanager_replicas        = var.alertmanager_replicas
+  log_retention_days           = var.log_retention_days
+  log_kms_key_arn              = var.log_kms_key_arn
+  secret_kms_key_arn           = var.secret_kms_key_arn
   extra_rule_files             = var.extra_rule_files
 
   event_reconcile_interval = var.event_reconcile_interval

@@ -115,3 +115,21 @@ variable "discoverer_cache_ttl" {
   type        = string
   default     = "5m"
 }
+
+variable "log_retention_days" {
+  description = "Retention of the stack's container log groups, days."
+  type        = number
+  default     = 30
+}
+
+variable "log_kms_key_arn" {
+  description = "KMS key of the stack's log groups, or null. The plan tests give one; applied, the emulator needs the key to exist."
+  type        = string
+  default     = null
+}
+
+variable "secret_kms_key_arn" {
+  description = "KMS key of Grafana's secret and config bucket, or null (planned only, as log_kms_key_arn)."
+  type        = string
+  default     = null
+}

@@ -28,6 +28,7 @@ module "daemon" {
     dev_disk = { host_path = "/dev/disk", container_path = "/dev/disk" }
     cgroup   = { host_path = "/sys/fs/cgroup", container_path = "/sys/fs/cgroup" }
   }
-  log_kms_key_arn = var.log_kms_key_arn
-  tags            = var.tags
+  log_kms_key_arn    = var.log_kms_key_arn
+  log_retention_days = var.log_retention_days
+  tags               = var.tags
 }

@@ -21,6 +21,12 @@ variable "image" {
   default     = "gcr.io/cadvisor/cadvisor:v0.49.1"
 }
 
+variable "log_retention_days" {
+  description = "Retention of the CloudWatch log group, days."
+  type        = number
+  default     = 30
+}
+
 variable "log_kms_key_arn" {
   description = "KMS key encrypting the log group, or null."
   type        = string

@@ -26,6 +26,7 @@ module "daemon" {
     sys    = { host_path = "/sys", container_path = "/host/sys" }
     rootfs = { host_path = "/", container_path = "/rootfs" }
   }
-  log_kms_key_arn = var.log_kms_key_arn
-  tags            = var.tags
+  log_kms_key_arn    = var.log_kms_key_arn
+  log_retention_days = var.log_retention_days
+  tags               = var.tags
 }

@@ -123,18 +123,22 @@ module "node_exporter" {
   source = "../node-exporter"
   create = var.enable_node_exporter
 
-  name        = "${var.name}-node-exporter"
-  cluster_arn = module.cluster.cluster_arn
-  tags        = var.tags
+  name               = "${var.name}-node-exporter"
+  cluster_arn        = module.cluster.cluster_arn
+  log_kms_key_arn    = var.log_kms_key_arn
+  log_retention_days = var.log_retention_days
+  tags               = var.tags
 }
 
 module "cadvisor" {
   source = "../cadvisor"
   create = var.enable_cadvisor
 
-  name        = "${var.name}-cadvisor"
-  cluster_arn = module.cluster.cluster_arn
-  tags        = var.tags
+  name               = "${var.name}-cadvisor"
+  cluster_arn        = module.cluster.cluster_arn
+  log_kms_key_arn    = var.log_kms_key_arn
+  log_retention_days = var.log_retention_days
+  tags               = var.tags
 }
 
 module "grafana" {
@@ -156,6 +160,9 @@ module "grafana" {
   }
   dashboards_dir        = var.dashboards_dir
   cloudmap_service_arn  = var.enable_grafana ? module.cloudmap.service_arns["grafana"] : null
+  secret_kms_key_arn    = var.secret_kms_key_arn
+  log_kms_key_arn       = var.log_kms_key_arn
+  log_retention_days    = var.log_retention_days
   cpu_architecture      = var.cpu_architecture
   wait_for_steady_state = var.wait_for_steady_state
   tags                  = var.tags
