@@ -294,6 +294,18 @@ def test_a_zero_discoverer_duration_is_refused_at_plan(variable: str, planner: A
     assert variable in done.stderr and "positive duration" in done.stderr, done.stderr
 
 
+def test_the_modules_claim_only_the_provider_major_the_tests_run() -> None:
+    """The examples pin the provider every test runs (the mirror's); each module claims that
+    version up to the next major, and no further: a major nothing here ran is not claimed."""
+    def provider_version(directory: Path) -> str:
+        return re.search(r'^\s*version\s*=\s*"([^"]+)"', (directory / "versions.tf").read_text(), re.M).group(1)
+
+    (pinned,) = {provider_version(example) for example in EXAMPLES}
+    wanted = f">= {pinned}, < {int(pinned.split('.')[0]) + 1}.0.0"
+    claims = {module.name: provider_version(module) for module in MODULES}
+    assert all(claim == wanted for claim in claims.values()), f"wanted {wanted}: {claims}"
+
+
 def test_every_variable_of_every_module_and_example_is_read() -> None:
     """A variable that no resource, module argument, local or output reads is ignored in silence:
     each one is read (`var.<name>`) in a .tf file of its own module or example besides its
