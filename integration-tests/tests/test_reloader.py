@@ -3,6 +3,7 @@ original sidecar (SSM Prometheus server, S3 one-pass exporter config), and its f
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import threading
 import time
@@ -170,6 +171,39 @@ def test_reload_is_retried_until_prometheus_comes_back(estate: Estate, emulator:
         if prometheus is not None:
             prometheus.stop()
         assert reloader.stop() == 0
+
+
+def test_sigterm_ends_the_reloader_while_prometheus_never_answers_its_reload(estate: Estate, emulator: Emulator,
+                                                                              tmp_path: Path) -> None:
+    """A Prometheus that takes the reload's connection and never answers (a hung process) must
+    not hold SIGTERM up: config-reloader exits 0 within the 5 s the contract gives, though its
+    request timeout is 10 s."""
+    config_dir = tmp_path / "config"
+    config_dir.mkdir()
+    estate.ssm_parameter("/prometheus/config.yml", prometheus_config(config_dir))
+    silent = socket.create_server(("127.0.0.1", 0))
+    taken: list[socket.socket] = []
+
+    def take() -> None:
+        while True:
+            try:
+                taken.append(silent.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=take, daemon=True).start()
+    reloader = start_reloader(emulator, config_dir, ssm_env(silent.getsockname()[1]))
+    try:
+        wait_until(lambda: taken, 20, "the reload's connection to the silent endpoint")
+        time.sleep(0.5)  # the POST is sent and waits for an answer
+        started = time.monotonic()
+        code = reloader.stop(timeout=5)
+        elapsed = time.monotonic() - started
+    finally:
+        silent.close()
+        for connection in taken:
+            connection.close()
+    assert code == 0 and elapsed < 5, f"exit {code} after {elapsed:.1f}s"
 
 
 def run_once(emulator: Emulator, config_dir: Path, **env: str) -> subprocess.CompletedProcess:

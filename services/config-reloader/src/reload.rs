@@ -275,7 +275,13 @@ async fn run(
             attempt += 1;
             // What this reload covers: the file as it is now.
             let pending = std::fs::read(&main.path).ok();
-            match post_reload(&client, &url, &metrics).await {
+            // Raced against shutdown: a Prometheus that takes the connection and never answers
+            // must not hold SIGTERM up for the request's timeout.
+            let outcome = tokio::select! {
+                outcome = post_reload(&client, &url, &metrics) => outcome,
+                _ = shutdown.wait() => return,
+            };
+            match outcome {
                 Ok(()) => {
                     main.accepted(pending);
                     tracing::info!(%url, attempt, "Prometheus reloaded");
@@ -310,6 +316,43 @@ async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn shutdown_ends_a_reload_that_prometheus_never_answers() {
+        // Takes the connection and the request, and never answers.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url: Uri = format!("http://{}/-/reload", listener.local_addr().unwrap())
+            .parse()
+            .unwrap();
+        let (connected, mut accepted) = tokio::sync::mpsc::channel(1);
+        tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.unwrap();
+            connected.send(()).await.unwrap();
+            std::future::pending::<()>().await;
+            drop(socket);
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let main = MainConfig {
+            path: dir.path().join("prometheus.yml"),
+            acceptance: Arc::default(),
+        };
+        let shutdown = Shutdown::new();
+        let (trigger, handle) = spawn(
+            url,
+            main,
+            Backoff::default(),
+            Arc::new(Metrics::default()),
+            shutdown.clone(),
+        );
+        trigger.request();
+        accepted.recv().await.unwrap();
+        shutdown.trigger();
+        // Well inside REQUEST_TIMEOUT (10 s), and the 5 s the contract allows for an exit.
+        tokio::time::timeout(Duration::from_secs(1), handle)
+            .await
+            .expect("the reload task ends at once on shutdown, with its POST unanswered")
+            .unwrap();
+    }
 
     #[test]
     fn backoff_doubles_up_to_the_cap_with_jitter() {
