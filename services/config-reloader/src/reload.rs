@@ -320,18 +320,23 @@ mod tests {
     #[tokio::test]
     async fn shutdown_ends_a_reload_that_prometheus_never_answers() {
         // Takes the connection and the request, and never answers.
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url: Uri = format!("http://{}/-/reload", listener.local_addr().unwrap())
-            .parse()
-            .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url: Uri = format!(
+            "http://{}/-/reload",
+            listener.local_addr().expect("address")
+        )
+        .parse()
+        .expect("url");
         let (connected, mut accepted) = tokio::sync::mpsc::channel(1);
         tokio::spawn(async move {
-            let (socket, _) = listener.accept().await.unwrap();
-            connected.send(()).await.unwrap();
+            let (socket, _) = listener.accept().await.expect("accept");
+            connected.send(()).await.expect("the test waits");
             std::future::pending::<()>().await;
             drop(socket);
         });
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("temp dir");
         let main = MainConfig {
             path: dir.path().join("prometheus.yml"),
             acceptance: Arc::default(),
@@ -345,13 +350,13 @@ mod tests {
             shutdown.clone(),
         );
         trigger.request();
-        accepted.recv().await.unwrap();
+        accepted.recv().await.expect("the reload's connection");
         shutdown.trigger();
         // Well inside REQUEST_TIMEOUT (10 s), and the 5 s the contract allows for an exit.
         tokio::time::timeout(Duration::from_secs(1), handle)
             .await
             .expect("the reload task ends at once on shutdown, with its POST unanswered")
-            .unwrap();
+            .expect("the reload task doesn't panic");
     }
 
     #[test]
