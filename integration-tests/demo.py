@@ -40,7 +40,7 @@ import yaml
 
 from testbed.harness import ROOT, Emulator, NodeExporter, Prometheus, Service, describe_split, free_port, wait_until
 from testbed.seed import Estate, container
-from testbed.terraform_stack import AppliedStack, StackDown, missing, not_run_here, stack_prometheus
+from testbed.terraform_stack import AppliedStack, StackDown, missing, not_run_here, stack_alertmanagers, stack_prometheus
 
 DEMO_DIR = ROOT / ".demo"
 
@@ -122,8 +122,7 @@ def deployed_demo(stopping: list[bool]) -> int:
                   f"{replica['availability_zone']}, TSDB on {replica['volume_id']})")
         print(f"  ecs-discoverer    http://{eni}:9001/prometheus-targets  (/metrics, /health)")
         print(f"  config-reloader   http://{eni}:9533/metrics")
-        for alertmanager in sorted(t.eni for t in agent.tasks.values()
-                                   if t.family.endswith("-alertmanager") and t.status == "RUNNING"):
+        for alertmanager in sorted(t.eni for t in stack_alertmanagers(agent)):
             print(f"  Alertmanager      http://{alertmanager}:9093/#/status   (one gossip cluster, peers by "
                   f"the Cloud Map name)")
         for ip in instance_ips:

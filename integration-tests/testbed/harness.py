@@ -176,6 +176,13 @@ def metric_samples(text: str, name: str) -> Iterator[tuple[dict[str, str], float
         yield dict(re.findall(r'(\w+)="([^"]*)"', match.group(1) or "")), float(match.group(2))
 
 
+def prometheus_api(url: str, path: str, **params: Any) -> Any:
+    """The data of a Prometheus HTTP API answer (`<url>/api/v1/<path>`)."""
+    answer = requests.get(f"{url}/api/v1/{path}", params=params, timeout=10)
+    answer.raise_for_status()
+    return answer.json()["data"]
+
+
 def metric_sum(text: str, name: str, **labels: str) -> float:
     """The sum of the samples of `name` whose labels include `labels`."""
     return sum(v for found, v in metric_samples(text, name) if all(found.get(k) == w for k, w in labels.items()))
@@ -443,9 +450,7 @@ class Prometheus:
         self.process.wait_ready(lambda: http_ok(f"{self.url}/-/ready"), timeout=60)
 
     def api(self, path: str, **params: Any) -> Any:
-        answer = requests.get(f"{self.url}/api/v1/{path}", params=params, timeout=10)
-        answer.raise_for_status()
-        return answer.json()["data"]
+        return prometheus_api(self.url, path, **params)
 
     def active_targets(self) -> list[dict[str, Any]]:
         return self.api("targets", state="active")["activeTargets"]

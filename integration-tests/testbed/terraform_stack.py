@@ -19,7 +19,7 @@ from typing import Any
 import requests
 
 from testbed.ecs_agent.boot import BootScript
-from testbed.harness import ROOT, Emulator, wait_until
+from testbed.harness import ROOT, Emulator, prometheus_api, wait_until
 from testbed.network import PLAN
 from testbed.seed import Estate, register_container_instance
 
@@ -218,16 +218,19 @@ def replaced_stack_prometheus(agent: Any, old: Any, replica: int = 0, timeout: f
     return wait_until(found, timeout, f"a replacement of Prometheus replica {replica}'s task", interval=1)
 
 
-def api(url: str, path: str, **params: Any) -> Any:
-    """A Prometheus HTTP API answer's data."""
-    answer = requests.get(f"{url}/api/v1/{path}", params=params, timeout=10)
-    answer.raise_for_status()
-    return answer.json()["data"]
+def stack_alertmanagers(agent: Any) -> list[Any]:
+    """The running Alertmanager tasks of the applied stack."""
+    return [t for t in agent.tasks.values() if t.family.endswith("-alertmanager") and t.status == "RUNNING"]
+
+
+def task_metrics(task: Any, port: int) -> str:
+    """The /metrics page a container of an awsvpc task serves on its ENI at `port`."""
+    return requests.get(f"http://{task.eni}:{port}/metrics", timeout=5).text
 
 
 def samples_at(url: str, moment: float) -> list[dict[str, Any]]:
     """Prometheus's own `up` as it was at `moment`: only samples scraped before it answer."""
-    return api(url, "query", query='up{job="prometheus"}', time=f"{moment:.3f}")["result"]
+    return prometheus_api(url, "query", query='up{job="prometheus"}', time=f"{moment:.3f}")["result"]
 
 
 def scraped_moment(url: str) -> float:

@@ -27,14 +27,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterator
 
 import pytest
-import requests
 import yaml
 
 from testbed.ecs_agent import Agent
-from testbed.harness import EMULATOR_HOST, ROOT, Emulator, metric_sum, wait_until
+from testbed.harness import EMULATOR_HOST, ROOT, Emulator, metric_sum, prometheus_api, wait_until
 from testbed.seed import Estate
-from testbed.terraform_stack import (AppliedStack, api, missing, not_run_here, replaced_stack_prometheus, samples_at,
-                                     scraped_moment, stack_prometheus)
+from testbed.terraform_stack import (AppliedStack, missing, not_run_here, replaced_stack_prometheus, samples_at,
+                                     scraped_moment, stack_alertmanagers, stack_prometheus, task_metrics)
 
 if missing():
     pytest.skip(f"the end-to-end stack test did not run: {missing()}", allow_module_level=True)
@@ -99,10 +98,6 @@ class Deployed:
         return [n for n in self.receiver.notifications if n["status"] == "firing"
                 and any(a["labels"].get("alertname") == alertname for a in n["alerts"])]
 
-    def alertmanagers(self) -> list[Any]:
-        """The running Alertmanager tasks."""
-        return [t for t in self.agent.tasks.values() if t.family.endswith("-alertmanager") and t.status == "RUNNING"]
-
     def scale(self, service: str, count: int) -> None:
         self.stack.client("ecs").update_service(cluster=self.stack.output()["cluster_name"], service=service,
                                                 desiredCount=count)
@@ -131,14 +126,14 @@ def test_every_target_the_stacks_prometheus_should_have_is_up(deployed: Deployed
     url = deployed.prometheus_url()
 
     def scraped() -> list[dict[str, Any]] | None:
-        targets = api(url, "targets", state="active")["activeTargets"]
+        targets = prometheus_api(url, "targets", state="active")["activeTargets"]
         wanted = [t for t in targets if not not_run_here(t)]
         return targets if wanted and all(t["health"] == "up" for t in wanted) and _complete(deployed, targets) else None
 
     try:
         targets = wait_until(scraped, 150, "every target of the stack's Prometheus to be up", interval=2)
     except TimeoutError:
-        listed = api(url, "targets", state="active")["activeTargets"]
+        listed = prometheus_api(url, "targets", state="active")["activeTargets"]
         raise AssertionError("targets not all up:\n" + "\n".join(
             f"{t['health']:<8} {t['labels'].get('job')} {t['scrapeUrl']} {t.get('lastError', '')}" for t in listed))
     by_job: dict[str, list[str]] = {}
@@ -164,7 +159,7 @@ def test_the_alert_rules_are_loaded_and_evaluated(deployed: Deployed) -> None:
     url = deployed.prometheus_url()
 
     def evaluated() -> list[dict[str, Any]] | None:
-        groups = api(url, "rules")["groups"]
+        groups = prometheus_api(url, "rules")["groups"]
         return groups if groups and all(g["lastEvaluation"] > "2000" for g in groups) else None
 
     groups = wait_until(evaluated, 120, "the stack's rule groups to be evaluated", interval=2)
@@ -187,14 +182,14 @@ def test_a_firing_alert_is_delivered_through_alertmanager(deployed: Deployed) ->
         notification = wait_until(delivered, 180, f"{ALWAYS_FIRING} to reach the webhook receiver", interval=2)
     except TimeoutError:
         raise AssertionError(
-            f"no notification; Prometheus's Alertmanagers: {api(url, 'alertmanagers')}, "
-            f"alerts: {api(url, 'alerts')}\n" + json.dumps(deployed.agent.failures(), indent=1)[:4000])
+            f"no notification; Prometheus's Alertmanagers: {prometheus_api(url, 'alertmanagers')}, "
+            f"alerts: {prometheus_api(url, 'alerts')}\n" + json.dumps(deployed.agent.failures(), indent=1)[:4000])
     assert notification["receiver"] == "default" and notification["status"] == "firing", notification
     # Both replicas send it; without their replica label it is one alert, not one per replica.
     firing = [a for a in notification["alerts"] if a["labels"].get("alertname") == ALWAYS_FIRING]
     assert len(firing) == 1 and "__replica__" not in firing[0]["labels"], notification
     # Every Alertmanager of the cluster is in the Cloud Map file, so each replica sends to all.
-    alertmanagers = api(url, "alertmanagers")["activeAlertmanagers"]
+    alertmanagers = prometheus_api(url, "alertmanagers")["activeAlertmanagers"]
     assert len(alertmanagers) == deployed.stack.output()["alertmanager_replicas"] == 2, alertmanagers
     assert all(a["url"].endswith(":9093/api/v2/alerts") for a in alertmanagers), alertmanagers
 
@@ -205,14 +200,14 @@ def test_with_everything_up_an_alert_is_notified_exactly_once(deployed: Deployed
     the second Alertmanager waits its peer timeout and finds the first one's notification in
     the shared log. Without the cluster, each would notify."""
     def cluster_sizes() -> list[float] | None:
-        sizes = [metric_sum(requests.get(f"http://{t.eni}:9093/metrics", timeout=5).text,
-                            "alertmanager_cluster_members") for t in deployed.alertmanagers()]
+        sizes = [metric_sum(task_metrics(t, 9093), "alertmanager_cluster_members")
+                 for t in stack_alertmanagers(deployed.agent)]
         return sizes if sizes == [2.0, 2.0] else None
 
     try:
         wait_until(cluster_sizes, 90, "both Alertmanagers to see a cluster of 2", interval=2)
     except TimeoutError:
-        raise AssertionError("no Alertmanager cluster:\n" + "\n".join(t.describe() for t in deployed.alertmanagers()))
+        raise AssertionError("no Alertmanager cluster:\n" + "\n".join(t.describe() for t in stack_alertmanagers(deployed.agent)))
     deployed.scale("example-labels", 2)
     alert = SCALED_TO[2]
     wait_until(lambda: deployed.notified(alert), 150, f"{alert} to reach the webhook receiver", interval=2)
@@ -230,20 +225,17 @@ def test_a_task_the_scheduler_adds_after_apply_is_a_target_of_every_replica_thro
     replicas = [stack_prometheus(deployed.agent, replica=i) for i in range(2)]
 
     def example_env_targets(url: str) -> list[dict[str, Any]]:
-        return [t for t in api(url, "targets", state="active")["activeTargets"]
+        return [t for t in prometheus_api(url, "targets", state="active")["activeTargets"]
                 if t["labels"].get("job") == "example-env"]
-
-    def discoverer_metrics(task: Any) -> str:
-        return requests.get(f"http://{task.eni}:9001/metrics", timeout=5).text
 
     for _, url in replicas:
         wait_until(lambda: len(example_env_targets(url)) == 1, 150, "the first example-env target", interval=2)
-    cycles = [metric_sum(discoverer_metrics(task), "ecs_sd_cycles_total") for task, _ in replicas]
+    cycles = [metric_sum(task_metrics(task, 9001), "ecs_sd_cycles_total") for task, _ in replicas]
     deployed.scale("example-env", 2)
     for index, (task, url) in enumerate(replicas):
         wait_until(lambda: len(example_env_targets(url)) == 2, 60, f"replica {index}'s second example-env target",
                    interval=1)
-        metrics = discoverer_metrics(task)
+        metrics = task_metrics(task, 9001)
         assert metric_sum(metrics, "ecs_sd_task_events_total", outcome="running") >= 1, (index, metrics)
         assert metric_sum(metrics, "ecs_sd_cycles_total") == cycles[index], f"replica {index} ran a full cycle"
     queues = deployed.stack.output()["events_queue_urls"]
@@ -305,26 +297,24 @@ def test_with_a_prometheus_and_an_alertmanager_stopped_alerts_are_still_delivere
     cluster = deployed.stack.output()["cluster_name"]
     ecs = deployed.stack.client("ecs")
     replica, _ = stack_prometheus(deployed.agent, replica=1)
-    stopped_alertmanager, survivor = deployed.alertmanagers()
+    stopped_alertmanager, survivor = stack_alertmanagers(deployed.agent)
     deployed.scale(deployed.stack.output()["prometheus_replicas"][1]["name"], 0)
     deployed.scale(survivor.description["group"].removeprefix("service:"), 1)
     for task in (replica, stopped_alertmanager):
         ecs.stop_task(cluster=cluster, task=task.arn, reason="stopped by the availability test")
         assert task.wait(lambda t: t.status == "STOPPED", 60), task.describe()
-    sent_before = metric_sum(requests.get(f"http://{survivor.eni}:9093/metrics", timeout=5).text,
-                             "alertmanager_notifications_total", integration="webhook")
+    sent_before = metric_sum(task_metrics(survivor, 9093), "alertmanager_notifications_total", integration="webhook")
     deployed.scale("example-labels", 3)
     alert = SCALED_TO[3]
     try:
         wait_until(lambda: deployed.notified(alert), 180, f"{alert} to reach the webhook receiver", interval=2)
     except TimeoutError:
         url = stack_prometheus(deployed.agent, replica=0)[1]
-        raise AssertionError(f"not delivered; replica 0's Alertmanagers: {api(url, 'alertmanagers')}, "
-                             f"alerts: {api(url, 'alerts')}\n{survivor.describe()}")
-    sent_after = metric_sum(requests.get(f"http://{survivor.eni}:9093/metrics", timeout=5).text,
-                            "alertmanager_notifications_total", integration="webhook")
+        raise AssertionError(f"not delivered; replica 0's Alertmanagers: {prometheus_api(url, 'alertmanagers')}, "
+                             f"alerts: {prometheus_api(url, 'alerts')}\n{survivor.describe()}")
+    sent_after = metric_sum(task_metrics(survivor, 9093), "alertmanager_notifications_total", integration="webhook")
     assert sent_after > sent_before, (sent_before, sent_after)
-    assert [t.arn for t in deployed.alertmanagers()] == [survivor.arn]
+    assert [t.arn for t in stack_alertmanagers(deployed.agent)] == [survivor.arn]
     assert not [t for t in deployed.agent.tasks.values() if t.family.endswith("-prometheus-1") and t.status == "RUNNING"]
 
 
@@ -340,7 +330,7 @@ def test_a_killed_discoverer_leaves_prometheus_running_and_is_alerted_on(deploye
     os.killpg(discoverer.process.pid, signal.SIGKILL)
 
     def alerted() -> list[dict[str, Any]] | None:
-        alerts = [a for a in api(url, "alerts")["alerts"] if a["labels"]["alertname"] == "ECSDiscovererDown"]
+        alerts = [a for a in prometheus_api(url, "alerts")["alerts"] if a["labels"]["alertname"] == "ECSDiscovererDown"]
         return alerts or None
 
     alerts = wait_until(alerted, 120, "ECSDiscovererDown to become active on the replica", interval=2)

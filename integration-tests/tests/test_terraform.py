@@ -225,10 +225,13 @@ def planner(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> App
     return stack
 
 
-def plan(planner: AppliedStack, choices: dict[str, str], state: Path) -> subprocess.CompletedProcess:
+def plan(planner: AppliedStack, choices: dict[str, str], state: Path,
+         out: Path | None = None) -> subprocess.CompletedProcess:
+    """The emulator example planned with `choices` on an empty `state` (saved to `out` if given)."""
     variables = [arg for key, value in choices.items() for arg in ("-var", f"{key}={value}")]
+    saved = [f"-out={out}"] if out else []
     return terraform(EMULATOR_EXAMPLE, "plan", "-input=false", f"-var-file={planner.var_file}", f"-state={state}", *variables,
-                     env=planner.env, check=False, timeout=300)
+                     *saved, env=planner.env, check=False, timeout=300)
 
 
 @pytest.mark.parametrize("choices", PLAN_MATRIX, ids=lambda c: "-".join(
@@ -328,10 +331,8 @@ def test_log_and_secret_settings_reach_every_log_group_secret_and_bucket(planner
     (Prometheus, Alertmanager, Grafana and both daemons), and secret_kms_key_arn Grafana's secret
     and config bucket: planned, since the emulator has no such keys."""
     planfile = tmp_path / "plan"
-    done = terraform(EMULATOR_EXAMPLE, "plan", "-input=false", f"-var-file={planner.var_file}",
-                     f"-state={tmp_path / 'terraform.tfstate'}", "-var", "log_retention_days=7",
-                     "-var", f"log_kms_key_arn={LOG_KEY}", "-var", f"secret_kms_key_arn={SECRET_KEY}",
-                     f"-out={planfile}", env=planner.env, check=False, timeout=300)
+    done = plan(planner, {"log_retention_days": "7", "log_kms_key_arn": LOG_KEY, "secret_kms_key_arn": SECRET_KEY},
+                tmp_path / "terraform.tfstate", out=planfile)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     shown = json.loads(terraform(EMULATOR_EXAMPLE, "show", "-json", str(planfile), env=planner.env).stdout)
     after = [(c["type"], c["change"]["after"]) for c in shown["resource_changes"]]

@@ -36,6 +36,7 @@ from typing import Any, Callable
 import requests
 
 from . import firewall
+from .aws_pages import every
 from .firewall import SecurityGroups
 from .images import ImageError
 from .boot import BootScript
@@ -79,7 +80,7 @@ class Agent:
     def sync(self) -> None:
         with self._lock:
             ecs = self.client("ecs")
-            clusters = _all(ecs, "list_clusters", "clusterArns")
+            clusters = every(ecs, "list_clusters", "clusterArns")
             for cluster in clusters:
                 self._schedule_services(ecs, cluster)
             self._groups = self._security_groups()
@@ -120,7 +121,7 @@ class Agent:
                 self._firewall(host)
 
     def _schedule_services(self, ecs: Any, cluster: str) -> None:
-        arns = _all(ecs, "list_services", "serviceArns", cluster=cluster)
+        arns = every(ecs, "list_services", "serviceArns", cluster=cluster)
         for start in range(0, len(arns), 10):
             for service in ecs.describe_services(cluster=cluster, services=arns[start:start + 10])["services"]:
                 key = f"{cluster}/{service['serviceName']}"  # as _service_key gives it for its tasks
@@ -153,7 +154,7 @@ class Agent:
                                                f"{failure.get('reason')}")
 
     def _run_tasks(self, ecs: Any, cluster: str) -> None:
-        arns = _all(ecs, "list_tasks", "taskArns", cluster=cluster, desiredStatus="RUNNING")
+        arns = every(ecs, "list_tasks", "taskArns", cluster=cluster, desiredStatus="RUNNING")
         wanted = set(arns)
         for arn, task in list(self.tasks.items()):
             if task.cluster == cluster and arn not in wanted and task.status != "STOPPED":
@@ -388,5 +389,3 @@ def _service_key(task: TaskRun) -> str | None:
     return f"{task.cluster}/{group.removeprefix('service:')}" if group.startswith("service:") else None
 
 
-def _all(client: Any, operation: str, key: str, **kwargs: Any) -> list[str]:
-    return [arn for page in client.get_paginator(operation).paginate(**kwargs) for arn in page[key]]

@@ -45,7 +45,6 @@ class BootScript:
         return cls.parse(base64.b64decode(user_data.get("Value") or "").decode(errors="replace"))
 
 
-
 def mount_data_volume_script(**settings: str) -> str:
     """The Prometheus replica's boot script with its template's `${...}` settings filled in,
     as Terraform renders it (volume_id, device, mount_point, data_dir, data_owner, region)."""

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..network import PLAN
+from .aws_pages import every
 
 TABLE = "ecs_security_groups"
 
@@ -51,8 +52,7 @@ class SecurityGroups:
 
     def __init__(self, ec2: Any, masqueraded: dict[str, set[str]] | None = None):
         """`masqueraded`: instance address -> the addresses of its bridge containers."""
-        interfaces = [i for page in ec2.get_paginator("describe_network_interfaces").paginate()
-                      for i in page["NetworkInterfaces"]]
+        interfaces = every(ec2, "describe_network_interfaces", "NetworkInterfaces")
         self.groups_of: dict[str, set[str]] = {}  # address -> its ENI's group ids
         self.members: dict[str, set[str]] = {}  # group id -> addresses of ENIs in it
         for interface in interfaces:
@@ -62,8 +62,7 @@ class SecurityGroups:
                 self.groups_of.setdefault(ip, set()).update(groups)
                 for group in groups:
                     self.members.setdefault(group, set()).update({ip, *(masqueraded or {}).get(ip, set())})
-        self.groups = {g["GroupId"]: g for page in ec2.get_paginator("describe_security_groups").paginate()
-                       for g in page["SecurityGroups"]}
+        self.groups = {g["GroupId"]: g for g in every(ec2, "describe_security_groups", "SecurityGroups")}
         self.unmodelled: list[str] = []
 
     def permissions(self, address: str) -> list[Permission]:

@@ -23,6 +23,7 @@ from dnslib import QTYPE, RCODE, RR, A, DNSRecord, SRV
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
 from ..network import PLAN
+from .aws_pages import every
 
 CACHE_SECONDS = 1.0  # the namespaces and services of the estate, between queries
 
@@ -41,10 +42,10 @@ class CloudMapResolver(BaseResolver):
             return found
         discovery = self.client()
         found = {}
-        for namespace in _pages(discovery, "list_namespaces", "Namespaces"):
+        for namespace in every(discovery, "list_namespaces", "Namespaces"):
             if namespace.get("Type") != "DNS_PRIVATE":
                 continue
-            for service in _pages(discovery, "list_services", "Services",
+            for service in every(discovery, "list_services", "Services",
                                   Filters=[{"Name": "NAMESPACE_ID", "Values": [namespace["Id"]]}]):
                 records = service.get("DnsConfig", {}).get("DnsRecords", [])
                 ttl = int(records[0].get("TTL", 10)) if records else 10
@@ -56,7 +57,7 @@ class CloudMapResolver(BaseResolver):
         reply = request.reply()
         name = str(request.q.qname).rstrip(".").lower()
         qtype = QTYPE[request.q.qtype]
-        service_name, _, instance = name, "", None
+        service_name, instance = name, None
         services = self.services()
         if name not in services and "." in name and name.split(".", 1)[1] in services:
             instance, service_name = name.split(".", 1)
@@ -64,7 +65,7 @@ class CloudMapResolver(BaseResolver):
             reply.header.rcode = RCODE.NXDOMAIN
             return reply
         service_id, ttl = services[service_name]
-        for registered in _pages(self.client(), "list_instances", "Instances", ServiceId=service_id):
+        for registered in every(self.client(), "list_instances", "Instances", ServiceId=service_id):
             attributes = registered.get("Attributes", {})
             address, port = attributes.get("AWS_INSTANCE_IPV4"), attributes.get("AWS_INSTANCE_PORT")
             if address is None or (instance is not None and registered["Id"].lower() != instance):
@@ -76,10 +77,6 @@ class CloudMapResolver(BaseResolver):
                 reply.add_answer(RR(request.q.qname, QTYPE.SRV, rdata=SRV(1, 1, int(port), target), ttl=ttl))
                 reply.add_ar(RR(target, QTYPE.A, rdata=A(address), ttl=ttl))
         return reply
-
-
-def _pages(client: Any, operation: str, key: str, **kwargs: Any) -> list[dict[str, Any]]:
-    return [item for page in client.get_paginator(operation).paginate(**kwargs) for item in page[key]]
 
 
 class VpcDns:

@@ -10,7 +10,7 @@ output "task_definition_arn" {
 
 output "container_definitions" {
   description = "The container definitions, as registered (task-definitions/alertmanager.json is checked against them)."
-  value       = local.container_definitions
+  value       = module.service.container_definitions[0]
 }
 
 output "config_parameter_name" {

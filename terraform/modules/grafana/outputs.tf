@@ -10,7 +10,7 @@ output "task_definition_arn" {
 
 output "container_definitions" {
   description = "The container definitions, as registered."
-  value       = local.container_definitions
+  value       = module.service.container_definitions[0]
 }
 
 output "admin_password_secret_arn" {

@@ -10,7 +10,7 @@ output "task_definition_arns" {
 
 output "container_definitions" {
   description = "Replica 0's container definitions, as registered (the source task-definitions/prometheus.json is checked against)."
-  value       = local.container_definitions[0]
+  value       = module.service.container_definitions[0]
 }
 
 output "replicas" {

@@ -15,6 +15,12 @@ locals {
       "awslogs-stream-prefix" = var.name
     }
   }
+  # Each service's containers as registered: the caller's, each logging to the log group.
+  container_definitions = [
+    for service in var.services : [
+      for container in jsondecode(service.container_definitions) : merge(container, { logConfiguration = local.log_configuration })
+    ]
+  ]
   # Index 0 is this group itself when allow_from_self is set: the service's tasks reach each other.
   ingress_groups = var.create ? concat(var.allow_from_self ? [aws_security_group.this[0].id] : [], var.ingress.from_security_group_ids) : []
   self_ingress   = var.create ? { for rule in var.ingress_from_self : "${rule.protocol}/${rule.port}" => rule } : {}
@@ -106,11 +112,8 @@ resource "aws_ecs_task_definition" "this" {
   memory                   = var.memory
   task_role_arn            = module.iam[0].task_role_arn
   execution_role_arn       = module.iam[0].execution_role_arn
-  container_definitions = jsonencode([
-    for container in jsondecode(var.services[count.index].container_definitions) :
-    merge(container, { logConfiguration = local.log_configuration })
-  ])
-  tags = var.tags
+  container_definitions    = jsonencode(local.container_definitions[count.index])
+  tags                     = var.tags
 
   runtime_platform {
     operating_system_family = "LINUX"

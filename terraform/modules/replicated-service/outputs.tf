@@ -27,3 +27,8 @@ output "log_group_name" {
   description = "The CloudWatch log group of every container, or null."
   value       = one(aws_cloudwatch_log_group.this[*].name)
 }
+
+output "container_definitions" {
+  description = "Each service's container definitions as registered (with their logConfiguration), in the order of services; computed when create is false too."
+  value       = local.container_definitions
+}
